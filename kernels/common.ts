@@ -1,0 +1,115 @@
+// Shared helpers for the genlab kernels (AssemblyScript, compiled to wasm SIMD128).
+//
+// Every pointer crossing the JS boundary is a BYTE address into the shared memory. Threaded
+// kernels take (tid, nt) first: all threads run the same export and each picks its own slice, so
+// the pool only has to broadcast one argument list.
+
+// Per-thread scratch (packing buffers, partial sums), set by init() in every instance: globals
+// are per instance, memory is shared.
+let scratchBase: usize = 0;
+let scratchBytes: usize = 0;
+
+export function init(base: usize, bytesPerThread: usize): void {
+  scratchBase = base;
+  scratchBytes = bytesPerThread;
+}
+
+/** End of the module's static data; the loader puts its scratch regions above it. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+@inline export function scratch(tid: i32): usize {
+  return scratchBase + <usize>tid * scratchBytes;
+}
+
+@inline export function scratchSize(): usize {
+  return scratchBytes;
+}
+
+/** Start of thread tid's share of [0, n), boundaries rounded down to a multiple of `align`. */
+@inline export function splitAt(n: i32, tid: i32, nt: i32, align: i32): i32 {
+  if (tid >= nt) return n;
+  const s = <i32>((<i64>n * <i64>tid) / <i64>nt);
+  return s - (s % align);
+}
+
+// a·b + c: fused on the relaxed build (one rounding, as the hardware FMA does), mul+add otherwise.
+@inline export function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+@inline export function hsum(v: v128): f32 {
+  const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  const t = f32x4.add(s, v128.shuffle<f32>(s, s, 1, 0, 3, 2));
+  return f32x4.extract_lane(t, 0);
+}
+
+@inline export function hmax(v: v128): f32 {
+  const s = f32x4.max(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  const t = f32x4.max(s, v128.shuffle<f32>(s, s, 1, 0, 3, 2));
+  return f32x4.extract_lane(t, 0);
+}
+
+/** [hsum(a), hsum(b), hsum(c), hsum(d)] with shuffles instead of four reductions. */
+@inline export function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 1, 4, 5), v128.shuffle<f32>(a, b, 2, 3, 6, 7));
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 1, 4, 5), v128.shuffle<f32>(c, d, 2, 3, 6, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 2, 4, 6), v128.shuffle<f32>(ab, cd, 1, 3, 5, 7));
+}
+
+/**
+ * exp(x) per lane, ≈1 ulp (Cody–Waite reduction + Cephes' degree-6 polynomial). Inputs are
+ * clamped to [-104, 88.73], which still yields exactly 0 and +Inf at the ends; 2^n is applied as
+ * two factors so results reach the subnormal range. NaN propagates through the clamps.
+ */
+@inline export function vexp(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-104.0)), f32x4.splat(88.73));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = madd(p, r, f32x4.splat(1.3981999507e-3));
+  p = madd(p, r, f32x4.splat(8.3334519073e-3));
+  p = madd(p, r, f32x4.splat(4.1665795894e-2));
+  p = madd(p, r, f32x4.splat(1.6666665459e-1));
+  p = madd(p, r, f32x4.splat(5.0000001201e-1));
+  const r2 = f32x4.mul(r, r);
+  p = madd(p, r2, f32x4.add(r, f32x4.splat(1.0)));
+  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const h = i32x4.shr_s(ni, 1);
+  const e1 = i32x4.shl(i32x4.add(h, i32x4.splat(127)), 23);
+  const e2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), i32x4.splat(127)), 23);
+  return f32x4.mul(f32x4.mul(p, e1), e2);
+}
+
+@inline export function sexp(x: f32): f32 {
+  return f32x4.extract_lane(vexp(f32x4.splat(x)), 0);
+}
+
+/**
+ * tanh(x) per lane: an odd polynomial below |x| = 0.625 (keeps relative accuracy near 0, where
+ * 1 − 2/(e^2x + 1) would cancel), 1 − 2/(e^2|x| + 1) with the sign restored above.
+ */
+@inline export function vtanh(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const z = f32x4.mul(x, x);
+  let p = f32x4.splat(-5.70498872745e-3);
+  p = madd(p, z, f32x4.splat(2.06390887954e-2));
+  p = madd(p, z, f32x4.splat(-5.37397155531e-2));
+  p = madd(p, z, f32x4.splat(1.33314422036e-1));
+  p = madd(p, z, f32x4.splat(-3.33332819422e-1));
+  const small = madd(f32x4.mul(p, z), x, x);
+  const e = vexp(f32x4.add(ax, ax));
+  let big = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(e, f32x4.splat(1.0))));
+  big = v128.or(big, v128.and(x, f32x4.splat(-0.0)));
+  return v128.bitselect(small, big, f32x4.lt(ax, f32x4.splat(0.625)));
+}
+
+@inline export function stanh(x: f32): f32 {
+  return f32x4.extract_lane(vtanh(f32x4.splat(x)), 0);
+}
+
+export const GELU_C: f32 = 0.7978845608028654; // sqrt(2/pi)
+export const GELU_A: f32 = 0.044715;

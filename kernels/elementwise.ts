@@ -1,0 +1,417 @@
+// Elementwise and strided kernels. Contiguous ranges are split across threads in 16-element
+// aligned chunks; strided kernels split the flattened index space of their (coalesced) shape.
+
+import { splitAt, madd, vexp, vtanh, scratch, GELU_C, GELU_A } from './common';
+
+const OP_ADD = 0;
+const OP_SUB = 1;
+const OP_MUL = 2;
+const OP_DIV = 3;
+
+const U_GELU = 0;
+const U_RELU = 1;
+const U_TANH = 2;
+const U_EXP = 3;
+const U_NEG = 4;
+
+export function fill(tid: i32, nt: i32, out: usize, n: i32, value: f32): void {
+  const s = splitAt(n, tid, nt, 16);
+  const e = splitAt(n, tid + 1, nt, 16);
+  const v = f32x4.splat(value);
+  let i = s;
+  for (; i + 4 <= e; i += 4) v128.store(out + (<usize>i << 2), v);
+  for (; i < e; i++) store<f32>(out + (<usize>i << 2), value);
+}
+
+export function affine(tid: i32, nt: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): void {
+  const s = splitAt(n, tid, nt, 16);
+  const e = splitAt(n, tid + 1, nt, 16);
+  const va = f32x4.splat(alpha);
+  const vb = f32x4.splat(beta);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, madd(v128.load(x + o), va, vb));
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(x + o) * alpha + beta);
+  }
+}
+
+export function axpy(tid: i32, nt: i32, x: usize, y: usize, n: i32, alpha: f32): void {
+  const s = splitAt(n, tid, nt, 16);
+  const e = splitAt(n, tid + 1, nt, 16);
+  const va = f32x4.splat(alpha);
+  let i = s;
+  for (; i + 8 <= e; i += 8) {
+    const o = <usize>i << 2;
+    v128.store(y + o, madd(v128.load(x + o), va, v128.load(y + o)));
+    v128.store(y + o, madd(v128.load(x + o, 16), va, v128.load(y + o, 16)), 16);
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(y + o) + alpha * load<f32>(x + o));
+  }
+}
+
+@inline function geluV(x: v128): v128 {
+  const x3 = f32x4.mul(f32x4.mul(x, x), x);
+  const u = f32x4.mul(f32x4.splat(GELU_C), madd(x3, f32x4.splat(GELU_A), x));
+  const t = vtanh(u);
+  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1.0), t));
+}
+
+// d/dx gelu = 0.5 (1 + t) + 0.5 x (1 − t²) · c (1 + 3a x²)
+@inline function geluGradV(x: v128): v128 {
+  const x2 = f32x4.mul(x, x);
+  const u = f32x4.mul(f32x4.splat(GELU_C), madd(f32x4.mul(x2, x), f32x4.splat(GELU_A), x));
+  const t = vtanh(u);
+  const one = f32x4.splat(1.0);
+  const half = f32x4.splat(0.5);
+  const du = f32x4.mul(f32x4.splat(GELU_C), madd(x2, f32x4.splat(3.0 * GELU_A), one));
+  const sech2 = f32x4.sub(one, f32x4.mul(t, t));
+  return madd(f32x4.mul(f32x4.mul(half, x), sech2), du, f32x4.mul(half, f32x4.add(one, t)));
+}
+
+@inline function unaryV(op: i32, x: v128): v128 {
+  if (op == U_GELU) return geluV(x);
+  if (op == U_RELU) return v128.and(x, f32x4.gt(x, f32x4.splat(0)));
+  if (op == U_TANH) return vtanh(x);
+  if (op == U_EXP) return vexp(x);
+  return f32x4.neg(x);
+}
+
+@inline function unaryGradV(op: i32, x: v128): v128 {
+  if (op == U_GELU) return geluGradV(x);
+  if (op == U_RELU) return v128.and(f32x4.splat(1.0), f32x4.gt(x, f32x4.splat(0)));
+  if (op == U_TANH) {
+    const t = vtanh(x);
+    return f32x4.sub(f32x4.splat(1.0), f32x4.mul(t, t));
+  }
+  if (op == U_EXP) return vexp(x);
+  return f32x4.splat(-1.0);
+}
+
+// The op switch sits outside the loops (one loop per op) so each loop inlines its function.
+@inline function unaryRange(op: i32, x: usize, out: usize, s: i32, e: i32): void {
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, unaryV(op, v128.load(x + o)));
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, f32x4.extract_lane(unaryV(op, f32x4.splat(load<f32>(x + o))), 0));
+  }
+}
+
+export function unary(tid: i32, nt: i32, op: i32, x: usize, out: usize, n: i32): void {
+  const s = splitAt(n, tid, nt, 16);
+  const e = splitAt(n, tid + 1, nt, 16);
+  if (op == U_GELU) unaryRange(U_GELU, x, out, s, e);
+  else if (op == U_RELU) unaryRange(U_RELU, x, out, s, e);
+  else if (op == U_TANH) unaryRange(U_TANH, x, out, s, e);
+  else if (op == U_EXP) unaryRange(U_EXP, x, out, s, e);
+  else unaryRange(U_NEG, x, out, s, e);
+}
+
+@inline function unaryGradRange(op: i32, x: usize, g: usize, gx: usize, s: i32, e: i32): void {
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(gx + o, madd(unaryGradV(op, v128.load(x + o)), v128.load(g + o), v128.load(gx + o)));
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    const d = f32x4.extract_lane(unaryGradV(op, f32x4.splat(load<f32>(x + o))), 0);
+    store<f32>(gx + o, load<f32>(gx + o) + d * load<f32>(g + o));
+  }
+}
+
+export function unaryBackward(tid: i32, nt: i32, op: i32, x: usize, g: usize, gx: usize, n: i32): void {
+  const s = splitAt(n, tid, nt, 16);
+  const e = splitAt(n, tid + 1, nt, 16);
+  if (op == U_GELU) unaryGradRange(U_GELU, x, g, gx, s, e);
+  else if (op == U_RELU) unaryGradRange(U_RELU, x, g, gx, s, e);
+  else if (op == U_TANH) unaryGradRange(U_TANH, x, g, gx, s, e);
+  else if (op == U_EXP) unaryGradRange(U_EXP, x, g, gx, s, e);
+  else unaryGradRange(U_NEG, x, g, gx, s, e);
+}
+
+// ---- strided kernels ----
+// shape/strides arrive as i32 arrays in memory (written by the JS wrapper after coalescing
+// dimensions, so the innermost dimension is as long as possible).
+
+@inline function binV(op: i32, a: v128, b: v128): v128 {
+  if (op == OP_ADD) return f32x4.add(a, b);
+  if (op == OP_SUB) return f32x4.sub(a, b);
+  if (op == OP_MUL) return f32x4.mul(a, b);
+  return f32x4.div(a, b);
+}
+
+@inline function binS(op: i32, a: f32, b: f32): f32 {
+  if (op == OP_ADD) return a + b;
+  if (op == OP_SUB) return a - b;
+  if (op == OP_MUL) return a * b;
+  return a / b;
+}
+
+@inline function binRun(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, len: i32): void {
+  let i = 0;
+  if (sa == 1 && sb == 1) {
+    for (; i + 4 <= len; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(out + o, binV(op, v128.load(a + o), v128.load(b + o)));
+    }
+  } else if (sa == 1 && sb == 0) {
+    const vb = v128.load32_splat(b);
+    for (; i + 4 <= len; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(out + o, binV(op, v128.load(a + o), vb));
+    }
+  } else if (sa == 0 && sb == 1) {
+    const va = v128.load32_splat(a);
+    for (; i + 4 <= len; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(out + o, binV(op, va, v128.load(b + o)));
+    }
+  }
+  for (; i < len; i++) {
+    const r = binS(op, load<f32>(a + ((<usize>(i * sa)) << 2)), load<f32>(b + ((<usize>(i * sb)) << 2)));
+    store<f32>(out + (<usize>i << 2), r);
+  }
+}
+
+@inline function binDispatch(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, len: i32): void {
+  if (op == OP_ADD) binRun(OP_ADD, a, sa, b, sb, out, len);
+  else if (op == OP_SUB) binRun(OP_SUB, a, sa, b, sb, out, len);
+  else if (op == OP_MUL) binRun(OP_MUL, a, sa, b, sb, out, len);
+  else binRun(OP_DIV, a, sa, b, sb, out, len);
+}
+
+function total(shape: usize, nd: i32): i32 {
+  let t = 1;
+  for (let d = 0; d < nd; d++) t *= load<i32>(shape + (<usize>d << 2));
+  return t;
+}
+
+/** out (contiguous) = a op b over `shape`; sa/sb/shape are i32 arrays of length nd >= 1. */
+export function binary(
+  tid: i32, nt: i32, op: i32, a: usize, sa: usize, b: usize, sb: usize, out: usize, shape: usize, nd: i32,
+): void {
+  const n = total(shape, nd);
+  const s = splitAt(n, tid, nt, 16);
+  const e = splitAt(n, tid + 1, nt, 16);
+  const last = <usize>(nd - 1) << 2;
+  const L = load<i32>(shape + last);
+  const ia = load<i32>(sa + last);
+  const ib = load<i32>(sb + last);
+  let idx = s;
+  while (idx < e) {
+    let rem = idx / L;
+    const inner = idx - rem * L;
+    let offA = inner * ia;
+    let offB = inner * ib;
+    for (let d = nd - 2; d >= 0; d--) {
+      const dd = <usize>d << 2;
+      const size = load<i32>(shape + dd);
+      const q = rem / size;
+      const c = rem - q * size;
+      rem = q;
+      offA += c * load<i32>(sa + dd);
+      offB += c * load<i32>(sb + dd);
+    }
+    const len = min(L - inner, e - idx);
+    binDispatch(op, a + (<usize>offA << 2), ia, b + (<usize>offB << 2), ib, out + (<usize>idx << 2), len);
+    idx += len;
+  }
+}
+
+@inline function copyRun(src: usize, ss: i32, dst: usize, ds: i32, len: i32, acc: bool): void {
+  if (!acc) {
+    if (ss == 1 && ds == 1) {
+      memory.copy(dst, src, <usize>len << 2);
+      return;
+    }
+    for (let i = 0; i < len; i++) {
+      store<f32>(dst + (<usize>(i * ds) << 2), load<f32>(src + (<usize>(i * ss) << 2)));
+    }
+    return;
+  }
+  let i = 0;
+  if (ss == 1 && ds == 1) {
+    for (; i + 4 <= len; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    }
+  } else if (ss == 1 && ds == 0) {
+    // summing a broadcast dimension: reduce the run first, then one read-modify-write
+    let v = f32x4.splat(0);
+    for (; i + 4 <= len; i += 4) v = f32x4.add(v, v128.load(src + (<usize>i << 2)));
+    let t: f32 = f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+    for (; i < len; i++) t += load<f32>(src + (<usize>i << 2));
+    store<f32>(dst, load<f32>(dst) + t);
+    return;
+  }
+  for (; i < len; i++) {
+    const d = dst + (<usize>(i * ds) << 2);
+    store<f32>(d, load<f32>(d) + load<f32>(src + (<usize>(i * ss) << 2)));
+  }
+}
+
+/**
+ * dst[idx·dstStrides] (+)= src[idx·srcStrides]. Threads split the index space; the JS wrapper
+ * only runs accumulating copies on several threads when no two indices share a dst element.
+ */
+export function copyStrided(
+  tid: i32, nt: i32, src: usize, ss: usize, dst: usize, ds: usize, shape: usize, nd: i32, acc: i32,
+): void {
+  const n = total(shape, nd);
+  const s = splitAt(n, tid, nt, 16);
+  const e = splitAt(n, tid + 1, nt, 16);
+  const last = <usize>(nd - 1) << 2;
+  const L = load<i32>(shape + last);
+  const is = load<i32>(ss + last);
+  const id = load<i32>(ds + last);
+  let idx = s;
+  while (idx < e) {
+    let rem = idx / L;
+    const inner = idx - rem * L;
+    let offS = inner * is;
+    let offD = inner * id;
+    for (let d = nd - 2; d >= 0; d--) {
+      const dd = <usize>d << 2;
+      const size = load<i32>(shape + dd);
+      const q = rem / size;
+      const c = rem - q * size;
+      rem = q;
+      offS += c * load<i32>(ss + dd);
+      offD += c * load<i32>(ds + dd);
+    }
+    const len = min(L - inner, e - idx);
+    copyRun(src + (<usize>offS << 2), is, dst + (<usize>offD << 2), id, len, acc != 0);
+    idx += len;
+  }
+}
+
+// ---- dropout: mask bit-identical to dropoutUniform in src/backend/rng.ts ----
+
+@inline function mix32v(x: v128): v128 {
+  x = i32x4.mul(v128.xor(x, i32x4.shr_u(x, 16)), i32x4.splat(0x85ebca6b));
+  x = i32x4.mul(v128.xor(x, i32x4.shr_u(x, 13)), i32x4.splat(0xc2b2ae35));
+  return v128.xor(x, i32x4.shr_u(x, 16));
+}
+
+@inline function mix32(x: u32): u32 {
+  x = (x ^ (x >>> 16)) * 0x85ebca6b;
+  x = (x ^ (x >>> 13)) * 0xc2b2ae35;
+  return x ^ (x >>> 16);
+}
+
+/**
+ * keep(i) = (h >>> 8) >= threshold, threshold = ceil(p · 2^24) computed exactly by the caller,
+ * which equals dropoutUniform(seed, offset + i) >= p. Kept values are divided by (1 − p) in
+ * float64 (as the reference does) before rounding to float32.
+ */
+@inline function dropoutRun(x: usize, y: usize, s: i32, e: i32, thr: i32, keep: f64, seed: u32, offset: u32, acc: bool): void {
+  const ms = mix32(seed);
+  const vms = i32x4.splat(ms);
+  const golden = i32x4.splat(0x9e3779b9);
+  const vthr = i32x4.splat(thr);
+  const vkeep = f64x2.splat(keep);
+  const lane = i32x4(0, 1, 2, 3);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    const idx = i32x4.add(i32x4.splat(<i32>(offset + <u32>i)), lane);
+    const h = mix32v(i32x4.add(v128.xor(vms, idx), golden));
+    const mask = i32x4.ge_s(i32x4.shr_u(h, 8), vthr);
+    const v = v128.load(x + o);
+    const lo = f64x2.div(f64x2.promote_low_f32x4(v), vkeep);
+    const hi = f64x2.div(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3)), vkeep);
+    const r = v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+    const kept = v128.and(r, mask);
+    v128.store(y + o, acc ? f32x4.add(v128.load(y + o), kept) : kept);
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    const h = mix32((ms ^ (offset + <u32>i)) + 0x9e3779b9);
+    const kept: f32 = <i32>(h >>> 8) >= thr ? <f32>(<f64>load<f32>(x + o) / keep) : 0;
+    store<f32>(y + o, acc ? load<f32>(y + o) + kept : kept);
+  }
+}
+
+export function dropoutForward(tid: i32, nt: i32, x: usize, out: usize, n: i32, thr: i32, keep: f64, seed: u32, offset: u32): void {
+  dropoutRun(x, out, splitAt(n, tid, nt, 16), splitAt(n, tid + 1, nt, 16), thr, keep, seed, offset, false);
+}
+
+export function dropoutBackward(tid: i32, nt: i32, g: usize, gx: usize, n: i32, thr: i32, keep: f64, seed: u32, offset: u32): void {
+  dropoutRun(g, gx, splitAt(n, tid, nt, 16), splitAt(n, tid + 1, nt, 16), thr, keep, seed, offset, true);
+}
+
+// ---- optimizer and norms ----
+
+export function adamw(
+  tid: i32, nt: i32, p: usize, g: usize, m: usize, v: usize, n: i32,
+  lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, bc1: f32, bc2: f32,
+): void {
+  const s = splitAt(n, tid, nt, 16);
+  const e = splitAt(n, tid + 1, nt, 16);
+  const vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2);
+  const vc1 = f32x4.splat(1 - b1), vc2 = f32x4.splat(1 - b2);
+  const ibc1 = f32x4.splat(1 / bc1), ibc2 = f32x4.splat(1 / bc2);
+  const veps = f32x4.splat(eps), vlr = f32x4.splat(lr), vwd = f32x4.splat(wd);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    const gi = v128.load(g + o);
+    const mi = madd(vb1, v128.load(m + o), f32x4.mul(vc1, gi));
+    const vi = madd(vb2, v128.load(v + o), f32x4.mul(vc2, f32x4.mul(gi, gi)));
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    const pi = v128.load(p + o);
+    const upd = madd(vwd, pi, f32x4.div(f32x4.mul(mi, ibc1), f32x4.add(f32x4.sqrt(f32x4.mul(vi, ibc2)), veps)));
+    v128.store(p + o, f32x4.sub(pi, f32x4.mul(vlr, upd)));
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    const gi = load<f32>(g + o);
+    const mi = b1 * load<f32>(m + o) + (1 - b1) * gi;
+    const vi = b2 * load<f32>(v + o) + (1 - b2) * gi * gi;
+    store<f32>(m + o, mi);
+    store<f32>(v + o, vi);
+    const pi = load<f32>(p + o);
+    store<f32>(p + o, pi - lr * ((mi / bc1) / (Mathf.sqrt(vi / bc2) + eps) + wd * pi));
+  }
+}
+
+/** Σ x² in float64 over this thread's range; written to scratch(tid) and returned. */
+export function sumSquares(tid: i32, nt: i32, x: usize, n: i32): f64 {
+  const s = splitAt(n, tid, nt, 16);
+  const e = splitAt(n, tid + 1, nt, 16);
+  let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
+    a0 = f64x2.add(a0, f64x2.mul(lo, lo));
+    a1 = f64x2.add(a1, f64x2.mul(hi, hi));
+  }
+  const t = f64x2.add(a0, a1);
+  let r = f64x2.extract_lane(t, 0) + f64x2.extract_lane(t, 1);
+  for (; i < e; i++) {
+    const xi = <f64>load<f32>(x + (<usize>i << 2));
+    r += xi * xi;
+  }
+  store<f64>(scratch(tid), r);
+  return r;
+}
+
+/** Sum of the per-thread partials left in scratch by sumSquares. */
+export function sumPartials(nt: i32): f64 {
+  let r: f64 = 0;
+  for (let t = 0; t < nt; t++) r += load<f64>(scratch(t));
+  return r;
+}

@@ -1,0 +1,105 @@
+// Basic layers. Linear stores its weight as (in, out) — GPT-2's Conv1D layout — so Hugging Face
+// checkpoints load without transposing.
+
+import type { Device } from '../backend/device.ts';
+import { mix32, type Rng } from '../backend/rng.ts';
+import { dropout } from '../ops/elementwise.ts';
+import { embedding, layerNorm } from '../ops/layers.ts';
+import { linear } from '../ops/matmul.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { createParameter, Module } from './module.ts';
+
+export interface InitOptions {
+  device?: Device;
+  rng: Rng;
+  /** Std of the normal init (GPT-2: 0.02). */
+  std?: number;
+}
+
+/** y = x · W + b with W (in, out). */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: InitOptions & { bias?: boolean },
+  ) {
+    super();
+    const dev = opts.device;
+    this.weight = this.param('weight', createParameter([inFeatures, outFeatures], { std: opts.std ?? 0.02, rng: opts.rng, ...(dev ? { device: dev } : {}) }));
+    this.bias = opts.bias === false ? null : this.param('bias', createParameter([outFeatures], { value: 0, ...(dev ? { device: dev } : {}) }));
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+export class Embedding extends Module {
+  readonly weight: Tensor;
+
+  constructor(
+    readonly count: number,
+    readonly dim: number,
+    opts: InitOptions,
+  ) {
+    super();
+    this.weight = this.param('weight', createParameter([count, dim], { std: opts.std ?? 0.02, rng: opts.rng, ...(opts.device ? { device: opts.device } : {}) }));
+  }
+
+  forward(ids: Tensor): Tensor {
+    return embedding(this.weight, ids);
+  }
+}
+
+export class LayerNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+
+  constructor(
+    readonly dim: number,
+    readonly eps: number,
+    device?: Device,
+  ) {
+    super();
+    const d = device ? { device } : {};
+    this.weight = this.param('weight', createParameter([dim], { value: 1, ...d }));
+    this.bias = this.param('bias', createParameter([dim], { value: 0, ...d }));
+  }
+
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+/**
+ * Seeds for every dropout layer of a model. The trainer sets `seed` once per micro-step, so masks
+ * depend only on (run seed, step, layer): resumed runs redraw exactly the same masks.
+ */
+export class DropoutSeeds {
+  seed = 0;
+  private next = 0;
+  /** A stable id for one dropout site. */
+  register(): number {
+    return this.next++;
+  }
+}
+
+export class Dropout extends Module {
+  private readonly id: number;
+
+  constructor(
+    readonly p: number,
+    private readonly seeds: DropoutSeeds,
+  ) {
+    super();
+    this.id = seeds.register();
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return x;
+    return dropout(x, this.p, mix32(this.seeds.seed ^ mix32(this.id + 1)));
+  }
+}

@@ -1,0 +1,95 @@
+// Fused causal self-attention: softmax(scale · Q Kᵀ) V with the causal mask applied by index
+// arithmetic, never materialised. q/k/v are read through their strides, so heads split out of a
+// packed qkv projection (a slice + reshape + permute view) are consumed in place without copies.
+
+import { gradOf, record, type Node } from '../autograd/tape.ts';
+import type { AttentionArgs } from '../backend/kernels.ts';
+import { empty, formatShape, viewOf, type Tensor } from '../tensor/tensor.ts';
+import { expectDtype, sameDevice } from './check.ts';
+import { contiguous } from './views.ts';
+
+export interface AttentionOptions {
+  /** Multiplier of the scores (default 1/√headDim). */
+  scale?: number;
+}
+
+/** Tensors whose head dimension is strided are copied to row-major first. */
+function headContiguous(t: Tensor): Tensor {
+  return t.strides[3] === 1 ? t : contiguous(t);
+}
+
+function argsOf(q: Tensor, k: Tensor, v: Tensor, scale: number, into: AttentionArgs): AttentionArgs {
+  into.q = q.ptr;
+  into.k = k.ptr;
+  into.v = v.ptr;
+  into.qStrides = q.strides.slice(0, 3);
+  into.kStrides = k.strides.slice(0, 3);
+  into.vStrides = v.strides.slice(0, 3);
+  into.batch = q.shape[0]!;
+  into.heads = q.shape[1]!;
+  into.tq = q.shape[2]!;
+  into.tk = k.shape[2]!;
+  into.headDim = q.shape[3]!;
+  into.scale = scale;
+  into.causalOffset = into.tk - into.tq;
+  return into;
+}
+
+/**
+ * Causal attention over q (B, H, Tq, D) and k, v (B, H, Tk, D) with Tq <= Tk: query i is the
+ * (Tk − Tq + i)-th position and sees keys 0..Tk−Tq+i (the KV-cache case when Tq < Tk).
+ * Returns (B, H, Tq, D) as a view of a (B, Tq, H, D) buffer, so permuting back to (B, Tq, H·D)
+ * is free.
+ */
+export function attention(qIn: Tensor, kIn: Tensor, vIn: Tensor, opts: AttentionOptions = {}): Tensor {
+  const dev = sameDevice('attention', qIn, kIn);
+  sameDevice('attention', qIn, vIn);
+  for (const [t, name] of [[qIn, 'q'], [kIn, 'k'], [vIn, 'v']] as const) {
+    expectDtype('attention', t, 'float32', name);
+    if (t.ndim !== 4) throw new Error(`attention: ${name} must be (batch, heads, time, headDim), got ${formatShape(t.shape)}`);
+  }
+  const [b, h, tq, d] = qIn.shape as [number, number, number, number];
+  const tk = kIn.shape[2]!;
+  if (kIn.shape[0] !== b || kIn.shape[1] !== h || kIn.shape[3] !== d || vIn.shape[0] !== b || vIn.shape[1] !== h || vIn.shape[2] !== tk || vIn.shape[3] !== d) {
+    throw new Error(`attention: shapes q ${formatShape(qIn.shape)}, k ${formatShape(kIn.shape)}, v ${formatShape(vIn.shape)} do not match`);
+  }
+  if (tq > tk) throw new Error(`attention: more queries (${tq}) than keys (${tk}); causal attention needs Tq <= Tk`);
+  const q = headContiguous(qIn);
+  const k = headContiguous(kIn);
+  const v = headContiguous(vIn);
+  const scale = opts.scale ?? 1 / Math.sqrt(d);
+  const stored = empty(dev, [b, tq, h, d]);
+  const out = viewOf(stored, [b, h, tq, d], [tq * h * d, d, h * d, 1], stored.offset);
+  const lse = empty(dev, [b, h, tq]);
+  const args = argsOf(q, k, v, scale, {} as AttentionArgs);
+  dev.kernels.attentionForward(args, out.ptr, out.strides.slice(0, 3), lse.ptr);
+  const node = record(attentionBackward, out, q, k, v);
+  if (node) {
+    node.s0 = lse;
+    node.n0 = scale;
+  }
+  return out;
+}
+
+function attentionBackward(node: Node): void {
+  const q = node.a!;
+  const k = node.b!;
+  const v = node.c!;
+  const out = node.out;
+  const g = out.grad!;
+  const dev = out.device;
+  // The kernel produces all three gradients (contiguous); map them onto strided inputs if needed.
+  const gq = contiguousGrad(q);
+  const gk = contiguousGrad(k);
+  const gv = contiguousGrad(v);
+  const args = argsOf(q, k, v, node.n0, {} as AttentionArgs);
+  dev.kernels.attentionBackward(args, out.ptr, out.strides.slice(0, 3), node.s0!.ptr, g.ptr, g.strides.slice(0, 3), gq.ptr, gk.ptr, gv.ptr);
+}
+
+/** t's gradient buffer, or a zeroed scratch one when t needs no gradient. */
+function contiguousGrad(t: Tensor): Tensor {
+  if (t.requiresGrad) return gradOf(t);
+  const s = empty(t.device, t.shape);
+  t.device.kernels.fill(s.ptr, s.size, 0);
+  return s;
+}

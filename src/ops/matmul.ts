@@ -1,0 +1,143 @@
+// Matrix products. One GEMM kernel serves every case through its transpose flags, batch strides
+// and fused bias; backward is two more GEMMs. A weight shared across the batch is folded into one
+// large GEMM (rows = batch·M), which keeps both cores busy and needs no reduction over the batch.
+
+import { gradOf, record, type Node } from '../autograd/tape.ts';
+import { empty, formatShape, type Tensor } from '../tensor/tensor.ts';
+import { expectDtype, sameDevice } from './check.ts';
+import { contiguous } from './views.ts';
+
+export interface MatmulOptions {
+  /** Use the transpose of a's last two dimensions. */
+  transA?: boolean;
+  /** Use the transpose of b's last two dimensions. */
+  transB?: boolean;
+}
+
+const shapeOut: number[] = [];
+
+/** The matrix dims of a contiguous operand: rows, cols, batch count. */
+function dims(t: Tensor): [number, number, number] {
+  const r = t.shape[t.ndim - 2]!;
+  const c = t.shape[t.ndim - 1]!;
+  return [r, c, t.size / (r * c || 1)];
+}
+
+/**
+ * Batched matrix product op(a) · op(b) over the last two dimensions. a is (..., M, K) and b is
+ * (..., K, N) with the same leading dimensions, or b is a single (K, N) matrix shared by the batch.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  return gemm('matmul', a, b, null, opts.transA ?? false, opts.transB ?? false);
+}
+
+/**
+ * x · w + bias with w stored (in, out), the layout of GPT-2's Conv1D weights.
+ * x is (..., in); the result is (..., out).
+ */
+export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
+  if (w.ndim !== 2) throw new Error(`linear: weight must be 2-D (in, out), got ${formatShape(w.shape)}`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== w.shape[1])) {
+    throw new Error(`linear: bias shape ${formatShape(bias.shape)} does not match weight ${formatShape(w.shape)}; expected [${w.shape[1]}]`);
+  }
+  return gemm('linear', x, w, bias, false, false);
+}
+
+function gemm(op: string, aIn: Tensor, bIn: Tensor, bias: Tensor | null, transA: boolean, transB: boolean): Tensor {
+  const dev = sameDevice(op, aIn, bIn);
+  expectDtype(op, aIn, 'float32', 'the first operand');
+  expectDtype(op, bIn, 'float32', 'the second operand');
+  if (aIn.ndim < 2 || bIn.ndim < 2) {
+    throw new Error(`${op}: operands need at least 2 dimensions, got ${formatShape(aIn.shape)} and ${formatShape(bIn.shape)}`);
+  }
+  const a = contiguous(aIn);
+  const b = contiguous(bIn);
+  const [ar, ac, batchA] = dims(aIn);
+  const [br, bc] = dims(bIn);
+  const m = transA ? ac : ar;
+  const k = transA ? ar : ac;
+  const kb = transB ? bc : br;
+  const n = transB ? br : bc;
+  if (k !== kb) {
+    throw new Error(`${op}: inner dimensions differ: ${formatShape(aIn.shape)}${transA ? 'ᵀ' : ''} · ${formatShape(bIn.shape)}${transB ? 'ᵀ' : ''} (${k} vs ${kb})`);
+  }
+  const sharedB = bIn.ndim === 2;
+  if (!sharedB) {
+    let same = aIn.ndim === bIn.ndim;
+    for (let i = 0; same && i < aIn.ndim - 2; i++) same = aIn.shape[i] === bIn.shape[i];
+    if (!same) {
+      throw new Error(`${op}: batch dimensions of ${formatShape(aIn.shape)} and ${formatShape(bIn.shape)} differ; use equal leading dimensions or a 2-D second operand`);
+    }
+  }
+  shapeOut.length = aIn.ndim;
+  for (let i = 0; i < aIn.ndim - 2; i++) shapeOut[i] = aIn.shape[i]!;
+  shapeOut[aIn.ndim - 2] = m;
+  shapeOut[aIn.ndim - 1] = n;
+  const out = empty(dev, shapeOut);
+  const biasPtr = bias ? contiguous(bias).ptr : 0;
+  if (sharedB && !transA) {
+    // Fold the batch into rows: one (batch·M)×K · K×N product.
+    dev.kernels.matmul(a.ptr, b.ptr, out.ptr, biasPtr, 1, batchA * m, n, k, false, transB, 0, 0, 0, false);
+  } else {
+    dev.kernels.matmul(a.ptr, b.ptr, out.ptr, biasPtr, batchA, m, n, k, transA, transB, m * k, sharedB ? 0 : k * n, m * n, false);
+  }
+  const node = record(gemmBackward, out, a, b, bias);
+  if (node) {
+    node.n0 = transA ? 1 : 0;
+    node.n1 = transB ? 1 : 0;
+    node.n2 = batchA;
+    node.n3 = sharedB ? 1 : 0;
+    node.dims.push(m, n, k);
+  }
+  return out;
+}
+
+function gemmBackward(node: Node): void {
+  const a = node.a!;
+  const b = node.b!;
+  const bias = node.c;
+  const g = node.out.grad!;
+  const kern = node.out.device.kernels;
+  const transA = node.n0 === 1;
+  const transB = node.n1 === 1;
+  const batch = node.n2;
+  const sharedB = node.n3 === 1;
+  const m = node.dims[0]!;
+  const n = node.dims[1]!;
+  const k = node.dims[2]!;
+  const sB = sharedB ? 0 : k * n;
+  if (a.requiresGrad) {
+    const ga = gradOf(a);
+    if (!transA) {
+      // dA (M×K) = dC · op(B)ᵀ
+      if (sharedB) kern.matmul(g.ptr, b.ptr, ga.ptr, 0, 1, batch * m, k, n, false, !transB, 0, 0, 0, true);
+      else kern.matmul(g.ptr, b.ptr, ga.ptr, 0, batch, m, k, n, false, !transB, m * n, sB, m * k, true);
+    } else {
+      // A stored K×M: dA = op(B) · dCᵀ
+      kern.matmul(b.ptr, g.ptr, ga.ptr, 0, batch, k, m, n, transB, true, sB, m * n, m * k, true);
+    }
+  }
+  if (b.requiresGrad) {
+    const gb = gradOf(b);
+    if (sharedB && !transA) {
+      // Sum over the batch inside one GEMM: rows of A and dC are stacked (batch·M).
+      if (!transB) kern.matmul(a.ptr, g.ptr, gb.ptr, 0, 1, k, n, batch * m, true, false, 0, 0, 0, true);
+      else kern.matmul(g.ptr, a.ptr, gb.ptr, 0, 1, n, k, batch * m, true, false, 0, 0, 0, true);
+    } else {
+      // Per batch element; a shared B accumulates every element's contribution in turn.
+      const calls = sharedB ? batch : 1;
+      const inner = sharedB ? 1 : batch;
+      for (let i = 0; i < calls; i++) {
+        const aPtr = a.ptr + i * m * k;
+        const gPtr = g.ptr + i * m * n;
+        if (!transB) kern.matmul(aPtr, gPtr, gb.ptr, 0, inner, k, n, m, !transA, false, m * k, m * n, sB, true);
+        else kern.matmul(gPtr, aPtr, gb.ptr, 0, inner, n, k, m, true, transA, m * n, m * k, sB, true);
+      }
+    }
+  }
+  if (bias && bias.requiresGrad) {
+    // dBias = column sums of dC: read dC as (rows, N) into a stride-0-row destination.
+    const gbias = gradOf(bias);
+    kern.copyStrided(g.ptr, [n, 1], gbias.ptr, [0, 1], [g.size / n, n], true);
+  }
+}

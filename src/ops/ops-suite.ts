@@ -1,0 +1,264 @@
+// The op-level suite every backend runs: each op's gradient against float64-accumulated finite
+// differences, forward values against direct computations, and the errors bad input produces.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { gradcheck } from '../autograd/gradcheck.ts';
+import { backward, noGrad } from '../autograd/tape.ts';
+import type { Device } from '../backend/device.ts';
+import { Rng } from '../backend/rng.ts';
+import { empty, type Tensor } from '../tensor/tensor.ts';
+import * as ops from './index.ts';
+
+export function opsSuite(name: string, makeDevice: () => Promise<Device>): void {
+  describe(`ops on ${name}`, () => {
+    let dev: Device;
+    let rng: Rng;
+    before(async () => {
+      dev = await makeDevice();
+      rng = new Rng(42);
+    });
+    after(async () => {
+      await dev.close();
+    });
+
+    const randT = (shape: number[], requiresGrad = true, scale = 1): Tensor => {
+      const t = empty(dev, shape);
+      const v = new Float32Array(t.size);
+      for (let i = 0; i < v.length; i++) v[i] = scale * rng.normal();
+      t.set(v);
+      t.requiresGrad = requiresGrad;
+      return t;
+    };
+    const idsT = (shape: number[], vocab: number): Tensor => {
+      const t = empty(dev, shape, 'int32');
+      const v = new Int32Array(t.size);
+      for (let i = 0; i < v.length; i++) v[i] = Math.floor(rng.uniform() * vocab);
+      return t.set(v);
+    };
+    const check = (label: string, f: (...x: Tensor[]) => Tensor, inputs: Tensor[], opts = {}): void => {
+      const r = gradcheck(f, inputs, opts);
+      assert.ok(r.ok, `${label}: gradient mismatch ${JSON.stringify(r.worst)}`);
+      assert.ok(r.checked > 0, `${label}: nothing checked`);
+    };
+
+    it('matmul: all transpose combinations, batched and shared weight', () => {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const a = randT(transA ? [2, 5, 3] : [2, 3, 5]);
+          const b = randT(transB ? [2, 4, 5] : [2, 5, 4]);
+          check(`matmul tA=${transA} tB=${transB}`, (x, y) => ops.matmul(x!, y!, { transA, transB }), [a, b]);
+          const w = randT(transB ? [4, 5] : [5, 4]);
+          check(`matmul shared tA=${transA} tB=${transB}`, (x, y) => ops.matmul(x!, y!, { transA, transB }), [a, w]);
+        }
+      }
+    });
+
+    it('matmul forward equals the definition', () => {
+      const a = randT([3, 7], false);
+      const b = randT([7, 5], false);
+      const c = ops.matmul(a, b).toArray();
+      const av = a.toArray();
+      const bv = b.toArray();
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 5; j++) {
+          let s = 0;
+          for (let k = 0; k < 7; k++) s += av[i * 7 + k]! * bv[k * 5 + j]!;
+          assert.ok(Math.abs(c[i * 5 + j]! - s) < 1e-4, `c[${i},${j}] = ${c[i * 5 + j]} expected ${s}`);
+        }
+      }
+    });
+
+    it('linear with bias (Conv1D layout)', () => {
+      check('linear', (x, w, b) => ops.linear(x!, w!, b!), [randT([2, 3, 6]), randT([6, 5]), randT([5])]);
+    });
+
+    it('elementwise with broadcasting', () => {
+      check('add', (x, y) => ops.add(x!, y!), [randT([3, 4]), randT([4])]);
+      check('sub', (x, y) => ops.sub(x!, y!), [randT([3, 1]), randT([1, 4])]);
+      check('mul', (x, y) => ops.mul(x!, y!), [randT([2, 3, 4]), randT([3, 1])]);
+      const pos = randT([4], false);
+      pos.set(Array.from(pos.toArray(), (v) => 1.5 + Math.abs(v)));
+      pos.requiresGrad = true;
+      check('div', (x, y) => ops.div(x!, y!), [randT([3, 4]), pos]);
+      check('affine', (x) => ops.affine(x!, -1.5, 0.25), [randT([7])]);
+    });
+
+    it('activations', () => {
+      check('gelu', (x) => ops.gelu(x!), [randT([63])]);
+      check('tanh', (x) => ops.tanh(x!), [randT([7])]);
+      check('exp', (x) => ops.exp(x!), [randT([7], true, 0.5)]);
+      check('neg', (x) => ops.neg(x!), [randT([7])]);
+      // relu's kink makes finite differences unreliable within eps of 0: keep inputs away from it.
+      const x = randT([16], false);
+      x.set(Array.from(x.toArray(), (v) => (v >= 0 ? v + 0.1 : v - 0.1)));
+      x.requiresGrad = true;
+      check('relu', (t) => ops.relu(t!), [x]);
+    });
+
+    it('gelu matches the tanh formula', () => {
+      const x = randT([65], false, 3);
+      const y = ops.gelu(x).toArray();
+      const xv = x.toArray();
+      for (let i = 0; i < xv.length; i++) {
+        const v = xv[i]!;
+        const e = 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+        assert.ok(Math.abs(y[i]! - e) < 1e-5 * (1 + Math.abs(e)), `gelu(${v}) = ${y[i]}, expected ${e}`);
+      }
+    });
+
+    it('reductions', () => {
+      check('sum axis', (x) => ops.sum(x!, 1), [randT([3, 5, 2])]);
+      check('mean all', (x) => ops.mean(x!), [randT([4, 3])]);
+      check('mean keepDims', (x) => ops.mean(x!, -1, { keepDims: true }), [randT([4, 3])]);
+      check('max axis', (x) => ops.max(x!, 0), [randT([5, 3])]);
+    });
+
+    it('views: reshape, permute, slice, transpose, contiguous', () => {
+      check('reshape', (x) => ops.reshape(x!, [6, -1]), [randT([2, 3, 4])]);
+      check('permute', (x) => ops.contiguous(ops.permute(x!, [2, 0, 1])), [randT([2, 3, 4])]);
+      check('slice', (x) => ops.slice(x!, 1, 1, 3), [randT([2, 4, 3])]);
+      check('transpose+matmul', (x, y) => ops.matmul(ops.transpose(x!, 0, 1), y!), [randT([5, 3]), randT([5, 2])]);
+      check('slice→reshape→permute chain', (x) => ops.permute(ops.reshape(ops.slice(x!, 2, 4, 8), [2, 3, 2, 2]), [0, 2, 1, 3]), [randT([2, 3, 12])]);
+    });
+
+    it('reshape of a sliced view needs no copy', () => {
+      const x = randT([2, 3, 12], false);
+      const v = ops.reshape(ops.slice(x, 2, 4, 8), [2, 3, 2, 2]);
+      assert.equal(v.storage, x.storage);
+      assert.deepEqual(v.strides, [36, 12, 2, 1]);
+    });
+
+    it('embedding (repeated ids accumulate)', () => {
+      const table = randT([7, 5]);
+      const ids = empty(dev, [2, 3], 'int32').set([1, 3, 1, 6, 0, 1]);
+      check('embedding', (w) => ops.embedding(w!, ids), [table]);
+    });
+
+    it('layerNorm', () => {
+      check('layerNorm', (x, g, b) => ops.layerNorm(x!, g!, b!), [randT([3, 2, 7]), randT([7]), randT([7])], { eps: 3e-3 });
+    });
+
+    it('softmax', () => {
+      check('softmax', (x) => ops.softmax(x!), [randT([4, 9])]);
+      const y = ops.softmax(randT([3, 65], false, 10)).toArray();
+      for (let r = 0; r < 3; r++) {
+        let s = 0;
+        for (let i = 0; i < 65; i++) s += y[r * 65 + i]!;
+        assert.ok(Math.abs(s - 1) < 1e-5);
+      }
+    });
+
+    it('causal attention: gradients, strided inputs, and equality with the unfused form', () => {
+      const [B, H, T, D] = [2, 3, 5, 4];
+      check('attention', (q, k, v) => ops.attention(q!, k!, v!), [randT([B, H, T, D]), randT([B, H, T, D]), randT([B, H, T, D])]);
+      // Packed qkv (B, T, 3·H·D) split by views, as the GPT does.
+      const qkv = randT([B, T, 3 * H * D]);
+      const heads = (x: Tensor, i: number): Tensor => ops.permute(ops.reshape(ops.slice(x, 2, i * H * D, (i + 1) * H * D), [B, T, H, D]), [0, 2, 1, 3]);
+      check('attention on packed qkv', (x) => ops.attention(heads(x!, 0), heads(x!, 1), heads(x!, 2)), [qkv]);
+      // Unfused reference: softmax(QKᵀ/√D + mask) V.
+      const q = randT([1, 1, T, D], false);
+      const k = randT([1, 1, T, D], false);
+      const v = randT([1, 1, T, D], false);
+      const fused = ops.contiguous(ops.attention(q, k, v)).toArray();
+      const qa = q.toArray();
+      const ka = k.toArray();
+      const va = v.toArray();
+      for (let i = 0; i < T; i++) {
+        const s: number[] = [];
+        for (let j = 0; j <= i; j++) {
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += qa[i * D + d]! * ka[j * D + d]!;
+          s.push(dot / Math.sqrt(D));
+        }
+        const m = Math.max(...s);
+        const e = s.map((x) => Math.exp(x - m));
+        const z = e.reduce((x, y) => x + y, 0);
+        for (let d = 0; d < D; d++) {
+          let o = 0;
+          for (let j = 0; j <= i; j++) o += (e[j]! / z) * va[j * D + d]!;
+          assert.ok(Math.abs(fused[i * D + d]! - o) < 1e-5, `out[${i},${d}] = ${fused[i * D + d]}, expected ${o}`);
+        }
+      }
+    });
+
+    it('attention with fewer queries than keys equals the last rows of full attention (KV cache)', () => {
+      const [B, H, T, D] = [1, 2, 6, 4];
+      const q = randT([B, H, T, D], false);
+      const k = randT([B, H, T, D], false);
+      const v = randT([B, H, T, D], false);
+      const full = ops.contiguous(ops.attention(q, k, v)).toArray();
+      const last = ops.contiguous(ops.attention(ops.slice(q, 2, T - 2, T), k, v)).toArray();
+      for (let h = 0; h < H; h++) {
+        for (let t = 0; t < 2; t++) {
+          for (let d = 0; d < D; d++) {
+            const a = last[(h * 2 + t) * D + d]!;
+            const b = full[(h * T + T - 2 + t) * D + d]!;
+            assert.ok(Math.abs(a - b) < 1e-6, `h${h} t${t} d${d}: ${a} vs ${b}`);
+          }
+        }
+      }
+      check('attention tq<tk', (qq, kk, vv) => ops.attention(qq!, kk!, vv!), [randT([1, 2, 2, 4]), randT([1, 2, 5, 4]), randT([1, 2, 5, 4])]);
+    });
+
+    it('cross-entropy with ignore-index', () => {
+      const targets = empty(dev, [2, 3], 'int32').set([1, -100, 4, 0, 2, -100]);
+      check('crossEntropy', (x) => ops.crossEntropy(x!, targets), [randT([2, 3, 5])]);
+      const logits = randT([2, 3, 5], false);
+      const l = ops.crossEntropy(logits, targets).item();
+      const lv = logits.toArray();
+      const tv = [1, -100, 4, 0, 2, -100];
+      let s = 0;
+      let n = 0;
+      for (let r = 0; r < 6; r++) {
+        if (tv[r] === -100) continue;
+        const row = Array.from(lv.subarray(r * 5, r * 5 + 5));
+        const m = Math.max(...row);
+        const lse = m + Math.log(row.reduce((a, x) => a + Math.exp(x - m), 0));
+        s += lse - row[tv[r]!]!;
+        n++;
+      }
+      assert.ok(Math.abs(l - s / n) < 1e-5, `loss ${l}, expected ${s / n}`);
+    });
+
+    it('dropout: seeded mask, scaling, gradient through the same mask', () => {
+      const x = randT([1000], false);
+      const a = ops.dropout(x, 0.25, 7).toArray();
+      const b = ops.dropout(x, 0.25, 7).toArray();
+      assert.deepEqual(a, b);
+      const xv = x.toArray();
+      let kept = 0;
+      for (let i = 0; i < a.length; i++) {
+        if (a[i] !== 0) {
+          kept++;
+          assert.ok(Math.abs(a[i]! - xv[i]! / 0.75) < 1e-6);
+        }
+      }
+      assert.ok(kept > 690 && kept < 810, `kept ${kept} of 1000 at p=0.25`);
+      check('dropout', (t) => ops.dropout(t!, 0.3, 99), [randT([33])]);
+    });
+
+    it('gradients accumulate across backward calls; noGrad records nothing', () => {
+      const w = randT([3]);
+      const f = (): Tensor => ops.sum(ops.mul(w, w));
+      backward(f());
+      const g1 = w.grad!.toArray();
+      backward(f());
+      const g2 = w.grad!.toArray();
+      for (let i = 0; i < 3; i++) assert.ok(Math.abs(g2[i]! - 2 * g1[i]!) < 1e-5);
+      const y = noGrad(() => ops.mul(w, w));
+      assert.equal(y.requiresGrad, false);
+      assert.equal(y.gradFn, null);
+    });
+
+    it('bad input names the op and the shapes', () => {
+      assert.throws(() => ops.matmul(randT([2, 3], false), randT([4, 5], false)), /matmul: inner dimensions differ: \[2, 3\] · \[4, 5\]/);
+      assert.throws(() => ops.add(randT([2, 3], false), randT([4], false)), /add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
+      assert.throws(() => ops.reshape(randT([2, 3], false), [4, 2]), /reshape: cannot reshape \[2, 3\]/);
+      assert.throws(() => ops.embedding(randT([4, 2], false), idsT([3], 4).set([0, 4, 1])), /embedding: id 4 at position 1/);
+      assert.throws(() => ops.crossEntropy(randT([2, 3], false), idsT([2], 3).set([0, 7])), /crossEntropy: target 7/);
+      assert.throws(() => ops.layerNorm(randT([2, 3], false), randT([4], false), randT([4], false)), /layerNorm: gamma \[4\]/);
+      assert.throws(() => ops.slice(randT([2, 3], false), 1, 2, 5), /slice: range \[2, 5\)/);
+    });
+  });
+}

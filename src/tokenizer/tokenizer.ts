@@ -1,0 +1,308 @@
+// The byte-level BPE tokenizer: GPT-2 pre-tokenization, merges applied on integer ids, a word →
+// ids cache (natural text repeats a few tens of thousands of words, so almost every word is a
+// single Map hit), special tokens matched before pre-tokenization.
+//
+// Round trip: decode(encode(s)) === s for every well-formed string. A lone surrogate (half of a
+// UTF-16 pair, which UTF-8 cannot express) is encoded as U+FFFD, like TextEncoder and every other
+// byte-level tokenizer do, so decode(encode(s)) === toWellFormed(s) for all strings.
+
+import { bpeMerge, PairRanks } from './bpe.ts';
+import { BYTE_TO_CHAR, bytesToTokenString, renderBytes, utf8Encode } from './byte-level.ts';
+import { gpt2Regex, specialTokenRegex, splitOnSpecials } from './pretokenize.ts';
+import { TokenBuffer } from './token-buffer.ts';
+
+export const END_OF_TEXT = '<|endoftext|>';
+
+export interface SpecialToken {
+  id: number;
+  content: string;
+}
+
+/** Everything a tokenizer is made of; the file formats and the trainer produce this. */
+export interface TokenizerParts {
+  /** Bytes of each ordinary token by id; null at ids of special tokens (and unused ids). */
+  vocab: ReadonlyArray<Uint8Array | null>;
+  /** Merges in rank order, as pairs of token ids. */
+  merges: ReadonlyArray<readonly [number, number]>;
+  specialTokens: ReadonlyArray<SpecialToken>;
+}
+
+export interface EncodeOptions {
+  /**
+   * Recognize special tokens in the text (default true). Pass false for untrusted input, so that a
+   * user typing '<|endoftext|>' gets the ordinary tokens for those characters.
+   */
+  allowSpecial?: boolean;
+}
+
+/** Words longer than this (in UTF-16 units) are not cached: they rarely repeat. */
+const MAX_CACHED_WORD = 64;
+/** The cache is dropped when it reaches this many words, bounding memory on huge corpora. */
+const MAX_CACHE_ENTRIES = 500_000;
+
+export class Tokenizer {
+  /** Number of ids (max id + 1), including special tokens: the embedding table's row count. */
+  readonly vocabSize: number;
+  /** Id of '<|endoftext|>' if it is a special token, else of the first special token, else null. */
+  readonly eotId: number | null;
+  /** Special token content → id. */
+  readonly specialTokens: ReadonlyMap<string, number>;
+
+  private readonly parts: TokenizerParts;
+  private readonly bytesById: (Uint8Array | null)[];
+  private readonly specialById: (string | null)[];
+  private readonly stringToId = new Map<string, number>();
+  private readonly byteToId = new Int32Array(256).fill(-1);
+  private readonly ranks: PairRanks;
+  private readonly mergeResult: Int32Array;
+  private readonly wordRe = gpt2Regex();
+  private readonly specialRe: RegExp | null;
+  private cache = new Map<string, number[]>();
+  private byteScratch = new Uint8Array(256);
+  private symScratch = new Int32Array(256);
+  private readonly scratchBuffer = new TokenBuffer(4096);
+
+  constructor(parts: TokenizerParts) {
+    this.parts = parts;
+    const { vocab, merges, specialTokens } = parts;
+    let size = vocab.length;
+    for (const s of specialTokens) size = Math.max(size, s.id + 1);
+    this.vocabSize = size;
+    this.bytesById = new Array(size).fill(null);
+    this.specialById = new Array(size).fill(null);
+
+    for (let id = 0; id < vocab.length; id++) {
+      const bytes = vocab[id];
+      if (!bytes) continue;
+      if (bytes.length === 0) throw new Error(`token ${id} is empty; every ordinary token needs at least one byte`);
+      const key = bytesToTokenString(bytes);
+      const other = this.stringToId.get(key);
+      if (other !== undefined) throw new Error(`tokens ${other} and ${id} are both ${JSON.stringify(key)}; each byte string needs exactly one id`);
+      this.stringToId.set(key, id);
+      this.bytesById[id] = bytes;
+      if (bytes.length === 1) this.byteToId[bytes[0]!] = id;
+    }
+    for (let b = 0; b < 256; b++) {
+      if (this.byteToId[b]! < 0) {
+        throw new Error(`no token for byte 0x${b.toString(16).padStart(2, '0')} (${JSON.stringify(BYTE_TO_CHAR[b])}); a byte-level vocabulary needs all 256 single-byte tokens`);
+      }
+    }
+
+    const specials = new Map<string, number>();
+    for (const { id, content } of specialTokens) {
+      if (!Number.isInteger(id) || id < 0) throw new Error(`special token ${JSON.stringify(content)} has invalid id ${id}; ids are non-negative integers`);
+      if (content.length === 0) throw new Error(`special token ${id} is empty`);
+      if (this.bytesById[id]) throw new Error(`special token ${JSON.stringify(content)} has id ${id}, which ordinary token ${JSON.stringify(bytesToTokenString(this.bytesById[id]!))} already uses`);
+      if (this.specialById[id] !== null) throw new Error(`id ${id} is given to two special tokens: ${JSON.stringify(this.specialById[id])} and ${JSON.stringify(content)}`);
+      if (specials.has(content)) throw new Error(`special token ${JSON.stringify(content)} is listed twice (ids ${specials.get(content)} and ${id})`);
+      specials.set(content, id);
+      this.specialById[id] = content;
+      this.bytesById[id] = new TextEncoder().encode(content);
+    }
+    this.specialTokens = specials;
+    this.eotId = specials.get(END_OF_TEXT) ?? (specialTokens.length > 0 ? specialTokens[0]!.id : null);
+    this.specialRe = specialTokenRegex([...specials.keys()]);
+
+    this.mergeResult = new Int32Array(merges.length);
+    for (let r = 0; r < merges.length; r++) {
+      const [a, b] = merges[r]!;
+      const ba = this.ordinaryBytes(a, r);
+      const bb = this.ordinaryBytes(b, r);
+      const key = bytesToTokenString(ba) + bytesToTokenString(bb);
+      const id = this.stringToId.get(key);
+      if (id === undefined) throw new Error(`merge ${r} (${a} + ${b}) makes ${JSON.stringify(key)}, which is not in the vocabulary`);
+      this.mergeResult[r] = id;
+    }
+    this.ranks = new PairRanks(merges);
+  }
+
+  private ordinaryBytes(id: number, rank: number): Uint8Array {
+    const bytes = Number.isInteger(id) && id >= 0 && id < this.vocabSize && this.specialById[id] === null ? this.bytesById[id] : null;
+    if (!bytes) throw new Error(`merge ${rank} uses id ${id}, which is not an ordinary token of this vocabulary`);
+    return bytes;
+  }
+
+  /** The parts this tokenizer was built from (vocab bytes by id, merges, special tokens). */
+  toParts(): TokenizerParts {
+    return this.parts;
+  }
+
+  /** Merges in rank order, as id pairs. */
+  get merges(): ReadonlyArray<readonly [number, number]> {
+    return this.parts.merges;
+  }
+
+  /** Encodes `text` into token ids. */
+  encode(text: string, opts?: EncodeOptions): number[] {
+    const buf = this.scratchBuffer;
+    buf.clear();
+    this.encodeInto(text, buf, opts);
+    const ids = buf.toArray();
+    if (buf.data.length > 1 << 20) this.scratchBuffer.data = new Uint32Array(4096); // don't pin a huge buffer
+    buf.clear();
+    return ids;
+  }
+
+  /** Appends the ids of `text` to `out` and returns how many were appended. */
+  encodeInto(text: string, out: TokenBuffer, opts?: EncodeOptions): number {
+    const start = out.length;
+    const specialRe = opts?.allowSpecial === false ? null : this.specialRe;
+    if (specialRe === null) {
+      this.encodeOrdinary(text, out);
+    } else {
+      splitOnSpecials(
+        text,
+        specialRe,
+        (s, e) => this.encodeOrdinary(s === 0 && e === text.length ? text : text.slice(s, e), out),
+        (content) => out.push(this.specialTokens.get(content)!),
+      );
+    }
+    return out.length - start;
+  }
+
+  /** Encodes `text` into a fresh Uint32Array. */
+  encodeToUint32(text: string, opts?: EncodeOptions): Uint32Array {
+    const buf = new TokenBuffer(Math.max(16, text.length >> 2));
+    this.encodeInto(text, buf, opts);
+    return buf.data.slice(0, buf.length);
+  }
+
+  private encodeOrdinary(text: string, out: TokenBuffer): void {
+    const re = this.wordRe;
+    const cache = this.cache;
+    re.lastIndex = 0;
+    let data = out.data;
+    let len = out.length;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text)) !== null) {
+      const word = m[0];
+      let ids = cache.get(word);
+      if (ids === undefined) ids = this.encodeWord(word);
+      const k = ids.length;
+      if (len + k > data.length) {
+        out.length = len;
+        out.reserve(k);
+        data = out.data;
+      }
+      for (let i = 0; i < k; i++) data[len++] = ids[i]!;
+    }
+    out.length = len;
+  }
+
+  /** BPE on one pre-tokenized word (cache miss path). */
+  private encodeWord(word: string): number[] {
+    if (this.byteScratch.length < word.length * 3) {
+      this.byteScratch = new Uint8Array(word.length * 6);
+      this.symScratch = new Int32Array(word.length * 6);
+    }
+    const bytes = this.byteScratch;
+    const syms = this.symScratch;
+    const n = utf8Encode(word, bytes);
+    for (let i = 0; i < n; i++) syms[i] = this.byteToId[bytes[i]!]!;
+    const m = bpeMerge(syms, n, this.ranks, this.mergeResult);
+    const ids: number[] = [];
+    for (let i = 0; i < m; i++) ids.push(syms[i]!);
+    if (word.length <= MAX_CACHED_WORD) {
+      if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache = new Map();
+      this.cache.set(word, ids);
+    }
+    return ids;
+  }
+
+  /** The bytes the ids stand for (special tokens as their UTF-8 text). */
+  decodeBytes(ids: ArrayLike<number>): Uint8Array {
+    let total = 0;
+    for (let i = 0; i < ids.length; i++) total += this.bytesOf(ids[i]!).length;
+    const out = new Uint8Array(total);
+    let pos = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const b = this.bytesOf(ids[i]!);
+      out.set(b, pos);
+      pos += b.length;
+    }
+    return out;
+  }
+
+  /** Decodes ids to text; byte sequences that are not valid UTF-8 become U+FFFD. */
+  decode(ids: ArrayLike<number>): string {
+    return textDecoder.decode(this.decodeBytes(ids));
+  }
+
+  /** A copy of one token's bytes. */
+  tokenBytes(id: number): Uint8Array {
+    return this.bytesOf(id).slice();
+  }
+
+  /**
+   * One token as display text. A token can be part of a UTF-8 sequence (the first bytes of an
+   * emoji): complete characters show as text, the loose bytes as `<0xF0>`.
+   */
+  tokenText(id: number): string {
+    const special = this.specialById[id];
+    if (special !== null && special !== undefined) return special;
+    return renderBytes(this.bytesOf(id));
+  }
+
+  /**
+   * Per-token text whose concatenation equals decode(ids): a character split over several tokens
+   * is attributed to the token that completes it (the others get ''), which is how a streaming
+   * display shows it.
+   */
+  tokenPieces(ids: ArrayLike<number>): string[] {
+    const dec = this.streamDecoder();
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i++) out.push(dec.push(ids[i]!));
+    const tail = dec.flush();
+    if (tail && out.length > 0) out[out.length - 1] += tail;
+    return out;
+  }
+
+  /** Incremental decoding for generation: push ids, get the text that became complete. */
+  streamDecoder(): StreamDecoder {
+    return new StreamDecoder(this);
+  }
+
+  /** The vocabulary string of a token (byte-level form such as 'Ġthe', or a special token's text). */
+  idToToken(id: number): string {
+    const special = this.specialById[id];
+    if (special !== null && special !== undefined) return special;
+    return bytesToTokenString(this.bytesOf(id));
+  }
+
+  /** Id of a vocabulary string (byte-level form or special token text), or undefined. */
+  tokenToId(token: string): number | undefined {
+    return this.specialTokens.get(token) ?? this.stringToId.get(token);
+  }
+
+  isSpecial(id: number): boolean {
+    return this.specialById[id] !== null && this.specialById[id] !== undefined;
+  }
+
+  private bytesOf(id: number): Uint8Array {
+    const b = this.bytesById[id];
+    if (!b) {
+      if (Number.isInteger(id) && id >= 0 && id < this.vocabSize) throw new RangeError(`token id ${id} is not assigned to any token in this vocabulary`);
+      throw new RangeError(`token id ${id} is out of range: this vocabulary has ids 0..${this.vocabSize - 1}`);
+    }
+    return b;
+  }
+}
+
+// ignoreBOM keeps a leading U+FEFF (TextDecoder strips it by default, breaking round trips).
+const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/** Decodes a stream of ids, holding back bytes of characters not yet complete. */
+export class StreamDecoder {
+  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+  constructor(private readonly tokenizer: Tokenizer) {}
+
+  push(id: number): string {
+    return this.decoder.decode(this.tokenizer.tokenBytes(id), { stream: true });
+  }
+
+  /** Ends the stream; returns U+FFFD for an unfinished character, if any. */
+  flush(): string {
+    return this.decoder.decode();
+  }
+}
