@@ -1,0 +1,428 @@
+// Fused causal attention, flash-style: queries in blocks of QB rows walk the keys in blocks of
+// KB with an online softmax, so no more than a QB×KB block of scores ever exists. Backward
+// recomputes the probabilities from the saved log-sum-exp.
+//
+// Strides arrive as an i32[12] array: q, k, v, out, each [sb, sh, st] in elements; the head
+// dimension is contiguous everywhere. gradQ/gradK/gradV are contiguous (b, h, t, d).
+
+import { splitAt, madd, vexp, hsum4, hmax, scratch } from './common';
+
+const QB = 4;
+const KB = 64;
+const SROW: usize = KB << 2; // bytes per score row
+
+@inline function rowPtr(base: usize, strides: usize, which: i32, b: i32, h: i32, t: i32): usize {
+  const s = strides + (<usize>(which * 3) << 2);
+  const off = b * load<i32>(s) + h * load<i32>(s, 4) + t * load<i32>(s, 8);
+  return base + (<usize>off << 2);
+}
+
+/**
+ * s0[jj] = a0 · B_jj and s1[jj] = a1 · B_jj for jj < jn, where B_jj = bBase + jj·bStride bytes.
+ * Two query rows by four keys keep eight accumulators busy per pair of loads.
+ */
+@inline function dots2(a0: usize, a1: usize, bBase: usize, bStride: usize, jn: i32, d: i32, s0: usize, s1: usize): void {
+  const d4 = d & ~3;
+  let jj = 0;
+  for (; jj + 4 <= jn; jj += 4) {
+    const k0 = bBase + <usize>jj * bStride;
+    const k1 = k0 + bStride, k2 = k1 + bStride, k3 = k2 + bStride;
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+    for (let c = 0; c < d4; c += 4) {
+      const o = <usize>c << 2;
+      const x0 = v128.load(a0 + o), x1 = v128.load(a1 + o);
+      let kv = v128.load(k0 + o);
+      c00 = madd(x0, kv, c00);
+      c10 = madd(x1, kv, c10);
+      kv = v128.load(k1 + o);
+      c01 = madd(x0, kv, c01);
+      c11 = madd(x1, kv, c11);
+      kv = v128.load(k2 + o);
+      c02 = madd(x0, kv, c02);
+      c12 = madd(x1, kv, c12);
+      kv = v128.load(k3 + o);
+      c03 = madd(x0, kv, c03);
+      c13 = madd(x1, kv, c13);
+    }
+    let r0 = hsum4(c00, c01, c02, c03);
+    let r1 = hsum4(c10, c11, c12, c13);
+    if (d4 < d) {
+      // leftover head dimensions (d % 4): scalar, lane by lane
+      let t00: f32 = 0, t01: f32 = 0, t02: f32 = 0, t03: f32 = 0;
+      let t10: f32 = 0, t11: f32 = 0, t12: f32 = 0, t13: f32 = 0;
+      for (let c = d4; c < d; c++) {
+        const o = <usize>c << 2;
+        const x0 = load<f32>(a0 + o), x1 = load<f32>(a1 + o);
+        const y0 = load<f32>(k0 + o), y1 = load<f32>(k1 + o), y2 = load<f32>(k2 + o), y3 = load<f32>(k3 + o);
+        t00 += x0 * y0; t01 += x0 * y1; t02 += x0 * y2; t03 += x0 * y3;
+        t10 += x1 * y0; t11 += x1 * y1; t12 += x1 * y2; t13 += x1 * y3;
+      }
+      r0 = f32x4.add(r0, f32x4(t00, t01, t02, t03));
+      r1 = f32x4.add(r1, f32x4(t10, t11, t12, t13));
+    }
+    v128.store(s0 + (<usize>jj << 2), r0);
+    v128.store(s1 + (<usize>jj << 2), r1);
+  }
+  for (; jj < jn; jj++) {
+    const k0 = bBase + <usize>jj * bStride;
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+    for (let c = 0; c < d4; c += 4) {
+      const o = <usize>c << 2;
+      const kv = v128.load(k0 + o);
+      c0 = madd(v128.load(a0 + o), kv, c0);
+      c1 = madd(v128.load(a1 + o), kv, c1);
+    }
+    const r = hsum4(c0, c1, c0, c1);
+    let t0 = f32x4.extract_lane(r, 0), t1 = f32x4.extract_lane(r, 1);
+    for (let c = d4; c < d; c++) {
+      const o = <usize>c << 2;
+      const y = load<f32>(k0 + o);
+      t0 += load<f32>(a0 + o) * y;
+      t1 += load<f32>(a1 + o) * y;
+    }
+    store<f32>(s0 + (<usize>jj << 2), t0);
+    store<f32>(s1 + (<usize>jj << 2), t1);
+  }
+}
+
+/** acc_r[:] += Σ_jj w[r][jj] · B_jj[:] for the QB rows; w rows are SROW bytes apart. */
+@inline function accumulateRows(w: usize, bBase: usize, bStride: usize, jn: i32, d: i32, acc: usize, accStride: usize): void {
+  const acc1 = acc + accStride, acc2 = acc1 + accStride, acc3 = acc2 + accStride;
+  let c = 0;
+  for (; c + 8 <= d; c += 8) {
+    const o = <usize>c << 2;
+    let a00 = v128.load(acc + o), a01 = v128.load(acc + o, 16);
+    let a10 = v128.load(acc1 + o), a11 = v128.load(acc1 + o, 16);
+    let a20 = v128.load(acc2 + o), a21 = v128.load(acc2 + o, 16);
+    let a30 = v128.load(acc3 + o), a31 = v128.load(acc3 + o, 16);
+    for (let jj = 0; jj < jn; jj++) {
+      const bp = bBase + <usize>jj * bStride + o;
+      const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+      const wp = w + (<usize>jj << 2);
+      let p = v128.load32_splat(wp);
+      a00 = madd(p, b0, a00);
+      a01 = madd(p, b1, a01);
+      p = v128.load32_splat(wp + SROW);
+      a10 = madd(p, b0, a10);
+      a11 = madd(p, b1, a11);
+      p = v128.load32_splat(wp + 2 * SROW);
+      a20 = madd(p, b0, a20);
+      a21 = madd(p, b1, a21);
+      p = v128.load32_splat(wp + 3 * SROW);
+      a30 = madd(p, b0, a30);
+      a31 = madd(p, b1, a31);
+    }
+    v128.store(acc + o, a00);
+    v128.store(acc + o, a01, 16);
+    v128.store(acc1 + o, a10);
+    v128.store(acc1 + o, a11, 16);
+    v128.store(acc2 + o, a20);
+    v128.store(acc2 + o, a21, 16);
+    v128.store(acc3 + o, a30);
+    v128.store(acc3 + o, a31, 16);
+  }
+  for (; c + 4 <= d; c += 4) {
+    const o = <usize>c << 2;
+    let a0 = v128.load(acc + o), a1 = v128.load(acc1 + o), a2 = v128.load(acc2 + o), a3 = v128.load(acc3 + o);
+    for (let jj = 0; jj < jn; jj++) {
+      const b0 = v128.load(bBase + <usize>jj * bStride + o);
+      const wp = w + (<usize>jj << 2);
+      a0 = madd(v128.load32_splat(wp), b0, a0);
+      a1 = madd(v128.load32_splat(wp + SROW), b0, a1);
+      a2 = madd(v128.load32_splat(wp + 2 * SROW), b0, a2);
+      a3 = madd(v128.load32_splat(wp + 3 * SROW), b0, a3);
+    }
+    v128.store(acc + o, a0);
+    v128.store(acc1 + o, a1);
+    v128.store(acc2 + o, a2);
+    v128.store(acc3 + o, a3);
+  }
+  for (; c < d; c++) {
+    const o = <usize>c << 2;
+    let a0 = load<f32>(acc + o), a1 = load<f32>(acc1 + o), a2 = load<f32>(acc2 + o), a3 = load<f32>(acc3 + o);
+    for (let jj = 0; jj < jn; jj++) {
+      const y = load<f32>(bBase + <usize>jj * bStride + o);
+      const wp = w + (<usize>jj << 2);
+      a0 += load<f32>(wp) * y;
+      a1 += load<f32>(wp + SROW) * y;
+      a2 += load<f32>(wp + 2 * SROW) * y;
+      a3 += load<f32>(wp + 3 * SROW) * y;
+    }
+    store<f32>(acc + o, a0);
+    store<f32>(acc1 + o, a1);
+    store<f32>(acc2 + o, a2);
+    store<f32>(acc3 + o, a3);
+  }
+}
+
+/** dst_jj[:] += Σ_r w[r][jj] · x_r[:] for jj < jn (gradK / gradV rows, contiguous, d apart). */
+@inline function scatterRows(
+  w: usize, x0: usize, x1: usize, x2: usize, x3: usize, jn: i32, d: i32, dst: usize,
+): void {
+  const rowBytes = <usize>d << 2;
+  for (let jj = 0; jj < jn; jj++) {
+    const wp = w + (<usize>jj << 2);
+    const w0 = v128.load32_splat(wp), w1 = v128.load32_splat(wp + SROW);
+    const w2 = v128.load32_splat(wp + 2 * SROW), w3 = v128.load32_splat(wp + 3 * SROW);
+    const row = dst + <usize>jj * rowBytes;
+    let c = 0;
+    for (; c + 4 <= d; c += 4) {
+      const o = <usize>c << 2;
+      let a = v128.load(row + o);
+      a = madd(w0, v128.load(x0 + o), a);
+      a = madd(w1, v128.load(x1 + o), a);
+      a = madd(w2, v128.load(x2 + o), a);
+      a = madd(w3, v128.load(x3 + o), a);
+      v128.store(row + o, a);
+    }
+    const s0 = f32x4.extract_lane(w0, 0), s1 = f32x4.extract_lane(w1, 0);
+    const s2 = f32x4.extract_lane(w2, 0), s3 = f32x4.extract_lane(w3, 0);
+    for (; c < d; c++) {
+      const o = <usize>c << 2;
+      store<f32>(row + o, load<f32>(row + o) + s0 * load<f32>(x0 + o) + s1 * load<f32>(x1 + o) + s2 * load<f32>(x2 + o) + s3 * load<f32>(x3 + o));
+    }
+  }
+}
+
+/** Scores of the QB rows against keys [j0, j0 + jn): S = q·k into s (QB rows of SROW bytes). */
+@inline function scoreBlock(q0: usize, q1: usize, q2: usize, q3: usize, kb: usize, ks: usize, jn: i32, d: i32, s: usize): void {
+  dots2(q0, q1, kb, ks, jn, d, s, s + SROW);
+  dots2(q2, q3, kb, ks, jn, d, s + 2 * SROW, s + 3 * SROW);
+}
+
+/** Sets s[jj] = scale·s[jj] for j0 + jj <= last, −Inf beyond; returns the maximum. */
+@inline function scaleMask(s: usize, jn: i32, j0: i32, last: i32, scale: f32): f32 {
+  const vs = f32x4.splat(scale);
+  const vlast = i32x4.splat(last - j0);
+  const ninf = f32x4.splat(-Infinity);
+  let vmax = ninf;
+  let jj = 0;
+  for (; jj + 4 <= jn; jj += 4) {
+    const p = s + (<usize>jj << 2);
+    const idx = i32x4.add(i32x4.splat(jj), i32x4(0, 1, 2, 3));
+    const v = v128.bitselect(f32x4.mul(v128.load(p), vs), ninf, i32x4.le_s(idx, vlast));
+    v128.store(p, v);
+    vmax = f32x4.max(vmax, v);
+  }
+  let m = hmax(vmax);
+  for (; jj < jn; jj++) {
+    const p = s + (<usize>jj << 2);
+    const v: f32 = j0 + jj <= last ? load<f32>(p) * scale : -Infinity;
+    store<f32>(p, v);
+    m = max(m, v);
+  }
+  return m;
+}
+
+/** s[jj] = exp(s[jj] − m) in place; returns the sum. */
+@inline function expShift(s: usize, jn: i32, m: f32): f32 {
+  const vm = f32x4.splat(m);
+  let sum = f32x4.splat(0);
+  let jj = 0;
+  for (; jj + 4 <= jn; jj += 4) {
+    const p = s + (<usize>jj << 2);
+    const e = vexp(f32x4.sub(v128.load(p), vm));
+    v128.store(p, e);
+    sum = f32x4.add(sum, e);
+  }
+  let t = hsum4(sum, sum, sum, sum);
+  let total = f32x4.extract_lane(t, 0);
+  for (; jj < jn; jj++) {
+    const p = s + (<usize>jj << 2);
+    const e = f32x4.extract_lane(vexp(f32x4.splat(load<f32>(p) - m)), 0);
+    store<f32>(p, e);
+    total += e;
+  }
+  return total;
+}
+
+export function attentionForward(
+  tid: i32, nt: i32, q: usize, k: usize, v: usize, out: usize, strides: usize, lse: usize,
+  batch: i32, heads: i32, tq: i32, tk: i32, d: i32, scale: f32, off: i32,
+): void {
+  const nqb = (tq + QB - 1) / QB;
+  const units = batch * heads * nqb;
+  const s = scratch(tid);
+  const acc = s + QB * SROW;
+  const accStride = <usize>d << 2;
+  const ks = <usize>load<i32>(strides, 20) << 2;
+  const vs = <usize>load<i32>(strides, 32) << 2;
+  const mState = acc + QB * accStride; // m, l per row
+  // Interleaved units balance the causal triangle across threads.
+  for (let u = tid; u < units; u += nt) {
+    const bh = u / nqb;
+    const i0 = (u - bh * nqb) * QB;
+    const b = bh / heads, h = bh - b * heads;
+    const rows = min(QB, tq - i0);
+    const last3 = min(tk - 1, i0 + rows - 1 + off);
+    if (last3 < 0) {
+      for (let r = 0; r < rows; r++) {
+        const o = rowPtr(out, strides, 3, b, h, i0 + r);
+        memory.fill(o, 0, accStride);
+        store<f32>(lse + ((<usize>(bh * tq + i0 + r)) << 2), -Infinity);
+      }
+      continue;
+    }
+    const q0 = rowPtr(q, strides, 0, b, h, i0);
+    const q1 = rowPtr(q, strides, 0, b, h, i0 + min(1, rows - 1));
+    const q2 = rowPtr(q, strides, 0, b, h, i0 + min(2, rows - 1));
+    const q3 = rowPtr(q, strides, 0, b, h, i0 + min(3, rows - 1));
+    const kBase = rowPtr(k, strides, 1, b, h, 0);
+    const vBase = rowPtr(v, strides, 2, b, h, 0);
+    memory.fill(acc, 0, QB * accStride);
+    for (let r = 0; r < QB; r++) {
+      store<f32>(mState + (<usize>r << 3), -Infinity);
+      store<f32>(mState + (<usize>r << 3), 0, 4);
+    }
+    const kEnd = last3 + 1;
+    for (let j0 = 0; j0 < kEnd; j0 += KB) {
+      const jn = min(KB, kEnd - j0);
+      scoreBlock(q0, q1, q2, q3, kBase + <usize>j0 * ks, ks, jn, d, s);
+      for (let r = 0; r < QB; r++) {
+        const sr = s + <usize>r * SROW;
+        const last = min(tk - 1, i0 + min(r, rows - 1) + off);
+        const bm = scaleMask(sr, jn, j0, last, scale);
+        const mp = mState + (<usize>r << 3);
+        const mOld = load<f32>(mp);
+        let mNew = max(mOld, bm);
+        // a row with no visible key keeps m = −Inf; shifting by 0 keeps exp(−Inf − m) = 0
+        if (mNew == -Infinity) mNew = 0;
+        const alpha = f32x4.extract_lane(vexp(f32x4.splat(mOld - mNew)), 0);
+        const sum = expShift(sr, jn, mNew);
+        store<f32>(mp, mNew);
+        store<f32>(mp, load<f32>(mp, 4) * alpha + sum, 4);
+        if (alpha != 1) {
+          const ar = acc + <usize>r * accStride;
+          const va = f32x4.splat(alpha);
+          let c = 0;
+          for (; c + 4 <= d; c += 4) v128.store(ar + (<usize>c << 2), f32x4.mul(v128.load(ar + (<usize>c << 2)), va));
+          for (; c < d; c++) store<f32>(ar + (<usize>c << 2), load<f32>(ar + (<usize>c << 2)) * alpha);
+        }
+      }
+      accumulateRows(s, vBase + <usize>j0 * vs, vs, jn, d, acc, accStride);
+    }
+    for (let r = 0; r < rows; r++) {
+      const o = rowPtr(out, strides, 3, b, h, i0 + r);
+      const ar = acc + <usize>r * accStride;
+      const mp = mState + (<usize>r << 3);
+      const l = load<f32>(mp, 4);
+      const lsePtr = lse + ((<usize>(bh * tq + i0 + r)) << 2);
+      if (i0 + r + off < 0) {
+        memory.fill(o, 0, accStride);
+        store<f32>(lsePtr, -Infinity);
+        continue;
+      }
+      const inv = f32x4.splat(<f32>(1.0 / <f64>l));
+      let c = 0;
+      for (; c + 4 <= d; c += 4) v128.store(o + (<usize>c << 2), f32x4.mul(v128.load(ar + (<usize>c << 2)), inv));
+      const invS = f32x4.extract_lane(inv, 0);
+      for (; c < d; c++) store<f32>(o + (<usize>c << 2), load<f32>(ar + (<usize>c << 2)) * invS);
+      store<f32>(lsePtr, <f32>(<f64>load<f32>(mp) + Math.log(<f64>l)));
+    }
+  }
+}
+
+@inline function dotRow(a: usize, b: usize, d: i32): f32 {
+  let acc = f32x4.splat(0);
+  let c = 0;
+  for (; c + 4 <= d; c += 4) acc = madd(v128.load(a + (<usize>c << 2)), v128.load(b + (<usize>c << 2)), acc);
+  let t = f32x4.extract_lane(hsum4(acc, acc, acc, acc), 0);
+  for (; c < d; c++) t += load<f32>(a + (<usize>c << 2)) * load<f32>(b + (<usize>c << 2));
+  return t;
+}
+
+/**
+ * Threads own whole (b, h) pairs, so the gradK/gradV rows they accumulate into never race.
+ * Per query block and key block: P = exp(scale·qk − lse), dP = dO·v, dS = P (dP − Δ) scale with
+ * Δ = dO·out, then dQ += dS k, dK += dSᵀ q, dV += Pᵀ dO.
+ */
+export function attentionBackward(
+  tid: i32, nt: i32, q: usize, k: usize, v: usize, out: usize, strides: usize, lse: usize,
+  gout: usize, gq: usize, gk: usize, gv: usize,
+  batch: i32, heads: i32, tq: i32, tk: i32, d: i32, scale: f32, off: i32,
+): void {
+  const pairs = batch * heads;
+  const p0 = splitAt(pairs, tid, nt, 1);
+  const p1 = splitAt(pairs, tid + 1, nt, 1);
+  const sP = scratch(tid);
+  const sD = sP + QB * SROW;
+  const dq = sD + QB * SROW;
+  const rowBytes = <usize>d << 2;
+  const ks = <usize>load<i32>(strides, 20) << 2;
+  const vs = <usize>load<i32>(strides, 32) << 2;
+  const delta = dq + QB * rowBytes;
+  for (let bh = p0; bh < p1; bh++) {
+    const b = bh / heads, h = bh - b * heads;
+    const kBase = rowPtr(k, strides, 1, b, h, 0);
+    const vBase = rowPtr(v, strides, 2, b, h, 0);
+    const gkBase = gk + <usize>bh * <usize>tk * rowBytes;
+    const gvBase = gv + <usize>bh * <usize>tk * rowBytes;
+    for (let i0 = 0; i0 < tq; i0 += QB) {
+      const rows = min(QB, tq - i0);
+      const last3 = min(tk - 1, i0 + rows - 1 + off);
+      if (last3 < 0) continue;
+      const r1 = min(1, rows - 1), r2 = min(2, rows - 1), r3 = min(3, rows - 1);
+      const q0 = rowPtr(q, strides, 0, b, h, i0), q1 = rowPtr(q, strides, 0, b, h, i0 + r1);
+      const q2 = rowPtr(q, strides, 0, b, h, i0 + r2), q3 = rowPtr(q, strides, 0, b, h, i0 + r3);
+      const g0 = rowPtr(gout, strides, 3, b, h, i0), g1 = rowPtr(gout, strides, 3, b, h, i0 + r1);
+      const g2 = rowPtr(gout, strides, 3, b, h, i0 + r2), g3 = rowPtr(gout, strides, 3, b, h, i0 + r3);
+      store<f32>(delta, dotRow(g0, rowPtr(out, strides, 3, b, h, i0), d));
+      store<f32>(delta, dotRow(g1, rowPtr(out, strides, 3, b, h, i0 + r1), d), 4);
+      store<f32>(delta, dotRow(g2, rowPtr(out, strides, 3, b, h, i0 + r2), d), 8);
+      store<f32>(delta, dotRow(g3, rowPtr(out, strides, 3, b, h, i0 + r3), d), 12);
+      memory.fill(dq, 0, QB * rowBytes);
+      const kEnd = last3 + 1;
+      for (let j0 = 0; j0 < kEnd; j0 += KB) {
+        const jn = min(KB, kEnd - j0);
+        const kb = kBase + <usize>j0 * ks;
+        const vb = vBase + <usize>j0 * vs;
+        scoreBlock(q0, q1, q2, q3, kb, ks, jn, d, sP);
+        scoreBlock(g0, g1, g2, g3, vb, vs, jn, d, sD);
+        for (let r = 0; r < QB; r++) {
+          const pr = sP + <usize>r * SROW;
+          const dr = sD + <usize>r * SROW;
+          const rr = min(r, rows - 1);
+          // padded rows (r >= rows) get P = 0 so they add nothing to dK/dV
+          const last = r < rows ? min(tk - 1, i0 + rr + off) : -1;
+          const l = load<f32>(lse + ((<usize>(bh * tq + i0 + rr)) << 2));
+          scaleMask(pr, jn, j0, last, scale);
+          expShift(pr, jn, l);
+          const dl = f32x4.splat(load<f32>(delta + (<usize>r << 2)));
+          const vsc = f32x4.splat(scale);
+          let jj = 0;
+          for (; jj + 4 <= jn; jj += 4) {
+            const o = <usize>jj << 2;
+            v128.store(dr + o, f32x4.mul(f32x4.mul(v128.load(pr + o), f32x4.sub(v128.load(dr + o), dl)), vsc));
+          }
+          const dlS = f32x4.extract_lane(dl, 0);
+          for (; jj < jn; jj++) {
+            const o = <usize>jj << 2;
+            store<f32>(dr + o, load<f32>(pr + o) * (load<f32>(dr + o) - dlS) * scale);
+          }
+        }
+        accumulateRows(sD, kb, ks, jn, d, dq, rowBytes);
+        scatterRows(sD, q0, q1, q2, q3, jn, d, gkBase + <usize>j0 * rowBytes);
+        scatterRows(sP, g0, g1, g2, g3, jn, d, gvBase + <usize>j0 * rowBytes);
+      }
+      for (let r = 0; r < rows; r++) {
+        const dst = gq + (<usize>(bh * tq + i0 + r)) * rowBytes;
+        const src = dq + <usize>r * rowBytes;
+        let c = 0;
+        for (; c + 4 <= d; c += 4) {
+          const o = <usize>c << 2;
+          v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+        }
+        for (; c < d; c++) {
+          const o = <usize>c << 2;
+          store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+        }
+      }
+    }
+  }
+}
+
+/** Scratch bytes one thread needs for head dimension d. */
+export function attentionScratchBytes(d: i32): i32 {
+  return <i32>(2 * QB * SROW + (QB * <usize>d << 2) * 2 + 64);
+}
