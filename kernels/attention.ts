@@ -2,8 +2,8 @@
 // KB with an online softmax, so no more than a QB×KB block of scores ever exists. Backward
 // recomputes the probabilities from the saved log-sum-exp.
 //
-// Strides arrive as an i32[12] array: q, k, v, out, each [sb, sh, st] in elements; the head
-// dimension is contiguous everywhere. gradQ/gradK/gradV are contiguous (b, h, t, d).
+// Strides arrive as an i32[15] array: q, k, v, out, gradOut, each [sb, sh, st] in elements; the
+// head dimension is contiguous everywhere. gradQ/gradK/gradV are contiguous (b, h, t, d).
 
 import { splitAt, madd, vexp, hsum4, hmax, scratch } from './common';
 
@@ -244,11 +244,11 @@ export function attentionForward(
   const nqb = (tq + QB - 1) / QB;
   const units = batch * heads * nqb;
   const s = scratch(tid);
-  const acc = s + QB * SROW;
+  const acc = s + <usize>QB * SROW;
   const accStride = <usize>d << 2;
   const ks = <usize>load<i32>(strides, 20) << 2;
   const vs = <usize>load<i32>(strides, 32) << 2;
-  const mState = acc + QB * accStride; // m, l per row
+  const mState = acc + <usize>QB * accStride; // m, l per row
   // Interleaved units balance the causal triangle across threads.
   for (let u = tid; u < units; u += nt) {
     const bh = u / nqb;
@@ -270,7 +270,7 @@ export function attentionForward(
     const q3 = rowPtr(q, strides, 0, b, h, i0 + min(3, rows - 1));
     const kBase = rowPtr(k, strides, 1, b, h, 0);
     const vBase = rowPtr(v, strides, 2, b, h, 0);
-    memory.fill(acc, 0, QB * accStride);
+    memory.fill(acc, 0, <usize>QB * accStride);
     for (let r = 0; r < QB; r++) {
       store<f32>(mState + (<usize>r << 3), -Infinity);
       store<f32>(mState + (<usize>r << 3), 0, 4);
@@ -346,12 +346,12 @@ export function attentionBackward(
   const p0 = splitAt(pairs, tid, nt, 1);
   const p1 = splitAt(pairs, tid + 1, nt, 1);
   const sP = scratch(tid);
-  const sD = sP + QB * SROW;
-  const dq = sD + QB * SROW;
+  const sD = sP + <usize>QB * SROW;
+  const dq = sD + <usize>QB * SROW;
   const rowBytes = <usize>d << 2;
   const ks = <usize>load<i32>(strides, 20) << 2;
   const vs = <usize>load<i32>(strides, 32) << 2;
-  const delta = dq + QB * rowBytes;
+  const delta = dq + <usize>QB * rowBytes;
   for (let bh = p0; bh < p1; bh++) {
     const b = bh / heads, h = bh - b * heads;
     const kBase = rowPtr(k, strides, 1, b, h, 0);
@@ -365,13 +365,13 @@ export function attentionBackward(
       const r1 = min(1, rows - 1), r2 = min(2, rows - 1), r3 = min(3, rows - 1);
       const q0 = rowPtr(q, strides, 0, b, h, i0), q1 = rowPtr(q, strides, 0, b, h, i0 + r1);
       const q2 = rowPtr(q, strides, 0, b, h, i0 + r2), q3 = rowPtr(q, strides, 0, b, h, i0 + r3);
-      const g0 = rowPtr(gout, strides, 3, b, h, i0), g1 = rowPtr(gout, strides, 3, b, h, i0 + r1);
-      const g2 = rowPtr(gout, strides, 3, b, h, i0 + r2), g3 = rowPtr(gout, strides, 3, b, h, i0 + r3);
+      const g0 = rowPtr(gout, strides, 4, b, h, i0), g1 = rowPtr(gout, strides, 4, b, h, i0 + r1);
+      const g2 = rowPtr(gout, strides, 4, b, h, i0 + r2), g3 = rowPtr(gout, strides, 4, b, h, i0 + r3);
       store<f32>(delta, dotRow(g0, rowPtr(out, strides, 3, b, h, i0), d));
       store<f32>(delta, dotRow(g1, rowPtr(out, strides, 3, b, h, i0 + r1), d), 4);
       store<f32>(delta, dotRow(g2, rowPtr(out, strides, 3, b, h, i0 + r2), d), 8);
       store<f32>(delta, dotRow(g3, rowPtr(out, strides, 3, b, h, i0 + r3), d), 12);
-      memory.fill(dq, 0, QB * rowBytes);
+      memory.fill(dq, 0, <usize>QB * rowBytes);
       const kEnd = last3 + 1;
       for (let j0 = 0; j0 < kEnd; j0 += KB) {
         const jn = min(KB, kEnd - j0);
@@ -385,7 +385,8 @@ export function attentionBackward(
           const rr = min(r, rows - 1);
           // padded rows (r >= rows) get P = 0 so they add nothing to dK/dV
           const last = r < rows ? min(tk - 1, i0 + rr + off) : -1;
-          const l = load<f32>(lse + ((<usize>(bh * tq + i0 + rr)) << 2));
+          // a row with no visible key has lse = −Inf; any finite shift keeps its P at 0
+          const l: f32 = last < 0 ? 0 : load<f32>(lse + ((<usize>(bh * tq + i0 + rr)) << 2));
           scaleMask(pr, jn, j0, last, scale);
           expShift(pr, jn, l);
           const dl = f32x4.splat(load<f32>(delta + (<usize>r << 2)));
@@ -424,5 +425,5 @@ export function attentionBackward(
 
 /** Scratch bytes one thread needs for head dimension d. */
 export function attentionScratchBytes(d: i32): i32 {
-  return <i32>(2 * QB * SROW + (QB * <usize>d << 2) * 2 + 64);
+  return <i32>((<usize>QB * SROW << 1) + (<usize>QB * <usize>d << 3) + 64);
 }

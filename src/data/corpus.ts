@@ -338,7 +338,7 @@ class SotuSource extends FileSource {
       .map((f) => ({ rel: `data/${f}`, abs: path.join(dataDir, f) }));
   }
   protected override docId(rel: string): string {
-    return `sotu/${path.basename(rel, '.txt')}`;
+    return path.basename(rel, '.txt');
   }
   protected override docMeta(rel: string): Record<string, string | number> | undefined {
     // File names are YEAR_PRESIDENT_PARTY, e.g. 1790_george_washington_n.txt.
@@ -371,7 +371,7 @@ class MobyDickSource extends FileSource {
     return list.filter((f) => f !== 'contents.txt').map((f) => ({ rel: `data/${f}`, abs: path.join(dataDir, f) }));
   }
   protected override docId(rel: string): string {
-    return `moby-dick/${path.basename(rel, '.txt')}`;
+    return path.basename(rel, '.txt');
   }
   protected baseRecord() {
     return {

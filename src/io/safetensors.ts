@@ -14,9 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { AtomicFileWriter, AtomicFileWriterSync } from './atomic.ts';
 import {
-  bf16BitsToF32,
   f16Table32,
-  f32ToBf16Bits,
   f32ToF16Bits,
   f8e4m3ToF32,
   f8e5m2ToF32,
@@ -411,24 +409,24 @@ export class SafetensorsReader {
 type FloatConverter = (bytes: Uint8Array, out: Float32Array, outOffset: number) => void;
 
 function floatConverter(dtype: SafetensorsDtype): FloatConverter | null {
+  // Chunks come from a fresh buffer (offset 0), so aligned typed-array views over them are safe.
   switch (dtype) {
-    case 'F16':
-    case 'BF16': {
-      const table = dtype === 'F16' ? f16Table32() : null;
+    case 'F16': {
+      const table = f16Table32();
       return (bytes, out, o) => {
-        const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        const count = bytes.byteLength >> 1;
-        for (let i = 0; i < count; i++) {
-          const h = dv.getUint16(i * 2, true);
-          out[o + i] = table !== null ? table[h]! : bf16BitsToF32(h);
-        }
+        const src = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1);
+        for (let i = 0; i < src.length; i++) out[o + i] = table[src[i]!]!;
       };
     }
+    case 'BF16':
+      return (bytes, out, o) => {
+        const src = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1);
+        const dst = new Uint32Array(out.buffer, out.byteOffset + o * 4, src.length);
+        for (let i = 0; i < src.length; i++) dst[i] = src[i]! << 16;
+      };
     case 'F64':
       return (bytes, out, o) => {
-        const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        const count = bytes.byteLength >> 3;
-        for (let i = 0; i < count; i++) out[o + i] = dv.getFloat64(i * 8, true);
+        out.set(new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 3), o);
       };
     case 'F8_E4M3':
     case 'F8_E5M2': {
@@ -491,11 +489,22 @@ function makeEncoder(t: TensorToWrite, numel: number, label: string): Encoder {
   if (NATIVE[t.dtype]?.includes(kind)) return rawView;
   if (kind === 'Float32Array' && (t.dtype === 'F16' || t.dtype === 'BF16' || t.dtype === 'F64')) {
     const src = t.data as Float32Array;
-    const conv = t.dtype === 'F16' ? f32ToF16Bits : f32ToBf16Bits;
+    if (t.dtype === 'F64') return (start, count) => bytesOf(Float64Array.from(src.subarray(start, start + count)));
+    if (t.dtype === 'F16') {
+      return (start, count) => {
+        const out = new Uint16Array(count);
+        for (let i = 0; i < count; i++) out[i] = f32ToF16Bits(src[start + i]!);
+        return bytesOf(out);
+      };
+    }
+    const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
     return (start, count) => {
-      if (t.dtype === 'F64') return bytesOf(Float64Array.from(src.subarray(start, start + count)));
       const out = new Uint16Array(count);
-      for (let i = 0; i < count; i++) out[i] = conv(src[start + i]!);
+      for (let i = 0; i < count; i++) {
+        const b = bits[start + i]!;
+        // Round to nearest even on the dropped 16 bits; NaN is kept quiet instead of rounding to inf.
+        out[i] = (b & 0x7fffffff) > 0x7f800000 ? (b >>> 16) | 0x40 : (b + 0x7fff + ((b >>> 16) & 1)) / 65536;
+      }
       return bytesOf(out);
     };
   }

@@ -41,6 +41,8 @@ export function trainProgressBar(countTotal: number, countValue: (p: TrainProgre
       phase = 'merge';
       bar!.update(p.merges, { done: `${p.merges}/${p.targetMerges} merges` });
       if (p.phase === 'done') {
+        bar!.setTotal(Math.max(1, p.merges)); // training may stop short of the target (minFrequency)
+        bar!.update(p.merges);
         bar!.stop();
         bar = null;
       }

@@ -209,6 +209,11 @@ export class Tokenizer {
     return ids;
   }
 
+  /** Forgets cached word encodings (memory, or timing cold-cache encoding). */
+  clearCache(): void {
+    this.cache = new Map();
+  }
+
   /** The bytes the ids stand for (special tokens as their UTF-8 text). */
   decodeBytes(ids: ArrayLike<number>): Uint8Array {
     let total = 0;

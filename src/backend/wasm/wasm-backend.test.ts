@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { Device } from '../device.ts';
+import { kernelSuite } from '../kernel-suite.ts';
+import { BinaryOp, UnaryOp } from '../kernels.ts';
+import { Rng } from '../rng.ts';
+import { relaxedSimdSupported } from './loader-node.ts';
+import { createWasmBackend } from './wasm-backend.ts';
+
+const builds = relaxedSimdSupported() ? [true, false] : [false];
+
+for (const relaxed of builds) {
+  for (const threads of [1, 2]) {
+    kernelSuite(`wasm ${relaxed ? 'relaxed' : 'mul+add'} ×${threads}`, async () => new Device(await createWasmBackend({ threads, relaxed })));
+  }
+}
+// The suite's inputs are mostly too small to be worth a second thread; this run splits them anyway.
+kernelSuite('wasm ×2, every call split', async () => new Device(await createWasmBackend({ threads: 2, splitAll: true })));
+
+describe('wasm backend threads', () => {
+  let one: Device;
+  let two: Device;
+  before(async () => {
+    one = new Device(await createWasmBackend({ threads: 1 }));
+    two = new Device(await createWasmBackend({ threads: 2 }));
+  });
+  after(async () => {
+    await one.close();
+    await two.close();
+  });
+
+  function upload(dev: Device, data: Float32Array): number {
+    const s = dev.allocStorage(data.length);
+    dev.refreshViews();
+    dev.f32.set(data, s.ptr);
+    return s.ptr;
+  }
+
+  function read(dev: Device, ptr: number, n: number): Float32Array {
+    dev.refreshViews();
+    return dev.f32.slice(ptr, ptr + n);
+  }
+
+  function randoms(n: number, seed: number): Float32Array {
+    const rng = new Rng(seed);
+    return Float32Array.from({ length: n }, () => rng.normal());
+  }
+
+  it('1 and 2 threads give the same results on big kernels', () => {
+    assert.ok(two.threads === 2, 'the two-thread device should report 2 threads');
+    const m = 300;
+    const n = 260;
+    const k = 190;
+    const a = randoms(m * k, 1);
+    const b = randoms(k * n, 2);
+    const bias = randoms(n, 3);
+    const results = [one, two].map((dev) => {
+      const ap = upload(dev, a);
+      const bp = upload(dev, b);
+      const biasp = upload(dev, bias);
+      const c = dev.allocStorage(m * n).ptr;
+      dev.kernels.matmul(ap, bp, c, biasp, 1, m, n, k, false, true, 0, 0, 0, false);
+      const g = dev.allocStorage(m * k).ptr;
+      dev.kernels.unary(UnaryOp.Gelu, ap, g, m * k);
+      const sm = dev.allocStorage(m * k).ptr;
+      dev.kernels.softmaxForward(ap, sm, m, k);
+      const ss = dev.kernels.sumSquares(ap, m * k);
+      return { c: read(dev, c, m * n), g: read(dev, g, m * k), sm: read(dev, sm, m * k), ss };
+    });
+    // Each output element is computed by the same code on either thread count: bit-identical.
+    assert.deepEqual(results[1]!.c, results[0]!.c, 'matmul');
+    assert.deepEqual(results[1]!.g, results[0]!.g, 'gelu');
+    assert.deepEqual(results[1]!.sm, results[0]!.sm, 'softmax');
+    assert.ok(Math.abs(results[1]!.ss - results[0]!.ss) <= 1e-12 * results[0]!.ss, 'sumSquares');
+  });
+
+  it('keeps up with a steady stream of small and large calls (no deadlock)', () => {
+    const n = 1 << 16;
+    const x = upload(two, randoms(n, 4));
+    const y = upload(two, new Float32Array(n));
+    const tiny = upload(two, new Float32Array(8));
+    const t0 = performance.now();
+    for (let i = 0; i < 20000; i++) {
+      // alternate calls that stay on the caller with calls that wake the worker
+      two.kernels.axpy(x, tiny, 8, 1);
+      if (i % 4 === 0) two.kernels.axpy(x, y, n, 1);
+    }
+    const ms = performance.now() - t0;
+    const got = read(two, y, 4);
+    const want = read(two, x, 4).map((v) => Math.fround(v * 5000));
+    for (let i = 0; i < 4; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-3 * Math.abs(want[i]!) + 1e-3, `y[${i}] = ${got[i]}, expected ${want[i]}`);
+    assert.ok(ms < 30000, `20000 calls took ${ms.toFixed(0)} ms`);
+  });
+
+  it('setThreads changes the pool size and results stay correct', async () => {
+    const dev = new Device(await createWasmBackend({ threads: 2 }));
+    try {
+      const n = 1 << 17;
+      const a = upload(dev, randoms(n, 5));
+      const b = upload(dev, randoms(n, 6));
+      const outs: Float32Array[] = [];
+      for (const t of [1, 2, 1, 2]) {
+        dev.setThreads(t);
+        assert.equal(dev.threads, t);
+        // new workers join once ready; give them a moment so the call below can use them
+        await new Promise((r) => setTimeout(r, t === 2 ? 400 : 0));
+        const out = dev.allocStorage(n).ptr;
+        dev.kernels.binary(BinaryOp.Mul, a, [1], b, [1], out, [n]);
+        outs.push(read(dev, out, n));
+      }
+      for (const o of outs) assert.deepEqual(o, outs[0]);
+      assert.throws(() => dev.setThreads(0), /setThreads/);
+    } finally {
+      await dev.close();
+    }
+  });
+});
+
+describe('wasm backend process lifetime', () => {
+  it('a process that never calls close() still exits', async () => {
+    const backend = fileURLToPath(new URL('./wasm-backend.ts', import.meta.url));
+    const script = `
+      const { createWasmBackend } = await import(${JSON.stringify(backend)});
+      const parts = await createWasmBackend({ threads: 2 });
+      console.log('threads', parts.threads);
+    `;
+    const started = Date.now();
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20000 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`child failed or hung: ${err.message}\n${stderr}`));
+        else resolve(stdout);
+      });
+    });
+    assert.match(out, /threads 2/);
+    assert.ok(Date.now() - started < 20000);
+  });
+});

@@ -1,0 +1,450 @@
+// The Kernels table of the wasm backend (platform-neutral): converts element pointers to byte
+// addresses, writes shape/stride arrays into a small region of the shared memory, decides how
+// many threads a call is worth, and runs the kernel export through the pool.
+
+import { MAX_DIMS, type AttentionArgs, type Kernels, type Ptr } from '../kernels.ts';
+import { KERNEL_ID as K, type ThreadPool } from './pool-protocol.ts';
+
+/** Bytes of the shape/stride region: 5 arrays of MAX_DIMS i32 (attention needs 15 values). */
+export const ARGS_REGION_BYTES = 256;
+
+export interface WasmKernelEnv {
+  memory: WebAssembly.Memory;
+  pool: ThreadPool;
+  /** Exports of the calling thread's instance (helpers the pool does not run). */
+  exports: {
+    sumPartials(nt: number): number;
+    layerNormReduce(nt: number, gradGamma: number, gradBeta: number, dim: number): void;
+    attentionScratchBytes(d: number): number;
+  };
+  /** Byte address of the shape/stride region (ARGS_REGION_BYTES long). */
+  argsBase: number;
+  /** Scratch bytes each thread owns. */
+  scratchBytes: number;
+  /** Split every call that can be split, however small (tests use it to cover the threaded paths). */
+  splitAll?: boolean;
+}
+
+// Below these amounts of work a call stays on the calling thread: waking a worker costs a few
+// microseconds, so splitting only pays once a call runs for tens of microseconds.
+const MIN_ELEMS = 1 << 15; // streaming elementwise work (adds, copies, adamw)
+const MIN_HEAVY_ELEMS = 1 << 13; // transcendental elementwise work (gelu, tanh, exp, softmax)
+const MIN_MACS = 1 << 19; // multiply-adds in matmul and attention
+
+const BINARY_OPS = 4;
+const UNARY_OPS = 5;
+
+export function createWasmKernels(env: WasmKernelEnv): Kernels {
+  const { pool, argsBase } = env;
+  const splitAll = env.splitAll ?? false;
+  const a = pool.args;
+  // The region lies in the first pages, so this view stays valid when the memory grows.
+  const dims = new Int32Array(env.memory.buffer, argsBase, ARGS_REGION_BYTES / 4);
+  const SHAPE = 0;
+  const STRIDES_A = MAX_DIMS;
+  const STRIDES_B = 2 * MAX_DIMS;
+
+  /** Threads for `work` units of work that split into `units` independent pieces. */
+  function threadsFor(work: number, min: number, units: number): number {
+    if ((work < min && !splitAll) || units < 2) return 1;
+    return Math.max(1, Math.min(pool.available(), units));
+  }
+
+  /**
+   * Drops size-1 dimensions and merges neighbours that are contiguous for both operands, then
+   * writes shape and strides (outermost first) into the region. Returns the dimension count.
+   */
+  function coalesce(kernel: string, shape: readonly number[], sa: readonly number[], sb: readonly number[]): number {
+    if (shape.length > MAX_DIMS) {
+      throw new Error(`${kernel}: shape has ${shape.length} dimensions, at most ${MAX_DIMS} are supported; merge dimensions first`);
+    }
+    if (sa.length !== shape.length || sb.length !== shape.length) {
+      throw new Error(`${kernel}: strides [${sa.join(', ')}] / [${sb.join(', ')}] do not match shape [${shape.join(', ')}]; pass one stride per dimension`);
+    }
+    // Build innermost-first, then reverse.
+    let nd = 0;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      const len = shape[d]!;
+      if (len === 1) continue;
+      const x = sa[d]!;
+      const y = sb[d]!;
+      if (nd > 0) {
+        const inner = nd - 1;
+        const innerLen = dims[SHAPE + inner]!;
+        if (x === dims[STRIDES_A + inner]! * innerLen && y === dims[STRIDES_B + inner]! * innerLen) {
+          dims[SHAPE + inner] = innerLen * len;
+          continue;
+        }
+      }
+      dims[SHAPE + nd] = len;
+      dims[STRIDES_A + nd] = x;
+      dims[STRIDES_B + nd] = y;
+      nd++;
+    }
+    if (nd === 0) {
+      dims[SHAPE] = 1;
+      dims[STRIDES_A] = 0;
+      dims[STRIDES_B] = 0;
+      return 1;
+    }
+    for (let i = 0, j = nd - 1; i < j; i++, j--) {
+      for (const base of [SHAPE, STRIDES_A, STRIDES_B]) {
+        const t = dims[base + i]!;
+        dims[base + i] = dims[base + j]!;
+        dims[base + j] = t;
+      }
+    }
+    return nd;
+  }
+
+  /** True when distinct indices of the coalesced shape always reach distinct B (dst) elements. */
+  function injectiveB(nd: number): boolean {
+    const order: number[] = [];
+    for (let d = 0; d < nd; d++) order.push(d);
+    order.sort((x, y) => Math.abs(dims[STRIDES_B + x]!) - Math.abs(dims[STRIDES_B + y]!));
+    let span = 0;
+    for (const d of order) {
+      const s = Math.abs(dims[STRIDES_B + d]!);
+      if (s <= span) return false;
+      span += (dims[SHAPE + d]! - 1) * s;
+    }
+    return true;
+  }
+
+  function total(shape: readonly number[]): number {
+    let n = 1;
+    for (const len of shape) n *= len;
+    return n;
+  }
+
+  function checkOp(kernel: string, op: number, count: number): void {
+    if (!Number.isInteger(op) || op < 0 || op >= count) throw new Error(`${kernel}: unknown op ${op}`);
+  }
+
+  return {
+    fill(out: Ptr, n: number, value: number): void {
+      if (n <= 0) return;
+      a[0] = out * 4;
+      a[1] = n;
+      a[2] = value;
+      pool.run(K.fill, threadsFor(n, MIN_ELEMS, n >> 4));
+    },
+
+    copyStrided(src, srcStrides, dst, dstStrides, shape, accumulate): void {
+      const n = total(shape);
+      if (n === 0) return;
+      const nd = coalesce('copyStrided', shape, srcStrides, dstStrides);
+      a[0] = src * 4;
+      a[1] = argsBase + STRIDES_A * 4;
+      a[2] = dst * 4;
+      a[3] = argsBase + STRIDES_B * 4;
+      a[4] = argsBase + SHAPE * 4;
+      a[5] = nd;
+      a[6] = accumulate ? 1 : 0;
+      // Threads may only split the index space when no two indices share a destination element
+      // (accumulation would race, and "last write wins" would lose its order).
+      pool.run(K.copyStrided, injectiveB(nd) ? threadsFor(n, MIN_ELEMS, n >> 4) : 1);
+    },
+
+    binary(op, x, xStrides, y, yStrides, out, shape): void {
+      checkOp('binary', op, BINARY_OPS);
+      const n = total(shape);
+      if (n === 0) return;
+      const nd = coalesce('binary', shape, xStrides, yStrides);
+      a[0] = op;
+      a[1] = x * 4;
+      a[2] = argsBase + STRIDES_A * 4;
+      a[3] = y * 4;
+      a[4] = argsBase + STRIDES_B * 4;
+      a[5] = out * 4;
+      a[6] = argsBase + SHAPE * 4;
+      a[7] = nd;
+      pool.run(K.binary, threadsFor(n, MIN_ELEMS, n >> 4));
+    },
+
+    affine(x, out, n, alpha, beta): void {
+      if (n <= 0) return;
+      a[0] = x * 4;
+      a[1] = out * 4;
+      a[2] = n;
+      a[3] = alpha;
+      a[4] = beta;
+      pool.run(K.affine, threadsFor(n, MIN_ELEMS, n >> 4));
+    },
+
+    axpy(x, y, n, alpha): void {
+      if (n <= 0) return;
+      a[0] = x * 4;
+      a[1] = y * 4;
+      a[2] = n;
+      a[3] = alpha;
+      pool.run(K.axpy, threadsFor(n, MIN_ELEMS, n >> 4));
+    },
+
+    unary(op, x, out, n): void {
+      checkOp('unary', op, UNARY_OPS);
+      if (n <= 0) return;
+      a[0] = op;
+      a[1] = x * 4;
+      a[2] = out * 4;
+      a[3] = n;
+      pool.run(K.unary, threadsFor(n, MIN_HEAVY_ELEMS, n >> 4));
+    },
+
+    unaryBackward(op, x, gradOut, gradX, n): void {
+      checkOp('unaryBackward', op, UNARY_OPS);
+      if (n <= 0) return;
+      a[0] = op;
+      a[1] = x * 4;
+      a[2] = gradOut * 4;
+      a[3] = gradX * 4;
+      a[4] = n;
+      pool.run(K.unaryBackward, threadsFor(n, MIN_HEAVY_ELEMS, n >> 4));
+    },
+
+    reduce(op, x, out, argmax, outer, axis, inner): void {
+      checkOp('reduce', op, 2);
+      if (outer <= 0 || inner <= 0) return;
+      a[0] = op;
+      a[1] = x * 4;
+      a[2] = out * 4;
+      a[3] = argmax * 4;
+      a[4] = outer;
+      a[5] = axis;
+      a[6] = inner;
+      pool.run(K.reduce, threadsFor(outer * axis * inner, MIN_ELEMS, outer * Math.ceil(inner / 64)));
+    },
+
+    matmul(x, y, c, bias, batch, m, n, k, transA, transB, strideA, strideB, strideC, accumulate): void {
+      if (batch <= 0 || m <= 0 || n <= 0) return;
+      a[0] = x * 4;
+      a[1] = y * 4;
+      a[2] = c * 4;
+      a[3] = bias * 4;
+      a[4] = batch;
+      a[5] = m;
+      a[6] = n;
+      a[7] = k;
+      a[8] = transA ? 1 : 0;
+      a[9] = transB ? 1 : 0;
+      a[10] = strideA;
+      a[11] = strideB;
+      a[12] = strideC;
+      a[13] = accumulate ? 1 : 0;
+      const units = Math.max(strideC !== 0 ? batch : 1, Math.ceil(m / 4), Math.ceil(n / 8));
+      pool.run(K.matmul, threadsFor(batch * m * n * Math.max(k, 1), MIN_MACS, units));
+    },
+
+    embeddingForward(table, ids, out, rows, dim): void {
+      if (rows <= 0 || dim <= 0) return;
+      a[0] = table * 4;
+      a[1] = ids * 4;
+      a[2] = out * 4;
+      a[3] = rows;
+      a[4] = dim;
+      pool.run(K.embeddingForward, threadsFor(rows * dim, MIN_ELEMS, rows));
+    },
+
+    embeddingBackward(ids, gradOut, gradTable, rows, dim): void {
+      if (rows <= 0 || dim <= 0) return;
+      a[0] = ids * 4;
+      a[1] = gradOut * 4;
+      a[2] = gradTable * 4;
+      a[3] = rows;
+      a[4] = dim;
+      // Threads own column ranges (repeated ids would race on rows).
+      pool.run(K.embeddingBackward, threadsFor(rows * dim, MIN_ELEMS, dim >> 2));
+    },
+
+    layerNormForward(x, gamma, beta, out, mean, rstd, rows, dim, eps): void {
+      if (rows <= 0 || dim <= 0) return;
+      a[0] = x * 4;
+      a[1] = gamma * 4;
+      a[2] = beta * 4;
+      a[3] = out * 4;
+      a[4] = mean * 4;
+      a[5] = rstd * 4;
+      a[6] = rows;
+      a[7] = dim;
+      a[8] = eps;
+      pool.run(K.layerNormForward, threadsFor(rows * dim, MIN_HEAVY_ELEMS, rows));
+    },
+
+    layerNormBackward(x, gamma, mean, rstd, gradOut, gradX, gradGamma, gradBeta, rows, dim): void {
+      if (rows <= 0 || dim <= 0) return;
+      // Rows split across threads; gradGamma/gradBeta partials need 2·dim floats of scratch each.
+      const nt = dim * 8 <= env.scratchBytes ? threadsFor(rows * dim, MIN_HEAVY_ELEMS, rows) : 1;
+      a[0] = x * 4;
+      a[1] = gamma * 4;
+      a[2] = mean * 4;
+      a[3] = rstd * 4;
+      a[4] = gradOut * 4;
+      a[5] = gradX * 4;
+      a[6] = gradGamma * 4;
+      a[7] = gradBeta * 4;
+      a[8] = rows;
+      a[9] = dim;
+      a[10] = nt > 1 ? 1 : 0;
+      pool.run(K.layerNormBackward, nt);
+      if (nt > 1) env.exports.layerNormReduce(nt, gradGamma * 4, gradBeta * 4, dim);
+    },
+
+    softmaxForward(x, out, rows, dim): void {
+      if (rows <= 0 || dim <= 0) return;
+      a[0] = x * 4;
+      a[1] = out * 4;
+      a[2] = rows;
+      a[3] = dim;
+      pool.run(K.softmaxForward, threadsFor(rows * dim, MIN_HEAVY_ELEMS, rows));
+    },
+
+    softmaxBackward(y, gradOut, gradX, rows, dim): void {
+      if (rows <= 0 || dim <= 0) return;
+      a[0] = y * 4;
+      a[1] = gradOut * 4;
+      a[2] = gradX * 4;
+      a[3] = rows;
+      a[4] = dim;
+      pool.run(K.softmaxBackward, threadsFor(rows * dim, MIN_ELEMS, rows));
+    },
+
+    attentionForward(p: AttentionArgs, out, outStrides, lse): void {
+      if (!prepareAttention('attentionForward', p, outStrides, outStrides)) return;
+      a[0] = p.q * 4;
+      a[1] = p.k * 4;
+      a[2] = p.v * 4;
+      a[3] = out * 4;
+      a[4] = argsBase;
+      a[5] = lse * 4;
+      a[6] = p.batch;
+      a[7] = p.heads;
+      a[8] = p.tq;
+      a[9] = p.tk;
+      a[10] = p.headDim;
+      a[11] = p.scale;
+      a[12] = p.causalOffset;
+      const pairs = p.batch * p.heads;
+      const work = pairs * p.tq * Math.min(p.tk, p.tq + Math.max(p.causalOffset, 0)) * p.headDim;
+      pool.run(K.attentionForward, threadsFor(work, MIN_MACS, pairs * Math.ceil(p.tq / 4)));
+    },
+
+    attentionBackward(p: AttentionArgs, out, outStrides, lse, gradOut, gradOutStrides, gradQ, gradK, gradV): void {
+      if (!prepareAttention('attentionBackward', p, outStrides, gradOutStrides)) return;
+      a[0] = p.q * 4;
+      a[1] = p.k * 4;
+      a[2] = p.v * 4;
+      a[3] = out * 4;
+      a[4] = argsBase;
+      a[5] = lse * 4;
+      a[6] = gradOut * 4;
+      a[7] = gradQ * 4;
+      a[8] = gradK * 4;
+      a[9] = gradV * 4;
+      a[10] = p.batch;
+      a[11] = p.heads;
+      a[12] = p.tq;
+      a[13] = p.tk;
+      a[14] = p.headDim;
+      a[15] = p.scale;
+      a[16] = p.causalOffset;
+      const pairs = p.batch * p.heads;
+      const work = 2 * pairs * p.tq * Math.min(p.tk, p.tq + Math.max(p.causalOffset, 0)) * p.headDim;
+      // Threads own whole (batch, head) pairs: their gradK/gradV rows never overlap.
+      pool.run(K.attentionBackward, threadsFor(work, MIN_MACS, pairs));
+    },
+
+    crossEntropyForward(logits, targets, losses, lse, rows, vocab, ignoreIndex): void {
+      if (rows <= 0) return;
+      a[0] = logits * 4;
+      a[1] = targets * 4;
+      a[2] = losses * 4;
+      a[3] = lse * 4;
+      a[4] = rows;
+      a[5] = vocab;
+      a[6] = ignoreIndex;
+      pool.run(K.crossEntropyForward, threadsFor(rows * vocab, MIN_HEAVY_ELEMS, rows));
+    },
+
+    crossEntropyBackward(logits, targets, lse, gradLogits, rows, vocab, ignoreIndex, scale): void {
+      if (rows <= 0) return;
+      a[0] = logits * 4;
+      a[1] = targets * 4;
+      a[2] = lse * 4;
+      a[3] = gradLogits * 4;
+      a[4] = rows;
+      a[5] = vocab;
+      a[6] = ignoreIndex;
+      a[7] = scale;
+      pool.run(K.crossEntropyBackward, threadsFor(rows * vocab, MIN_HEAVY_ELEMS, rows));
+    },
+
+    dropoutForward(x, out, n, p, seed, offset): void {
+      if (n <= 0) return;
+      setDropoutArgs(x, out, n, p, seed, offset);
+      pool.run(K.dropoutForward, threadsFor(n, MIN_ELEMS, n >> 4));
+    },
+
+    dropoutBackward(gradOut, gradX, n, p, seed, offset): void {
+      if (n <= 0) return;
+      setDropoutArgs(gradOut, gradX, n, p, seed, offset);
+      pool.run(K.dropoutBackward, threadsFor(n, MIN_ELEMS, n >> 4));
+    },
+
+    adamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2): void {
+      if (n <= 0) return;
+      a[0] = param * 4;
+      a[1] = grad * 4;
+      a[2] = m * 4;
+      a[3] = v * 4;
+      a[4] = n;
+      a[5] = lr;
+      a[6] = beta1;
+      a[7] = beta2;
+      a[8] = eps;
+      a[9] = weightDecay;
+      a[10] = bc1;
+      a[11] = bc2;
+      pool.run(K.adamw, threadsFor(n, MIN_ELEMS >> 2, n >> 4));
+    },
+
+    sumSquares(x, n): number {
+      if (n <= 0) return 0;
+      a[0] = x * 4;
+      a[1] = n;
+      const nt = threadsFor(n, MIN_ELEMS, n >> 4);
+      const own = pool.run(K.sumSquares, nt) as number;
+      return nt > 1 ? env.exports.sumPartials(nt) : own;
+    },
+  };
+
+  function setDropoutArgs(x: Ptr, y: Ptr, n: number, p: number, seed: number, offset: number): void {
+    if (!(p >= 0 && p <= 1)) throw new Error(`dropout: p must be in [0, 1], got ${p}`);
+    a[0] = x * 4;
+    a[1] = y * 4;
+    a[2] = n;
+    // keep(i) ⇔ (h >>> 8)·2⁻²⁴ >= p ⇔ (h >>> 8) >= ceil(p·2²⁴): an exact integer test, so the
+    // mask matches the float64 comparison of dropoutUniform bit for bit.
+    a[3] = Math.ceil(p * 16777216);
+    a[4] = 1 - p;
+    a[5] = seed >>> 0;
+    a[6] = offset >>> 0;
+  }
+
+  /** Writes the 15 attention strides; false when there is nothing to compute. */
+  function prepareAttention(kernel: string, p: AttentionArgs, outStrides: readonly number[], goStrides: readonly number[]): boolean {
+    if (p.batch <= 0 || p.heads <= 0 || p.tq <= 0) return false;
+    const all = [p.qStrides, p.kStrides, p.vStrides, outStrides, goStrides];
+    for (let i = 0; i < all.length; i++) {
+      const s = all[i]!;
+      if (s.length !== 3) throw new Error(`${kernel}: strides must be [sb, sh, st], got [${s.join(', ')}]`);
+      dims[i * 3] = s[0]!;
+      dims[i * 3 + 1] = s[1]!;
+      dims[i * 3 + 2] = s[2]!;
+    }
+    const need = env.exports.attentionScratchBytes(p.headDim);
+    if (need > env.scratchBytes) {
+      throw new Error(`${kernel}: head dimension ${p.headDim} needs ${need} scratch bytes per thread, the wasm backend has ${env.scratchBytes}; use smaller heads`);
+    }
+    return true;
+  }
+}

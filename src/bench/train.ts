@@ -1,0 +1,177 @@
+// `genlab bench train` and `genlab bench generate`: tokens/s of a full training step (forward,
+// backward, AdamW) and of KV-cached greedy decoding on GPT shapes, next to PyTorch on the same
+// shapes in the same invocation.
+
+import { backward, noGrad } from '../autograd/tape.ts';
+import type { Device } from '../backend/device.ts';
+import { createDevice } from '../backend/registry.ts';
+import { Rng } from '../backend/rng.ts';
+import { defaultGptConfig, Gpt, type GptConfig } from '../models/gpt.ts';
+import { AdamW } from '../optim/adamw.ts';
+import { empty } from '../tensor/tensor.ts';
+import { runPeer, torchAvailable } from './peer.ts';
+
+export interface BenchConfig {
+  name: string;
+  vocabSize: number;
+  nPositions: number;
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  batch: number;
+  seqLen: number;
+  /** Timed steps (train) or tokens (generate). */
+  steps: number;
+}
+
+export const trainConfigs: BenchConfig[] = [
+  { name: 'a', vocabSize: 512, nPositions: 128, nEmbd: 128, nLayer: 4, nHead: 4, batch: 16, seqLen: 128, steps: 10 },
+  { name: 'b', vocabSize: 512, nPositions: 256, nEmbd: 384, nLayer: 6, nHead: 6, batch: 8, seqLen: 256, steps: 4 },
+  { name: 'gpt2-124M', vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, batch: 4, seqLen: 256, steps: 2 },
+];
+
+export const generateConfigs: BenchConfig[] = [
+  { name: 'b', vocabSize: 512, nPositions: 1024, nEmbd: 384, nLayer: 6, nHead: 6, batch: 1, seqLen: 8, steps: 128 },
+  { name: 'gpt2-124M', vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, batch: 1, seqLen: 8, steps: 32 },
+];
+
+export interface TrainBenchRow {
+  bench: 'train' | 'generate';
+  config: string;
+  backend: string;
+  threads: number;
+  tokens_per_s: number;
+  peak_bytes?: number;
+  peer_tokens_per_s?: number;
+  ratio?: number;
+}
+
+function gptConfig(c: BenchConfig): GptConfig {
+  return defaultGptConfig({ vocabSize: c.vocabSize, nPositions: c.nPositions, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, embdPdrop: 0, residPdrop: 0, attnPdrop: 0 });
+}
+
+function randomIds(dev: Device, shape: number[], vocab: number, rng: Rng) {
+  const t = empty(dev, shape, 'int32');
+  const v = t.unsafeView();
+  for (let i = 0; i < v.length; i++) v[i] = Math.floor(rng.uniform() * vocab);
+  return t;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Median tokens/s of full training steps, and the step's peak device memory. */
+export function benchTrainStep(dev: Device, c: BenchConfig): { tokensPerSecond: number; peakBytes: number } {
+  const model = new Gpt(gptConfig(c), { device: dev, seed: 0 });
+  const opt = new AdamW(model.parameters(), { lr: 1e-4 });
+  const rng = new Rng(0);
+  const ids = dev.heapScope(() => randomIds(dev, [c.batch, c.seqLen], c.vocabSize, rng));
+  const targets = dev.heapScope(() => randomIds(dev, [c.batch, c.seqLen], c.vocabSize, rng));
+  const step = (): void => {
+    opt.zeroGrad();
+    dev.scope(() => {
+      const { loss } = model.forward(ids, targets);
+      backward(loss!);
+      return loss!.item();
+    });
+    opt.update();
+  };
+  step();
+  step();
+  const times: number[] = [];
+  for (let i = 0; i < c.steps; i++) {
+    const t0 = performance.now();
+    step();
+    times.push(performance.now() - t0);
+  }
+  const stats = dev.memoryStats();
+  return { tokensPerSecond: (c.batch * c.seqLen * 1000) / median(times), peakBytes: stats.heapPeakBytes + stats.arenaPeakBytes };
+}
+
+/** Tokens/s of greedy decoding with a KV cache, batch 1, after an 8-token prompt. */
+export function benchDecode(dev: Device, c: BenchConfig): number {
+  const model = new Gpt(gptConfig(c), { device: dev, seed: 0 }).eval();
+  const rng = new Rng(0);
+  const run = (tokens: number): number => {
+    const cache = model.createCache(1, c.seqLen + tokens + 1);
+    let ids = dev.heapScope(() => randomIds(dev, [1, c.seqLen], c.vocabSize, rng));
+    const t0 = performance.now();
+    for (let i = 0; i <= tokens; i++) {
+      const next = dev.scope(() =>
+        noGrad(() => {
+          const logits = model.forward(ids, null, cache).logits.unsafeView();
+          const V = c.vocabSize;
+          const row = logits.subarray(logits.length - V);
+          let best = 0;
+          for (let j = 1; j < V; j++) if (row[j]! > row[best]!) best = j;
+          return best;
+        }),
+      );
+      ids = dev.heapScope(() => empty(dev, [1, 1], 'int32').set([next]));
+    }
+    return (tokens * 1000) / (performance.now() - t0);
+  };
+  run(4);
+  return run(c.steps);
+}
+
+export interface TrainBenchOptions {
+  json: boolean;
+  threads: number[];
+  configs?: string[];
+  /** Skip the PyTorch peer. */
+  noPeer?: boolean;
+  print?: (line: string) => void;
+}
+
+async function runBench(kind: 'train' | 'generate', opts: TrainBenchOptions): Promise<TrainBenchRow[]> {
+  const print = opts.print ?? ((l: string) => console.log(l));
+  const all = kind === 'train' ? trainConfigs : generateConfigs;
+  const configs = opts.configs ? all.filter((c) => opts.configs!.includes(c.name)) : all;
+  if (configs.length === 0) throw new Error(`no such config; choose from ${all.map((c) => c.name).join(', ')}`);
+  const rows: TrainBenchRow[] = [];
+  const peer = !opts.noPeer && torchAvailable();
+  if (!peer && !opts.noPeer) print('PyTorch peer skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)');
+  for (const threads of opts.threads) {
+    const dev = await createDevice({ backend: 'wasm', threads });
+    try {
+      for (const c of configs) {
+        const row: TrainBenchRow =
+          kind === 'train'
+            ? (() => {
+                const r = benchTrainStep(dev, c);
+                return { bench: kind, config: c.name, backend: 'wasm', threads, tokens_per_s: r.tokensPerSecond, peak_bytes: r.peakBytes };
+              })()
+            : { bench: kind, config: c.name, backend: 'wasm', threads, tokens_per_s: benchDecode(dev, c) };
+        if (peer) {
+          const [p] = await runPeer('peer_train.py', [kind, JSON.stringify([c]), String(threads)]);
+          const pt = p?.['tokens_per_s'] as number | undefined;
+          if (pt) {
+            row.peer_tokens_per_s = pt;
+            row.ratio = row.tokens_per_s / pt;
+          }
+        }
+        rows.push(row);
+        if (opts.json) print(JSON.stringify(row));
+        else {
+          const mem = row.peak_bytes ? `  peak ${(row.peak_bytes / 2 ** 20).toFixed(0)} MiB` : '';
+          const vs = row.ratio !== undefined ? `  PyTorch ${row.peer_tokens_per_s!.toFixed(0)} tok/s  ratio ${row.ratio.toFixed(2)}×` : '';
+          print(`${kind} ${c.name.padEnd(10)} threads ${threads}  genlab ${row.tokens_per_s.toFixed(0).padStart(6)} tok/s${vs}${mem}`);
+        }
+      }
+    } finally {
+      await dev.close();
+    }
+  }
+  return rows;
+}
+
+export function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchRow[]> {
+  return runBench('train', opts);
+}
+
+export function benchGenerate(opts: TrainBenchOptions): Promise<TrainBenchRow[]> {
+  return runBench('generate', opts);
+}

@@ -1,0 +1,4 @@
+// Runs the CLI from TypeScript sources (development: `npm run genlab -- <args>`).
+import { main } from './main.ts';
+
+await main(process.argv);

@@ -1,0 +1,187 @@
+// The `genlab` command line: parses arguments and calls the library. Each command's work lives
+// in its module; this file only wires flags to functions.
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { init } from '../backend/registry.ts';
+
+function int(name: string, min = 1) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+function num(name: string, min = -Infinity, max = Infinity) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got '${v}'`);
+    return n;
+  };
+}
+
+const backendOption = (): Option => new Option('--backend <name>', 'compute backend (default: wasm, or $GENLAB_BACKEND)').choices(['wasm', 'ref']);
+const threadsOption = (): Option => new Option('--threads <n>', 'worker threads for the wasm kernels (default: all cores)').argParser(int('--threads'));
+
+async function device(opts: { backend?: 'wasm' | 'ref'; threads?: number }): Promise<void> {
+  await init({ ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+}
+
+export function buildCli(): Command {
+  const program = new Command('genlab')
+    .description('Train, fine-tune, align and serve GPT language models in TypeScript')
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: false });
+
+  program
+    .command('info')
+    .description('print the backend, CPU features and thread count genlab would use')
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      const { infoCommand } = await import('./info.ts');
+      await device(opts);
+      await infoCommand();
+    });
+
+  program
+    .command('train')
+    .description('pre-train a GPT on a corpus (default: the State of the Union speeches) into a model folder')
+    .option('--data <sources...>', "text files, folders, .jsonl files, or built-ins 'sotu' / 'moby-dick'", ['sotu'])
+    .option('--model <preset|config.json>', 'a preset (tiny, small, app, base) or an HF GPT-2 config.json', 'base')
+    .option('--out <dir>', 'model folder to write', 'models/base')
+    .option('--steps <n>', 'optimizer steps (default: the preset)', int('--steps'))
+    .option('--batch <n>', 'sequences per micro-batch (default: the preset)', int('--batch'))
+    .option('--seq-len <n>', 'tokens per sequence (default: the preset, at most the context)', int('--seq-len'))
+    .option('--grad-accum <n>', 'micro-batches per optimizer step', int('--grad-accum'), 1)
+    .option('--lr <lr>', 'peak learning rate (default: the preset)', num('--lr', 0))
+    .option('--warmup <n>', 'learning-rate warmup steps', int('--warmup', 0))
+    .option('--weight-decay <wd>', 'AdamW weight decay on matrices', num('--weight-decay', 0), 0.1)
+    .option('--dropout <p>', 'dropout on embeddings and residual branches', num('--dropout', 0, 0.99), 0)
+    .option('--vocab-size <n>', 'BPE vocabulary size (default: the preset)', int('--vocab-size', 260))
+    .option('--eval-every <n>', 'validate every n steps', int('--eval-every', 0), 100)
+    .option('--checkpoint-every <n>', 'checkpoint every n steps', int('--checkpoint-every', 0), 200)
+    .option('--val-fraction <f>', 'share of documents held out for validation', num('--val-fraction', 0, 0.5), 0.05)
+    .option('--seed <n>', 'random seed (init, data order, dropout)', int('--seed', 0), 1337)
+    .option('--resume', 'continue from the checkpoint in --out (bit-exact)')
+    .option('--cache <dir>', 'where tokenizers and token shards are cached', '.cache/genlab')
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      const { trainCommand } = await import('../train/run.ts');
+      await device(opts);
+      await trainCommand(opts);
+    });
+
+  program
+    .command('generate')
+    .description('continue a prompt with a trained model')
+    .requiredOption('--model <dir>', 'model folder')
+    .option('--prompt <text>', 'text to continue', '')
+    .option('--max-tokens <n>', 'tokens to generate', int('--max-tokens'), 64)
+    .option('--temperature <t>', '0 = greedy', num('--temperature', 0), 0.8)
+    .option('--top-k <k>', 'sample among the k most likely tokens (0 = off)', int('--top-k', 0), 40)
+    .option('--top-p <p>', 'nucleus sampling mass (1 = off)', num('--top-p', 0, 1), 1)
+    .option('--seed <n>', 'sampling seed', int('--seed', 0))
+    .option('--stop <text...>', 'stop before any of these strings')
+    .option('-n, --num <n>', 'number of completions', int('--num'), 1)
+    .option('--logprobs <k>', 'show each token with its probability and the top k alternatives', int('--logprobs', 0))
+    .option('--json', 'print the result as JSON')
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      const { generateCommand } = await import('./generate-command.ts');
+      await device(opts);
+      await generateCommand(opts);
+    });
+
+  program
+    .command('eval')
+    .description('loss, perplexity and bits per byte of a model on a text corpus')
+    .requiredOption('--model <dir>', 'model folder')
+    .requiredOption('--data <sources...>', "text files, folders, .jsonl, or 'sotu' / 'moby-dick'")
+    .option('--max-tokens <n>', 'evaluate at most this many tokens', int('--max-tokens'))
+    .option('--json', 'print JSON')
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      const { evalCommand } = await import('./eval-command.ts');
+      await device(opts);
+      await evalCommand(opts);
+    });
+
+  const tokenizer = program.command('tokenizer').description('byte-level BPE tokenizers');
+  tokenizer
+    .command('train')
+    .description('train a BPE vocabulary on text files or folders; writes tokenizer.json and vocab.json + merges.txt')
+    .argument('<files...>', 'text files or folders of .txt files')
+    .requiredOption('--vocab-size <n>', 'vocabulary size including <|endoftext|>', int('--vocab-size', 257))
+    .requiredOption('--out <dir>', 'output folder')
+    .action(async (files: string[], opts) => {
+      const { tokenizerTrainCommand } = await import('../tokenizer/train-command.ts');
+      await tokenizerTrainCommand(files, { vocabSize: opts.vocabSize, out: opts.out });
+    });
+
+  const bench = program.command('bench').description('benchmarks that print ratios against a peer run in the same invocation');
+  bench
+    .command('kernels')
+    .description('matmul GFLOP/s (256³…2048³ and GPT shapes), attention and layerNorm throughput; vs PyTorch')
+    .option('--json', 'one JSON object per line')
+    .option('--threads <list>', 'comma-separated thread counts', '1,2')
+    .option('--backends <list>', 'comma-separated backends', 'wasm,ref')
+    .option('--quick', 'fewer shapes')
+    .action(async (opts) => {
+      const { benchKernels } = await import('../bench/kernels.ts');
+      await benchKernels({ json: !!opts.json, threads: parseList(opts.threads), backends: opts.backends.split(','), quick: !!opts.quick });
+    });
+  bench
+    .command('train')
+    .description('tokens/s of full training steps on configs a, b and GPT-2 124M; vs PyTorch')
+    .option('--json', 'one JSON object per line')
+    .option('--threads <list>', 'comma-separated thread counts', '2')
+    .option('--configs <list>', 'comma-separated configs (a, b, gpt2-124M)')
+    .option('--no-peer', 'skip the PyTorch peer')
+    .action(async (opts) => {
+      const { benchTrain } = await import('../bench/train.ts');
+      await benchTrain({ json: !!opts.json, threads: parseList(opts.threads), ...(opts.configs ? { configs: opts.configs.split(',') } : {}), noPeer: opts.peer === false });
+    });
+  bench
+    .command('generate')
+    .description('greedy decode tokens/s with a KV cache, batch 1; vs PyTorch')
+    .option('--json', 'one JSON object per line')
+    .option('--threads <list>', 'comma-separated thread counts', '1')
+    .option('--configs <list>', 'comma-separated configs (b, gpt2-124M)')
+    .option('--no-peer', 'skip the PyTorch peer')
+    .action(async (opts) => {
+      const { benchGenerate } = await import('../bench/train.ts');
+      await benchGenerate({ json: !!opts.json, threads: parseList(opts.threads), ...(opts.configs ? { configs: opts.configs.split(',') } : {}), noPeer: opts.peer === false });
+    });
+  bench
+    .command('tokenizer')
+    .description('BPE training time on ~10 MB and encode MB/s vs js-tiktoken')
+    .option('--json', 'print JSON')
+    .option('--mb <n>', 'megabytes of text', num('--mb', 0.1), 10)
+    .action(async (opts) => {
+      const { benchTokenizer } = await import('../bench/tokenizer.ts');
+      await benchTokenizer({ json: !!opts.json, mb: opts.mb });
+    });
+
+  return program;
+}
+
+function parseList(s: string): number[] {
+  return s.split(',').map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a comma-separated list of positive integers, got '${s}'`);
+    return n;
+  });
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    process.stderr.write(`genlab: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,271 @@
+// Text generation and scoring with a GPT and its tokenizer. Generation decodes n continuations of
+// one prompt as a batch with a KV cache, streams events as tokens are chosen, stops on stop
+// sequences or the end-of-text token, and reports each token's probability with the top
+// alternatives. Scoring gives the same per-token view of any existing text.
+
+import { noGrad } from '../autograd/tape.ts';
+import { Rng } from '../backend/rng.ts';
+import type { Gpt } from '../models/gpt.ts';
+import { empty } from '../tensor/tensor.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { logSoftmax, sampleFrom, topLogprobs, validateSampling, type SamplingOptions } from './sampling.ts';
+
+export interface LanguageModel {
+  model: Gpt;
+  tokenizer: Tokenizer;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Tokens to generate at most per completion (default 64). */
+  maxTokens?: number;
+  /** Completions of the same prompt, decoded together (default 1). */
+  n?: number;
+  /** Seed of the sampler (default: random). */
+  seed?: number;
+  /** Generation of a completion ends before any of these strings; it is not part of the text. */
+  stop?: readonly string[];
+  /** Alternatives to report per token (0–20, default 0). */
+  logprobs?: number;
+  /** End a completion at the end-of-text token (default true). */
+  stopAtEndOfText?: boolean;
+  /** Aborting ends generation after the current step. */
+  signal?: AbortSignal;
+}
+
+export interface TokenAlternative {
+  id: number;
+  text: string;
+  logprob: number;
+}
+
+export interface GeneratedToken extends TokenAlternative {
+  /** The most likely alternatives at this position (length = options.logprobs). */
+  top: TokenAlternative[];
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export type GenerateEvent =
+  /** A token was chosen; `text` is the text it releases (held back while it may start a stop sequence). */
+  | { type: 'token'; index: number; token: GeneratedToken; text: string }
+  | { type: 'done'; index: number; finishReason: FinishReason; text: string };
+
+export interface Completion {
+  text: string;
+  tokens: GeneratedToken[];
+  finishReason: FinishReason;
+}
+
+export interface GenerateResult {
+  promptTokens: number[];
+  completions: Completion[];
+}
+
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
+/** Token ids of a prompt; an empty prompt starts from the end-of-text token, as GPT-2 does. */
+export function promptIds(tokenizer: Tokenizer, prompt: string | readonly number[]): number[] {
+  const ids = typeof prompt === 'string' ? tokenizer.encode(prompt, { allowSpecial: false }) : [...prompt];
+  for (const id of ids) {
+    if (!Number.isInteger(id) || id < 0 || id >= tokenizer.vocabSize) throw new Error(`prompt token id ${id} is outside the vocabulary (0..${tokenizer.vocabSize - 1})`);
+  }
+  if (ids.length === 0) {
+    if (tokenizer.eotId === null) throw new Error('the prompt is empty and the tokenizer has no end-of-text token to start from; give a prompt');
+    ids.push(tokenizer.eotId);
+  }
+  return ids;
+}
+
+interface RowState {
+  decoder: ReturnType<Tokenizer['streamDecoder']>;
+  /** Text decoded so far that has not been released. */
+  pending: string;
+  released: string;
+  count: number;
+  done: boolean;
+}
+
+/** Streams the generation of opts.n completions of `prompt`. */
+export async function* generateStream(lm: LanguageModel, prompt: string | readonly number[], opts: GenerateOptions = {}): AsyncGenerator<GenerateEvent> {
+  const { model, tokenizer } = lm;
+  validateSampling(opts);
+  const maxTokens = opts.maxTokens ?? 64;
+  const n = opts.n ?? 1;
+  const k = opts.logprobs ?? 0;
+  const stop = (opts.stop ?? []).filter((s) => s.length > 0);
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Error(`maxTokens must be a positive integer, got ${opts.maxTokens}`);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`n must be a positive integer, got ${opts.n}`);
+  if (!Number.isInteger(k) || k < 0 || k > 20) throw new Error(`logprobs must be an integer from 0 to 20, got ${opts.logprobs}`);
+  const ids = promptIds(tokenizer, prompt);
+  const context = model.config.nPositions;
+  if (ids.length + maxTokens > context) {
+    throw new Error(`the prompt has ${ids.length} tokens; with maxTokens ${maxTokens} that exceeds the model's context of ${context} tokens — shorten the prompt or lower maxTokens`);
+  }
+  const dev = model.device;
+  const rng = new Rng(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const V = model.config.vocabSize;
+  const eot = opts.stopAtEndOfText === false ? -1 : (tokenizer.eotId ?? -1);
+  const maxStop = stop.reduce((m, s) => Math.max(m, s.length), 0);
+  const rows: RowState[] = Array.from({ length: n }, () => ({ decoder: tokenizer.streamDecoder(), pending: '', released: '', count: 0, done: false }));
+  const logprobs = new Float64Array(V);
+  const cache = model.createCache(n, ids.length + maxTokens);
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    let input: number[] = [];
+    for (let b = 0; b < n; b++) input.push(...ids);
+    let width = ids.length;
+    for (let step = 0; step < maxTokens; step++) {
+      const last = dev.scope(() =>
+        noGrad(() => {
+          const t = empty(dev, [n, width], 'int32').set(input);
+          const logits = model.forward(t, null, cache).logits; // (n, width, V)
+          const all = logits.unsafeView();
+          const out = new Float32Array(n * V);
+          for (let b = 0; b < n; b++) out.set(all.subarray((b * width + width - 1) * V, (b * width + width) * V), b * V);
+          return out;
+        }),
+      );
+      const next: number[] = [];
+      for (let b = 0; b < n; b++) {
+        const row = rows[b]!;
+        if (row.done) {
+          next.push(eot >= 0 ? eot : 0);
+          continue;
+        }
+        logSoftmax(last.subarray(b * V, (b + 1) * V), logprobs);
+        const id = sampleFrom(logprobs, opts, rng);
+        next.push(id);
+        row.count++;
+        const token: GeneratedToken = {
+          id,
+          text: tokenizer.tokenText(id),
+          logprob: logprobs[id]!,
+          top: topLogprobs(logprobs, k).map((c) => ({ id: c.id, text: tokenizer.tokenText(c.id), logprob: c.logprob })),
+        };
+        if (id === eot) {
+          row.done = true;
+          yield { type: 'token', index: b, token, text: '' };
+          yield { type: 'done', index: b, finishReason: 'stop', text: row.pending + row.decoder.flush().replace(/\uFFFD$/, '') };
+          continue;
+        }
+        row.pending += row.decoder.push(id);
+        const hit = firstStop(row.released + row.pending, stop, row.released.length - maxStop);
+        if (hit >= 0) {
+          row.done = true;
+          const keep = hit - row.released.length;
+          yield { type: 'token', index: b, token, text: '' };
+          yield { type: 'done', index: b, finishReason: 'stop', text: keep > 0 ? row.pending.slice(0, keep) : '' };
+          continue;
+        }
+        // Release all text that cannot be the beginning of a stop sequence.
+        const safe = row.pending.length - stopPrefixLength(row.pending, stop);
+        const text = row.pending.slice(0, safe);
+        row.pending = row.pending.slice(safe);
+        row.released += text;
+        yield { type: 'token', index: b, token, text };
+      }
+      if (rows.every((r) => r.done)) return;
+      if (opts.signal?.aborted) return;
+      input = next;
+      width = 1;
+      await yieldToEventLoop();
+      if (opts.signal?.aborted) return;
+    }
+    for (let b = 0; b < n; b++) {
+      const row = rows[b]!;
+      if (!row.done) yield { type: 'done', index: b, finishReason: 'length', text: row.pending + row.decoder.flush() };
+    }
+  } finally {
+    model.train(wasTraining);
+    for (const t of [...cache.keys, ...cache.values]) dev.freeStorage(t.storage);
+  }
+}
+
+/** Index of the earliest stop string in text at or after `from`, or -1. */
+function firstStop(text: string, stop: readonly string[], from: number): number {
+  let best = -1;
+  for (const s of stop) {
+    const i = text.indexOf(s, Math.max(0, from));
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
+
+/** Length of the longest suffix of text that is a proper prefix of a stop string. */
+function stopPrefixLength(text: string, stop: readonly string[]): number {
+  let best = 0;
+  for (const s of stop) {
+    for (let len = Math.min(s.length - 1, text.length); len > best; len--) {
+      if (text.endsWith(s.slice(0, len))) {
+        best = len;
+        break;
+      }
+    }
+  }
+  return best;
+}
+
+/** Runs generateStream to the end and collects the completions. */
+export async function generate(lm: LanguageModel, prompt: string | readonly number[], opts: GenerateOptions = {}): Promise<GenerateResult> {
+  const n = opts.n ?? 1;
+  const completions: Completion[] = Array.from({ length: n }, () => ({ text: '', tokens: [], finishReason: 'length' as FinishReason }));
+  for await (const ev of generateStream(lm, prompt, opts)) {
+    const c = completions[ev.index]!;
+    if (ev.type === 'token') c.tokens.push(ev.token);
+    else c.finishReason = ev.finishReason;
+    c.text += ev.text;
+  }
+  return { promptTokens: promptIds(lm.tokenizer, prompt), completions };
+}
+
+export interface ScoredToken extends TokenAlternative {
+  /** Offset of the token's text in the scored string (UTF-16 units). */
+  offset: number;
+  /** Probability under the model given everything before it; null for the first token. */
+  logprob: number;
+  top: TokenAlternative[];
+}
+
+/**
+ * Every token of `text` with the model's probability of it given the preceding tokens, and the
+ * top-k alternatives at that position (what the app's likelihood view shows). The first token is
+ * scored after an end-of-text token when the tokenizer has one, otherwise it has logprob NaN.
+ */
+export function scoreText(lm: LanguageModel, text: string, topK = 5): ScoredToken[] {
+  const { model, tokenizer } = lm;
+  const ids = tokenizer.encode(text, { allowSpecial: false });
+  if (ids.length === 0) return [];
+  const bos = tokenizer.eotId;
+  const input = bos === null ? ids : [bos, ...ids];
+  const context = model.config.nPositions;
+  if (input.length > context) throw new Error(`the text has ${ids.length} tokens, more than the model's context of ${context - (bos === null ? 0 : 1)}; score a shorter text`);
+  const V = model.config.vocabSize;
+  const dev = model.device;
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    const logits = dev.scope(() => noGrad(() => model.forward(empty(dev, [1, input.length], 'int32').set(input)).logits.toArray()));
+    const pieces = tokenizer.tokenPieces(ids);
+    const lp = new Float64Array(V);
+    const out: ScoredToken[] = [];
+    let offset = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const at = bos === null ? i - 1 : i; // logits row predicting token i
+      let logprob = NaN;
+      let top: TokenAlternative[] = [];
+      if (at >= 0) {
+        logSoftmax(logits.subarray(at * V, (at + 1) * V), lp);
+        logprob = lp[id]!;
+        top = topLogprobs(lp, topK).map((c) => ({ id: c.id, text: tokenizer.tokenText(c.id), logprob: c.logprob }));
+      }
+      out.push({ id, text: pieces[i]!, offset, logprob, top });
+      offset += pieces[i]!.length;
+    }
+    return out;
+  } finally {
+    model.train(wasTraining);
+  }
+}

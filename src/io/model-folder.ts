@@ -1,0 +1,76 @@
+// A model folder is a Hugging Face GPT-2 folder: config.json, model.safetensors, tokenizer files
+// and generation_config.json, plus genlab's run record (run.json). A GPT-2 folder from the Hub
+// loads as is; what we write loads in `transformers`.
+
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Device } from '../backend/device.ts';
+import { defaultDevice } from '../backend/registry.ts';
+import type { LanguageModel } from '../generate/generate.ts';
+import { Gpt } from '../models/gpt.ts';
+import { loadTokenizer, saveTokenizer } from '../tokenizer/files.ts';
+import { writeJsonAtomic } from './atomic.ts';
+import { loadGptWeights, saveGptWeights } from './gpt-weights.ts';
+import { generationConfigFromModel, makeGpt2Config, readGpt2Config, writeGenerationConfig, writeGpt2Config, type Gpt2Config } from './hf-config.ts';
+
+export interface LoadedModel extends LanguageModel {
+  config: Gpt2Config;
+  dir: string;
+  /** genlab's run record, when the folder has one. */
+  runRecord: Record<string, unknown> | null;
+}
+
+/** Loads a model folder onto a device (default: the default device). */
+export async function loadModel(dir: string, opts: { device?: Device } = {}): Promise<LoadedModel> {
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error('not a folder');
+  } catch {
+    throw new Error(`model folder ${dir} does not exist; train one with \`genlab train --out ${dir}\` or pass an existing Hugging Face GPT-2 folder`);
+  }
+  const config = readGpt2Config(dir);
+  if (config.activationFunction !== 'gelu_new' && config.activationFunction !== 'gelu_pytorch_tanh') {
+    throw new Error(`${path.join(dir, 'config.json')}: activation_function "${config.activationFunction}" is not supported; genlab's GPT-2 uses the tanh GELU ("gelu_new")`);
+  }
+  const tokenizer = await loadTokenizer(dir);
+  if (tokenizer.vocabSize > config.vocabSize) {
+    throw new Error(`${dir}: the tokenizer has ${tokenizer.vocabSize} ids but config.json says vocab_size ${config.vocabSize}; they must come from the same model`);
+  }
+  const model = new Gpt(config, { device: opts.device ?? defaultDevice() });
+  loadGptWeights(model, path.join(dir, 'model.safetensors'));
+  model.eval();
+  let runRecord: Record<string, unknown> | null = null;
+  try {
+    runRecord = JSON.parse(await readFile(path.join(dir, 'run.json'), 'utf8')) as Record<string, unknown>;
+  } catch {
+    runRecord = null;
+  }
+  return { model, tokenizer, config, dir, runRecord };
+}
+
+/** Writes a complete model folder (each file atomically). */
+export async function saveModel(dir: string, lm: LanguageModel, opts: { runRecord?: Record<string, unknown>; config?: Gpt2Config } = {}): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const c = lm.model.config;
+  const config =
+    opts.config ??
+    makeGpt2Config({
+      vocabSize: c.vocabSize,
+      nPositions: c.nPositions,
+      nEmbd: c.nEmbd,
+      nLayer: c.nLayer,
+      nHead: c.nHead,
+      nInner: c.nInner,
+      layerNormEpsilon: c.layerNormEpsilon,
+      embdPdrop: c.embdPdrop,
+      residPdrop: c.residPdrop,
+      attnPdrop: c.attnPdrop,
+      initializerRange: c.initializerRange,
+      bosTokenId: lm.tokenizer.eotId,
+      eosTokenId: lm.tokenizer.eotId,
+    });
+  await saveGptWeights(lm.model, path.join(dir, 'model.safetensors'));
+  await saveTokenizer(dir, lm.tokenizer);
+  await writeGpt2Config(dir, config);
+  await writeGenerationConfig(dir, generationConfigFromModel(config));
+  if (opts.runRecord) await writeJsonAtomic(path.join(dir, 'run.json'), opts.runRecord);
+}

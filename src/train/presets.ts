@@ -1,0 +1,63 @@
+// Model presets: a GPT-2 shape plus the tokenizer size and training defaults that suit it on a
+// 2-core machine. `tiny` is what tests use; `base` is the default (chosen for the best validation
+// loss in about 15 minutes on 2 cores, see README); `app` is what `npm start` trains.
+
+import type { GptConfig } from '../models/gpt.ts';
+
+export interface Preset {
+  /** One line for --help. */
+  description: string;
+  model: Omit<GptConfig, 'vocabSize'>;
+  /** BPE vocabulary size (including <|endoftext|>). */
+  vocabSize: number;
+  /** Training defaults. */
+  batch: number;
+  seqLen: number;
+  steps: number;
+  lr: number;
+}
+
+const common = { nInner: null, layerNormEpsilon: 1e-5, embdPdrop: 0, residPdrop: 0, attnPdrop: 0, initializerRange: 0.02 };
+
+export const presets = {
+  tiny: {
+    description: '2 layers, 64 wide, 64-token context: trains in about a minute (tests)',
+    model: { ...common, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 2 },
+    vocabSize: 512,
+    batch: 16,
+    seqLen: 64,
+    steps: 300,
+    lr: 3e-3,
+  },
+  small: {
+    description: '4 layers, 128 wide, 128-token context (benchmark config a)',
+    model: { ...common, nPositions: 128, nEmbd: 128, nLayer: 4, nHead: 4 },
+    vocabSize: 1024,
+    batch: 16,
+    seqLen: 128,
+    steps: 1500,
+    lr: 2e-3,
+  },
+  app: {
+    description: "4 layers, 192 wide, 128-token context: the app's default model (a few minutes)",
+    model: { ...common, nPositions: 128, nEmbd: 192, nLayer: 4, nHead: 4 },
+    vocabSize: 2048,
+    batch: 16,
+    seqLen: 128,
+    steps: 1200,
+    lr: 2e-3,
+  },
+  base: {
+    description: '6 layers, 256 wide, 256-token context: the default (about 15 minutes on 2 cores)',
+    model: { ...common, nPositions: 256, nEmbd: 256, nLayer: 6, nHead: 8 },
+    vocabSize: 2048,
+    batch: 16,
+    seqLen: 256,
+    steps: 2000,
+    lr: 1e-3,
+  },
+} satisfies Record<string, Preset>;
+
+export type PresetName = keyof typeof presets;
+export const presetNames = Object.keys(presets) as PresetName[];
+export const defaultPreset: PresetName = 'base';

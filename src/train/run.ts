@@ -1,0 +1,210 @@
+// `genlab train`: corpus → BPE tokenizer (cached) → token shards (cached) → GPT → training loop →
+// Hugging Face model folder with genlab's run record. Every step reports progress.
+
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveSource, type CorpusSource } from '../data/corpus.ts';
+import { BatchLoader } from '../data/loader.ts';
+import { prepareDataset } from '../data/prepare.ts';
+import { gpt2ConfigFromJson } from '../io/hf-config.ts';
+import { saveModel } from '../io/model-folder.ts';
+import { trainingFlops } from '../models/flops.ts';
+import { Gpt, type GptConfig } from '../models/gpt.ts';
+import { loadTokenizer, saveTokenizer } from '../tokenizer/files.ts';
+import { tokenizerJsonString } from '../tokenizer/formats.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { trainBpe } from '../tokenizer/train.ts';
+import { progressBar } from '../cli/progress.ts';
+import { presetNames, presets, type PresetName } from './presets.ts';
+import { trainLoop, type TrainResult } from './trainer.ts';
+
+export interface TrainCommandOptions {
+  data: string[];
+  model: string;
+  out: string;
+  steps?: number;
+  batch?: number;
+  seqLen?: number;
+  gradAccum?: number;
+  lr?: number;
+  warmup?: number;
+  weightDecay?: number;
+  dropout?: number;
+  vocabSize?: number;
+  evalEvery?: number;
+  checkpointEvery?: number;
+  valFraction?: number;
+  seed?: number;
+  resume?: boolean;
+  cache?: string;
+  /** No progress output (tests). */
+  quiet?: boolean;
+}
+
+interface Plan {
+  config: Omit<GptConfig, 'vocabSize'>;
+  vocabSize: number;
+  batch: number;
+  seqLen: number;
+  steps: number;
+  lr: number;
+  preset: string;
+}
+
+async function planFrom(o: TrainCommandOptions): Promise<Plan> {
+  let plan: Plan;
+  if ((presetNames as string[]).includes(o.model)) {
+    const p = presets[o.model as PresetName];
+    plan = { config: p.model, vocabSize: p.vocabSize, batch: p.batch, seqLen: p.seqLen, steps: p.steps, lr: p.lr, preset: o.model };
+  } else if (o.model.endsWith('.json') && existsSync(o.model)) {
+    const c = gpt2ConfigFromJson(JSON.parse(await readFile(o.model, 'utf8')), o.model);
+    plan = { config: c, vocabSize: c.vocabSize, batch: 8, seqLen: Math.min(256, c.nPositions), steps: 1000, lr: 1e-3, preset: o.model };
+  } else {
+    throw new Error(`--model '${o.model}' is neither a preset (${presetNames.join(', ')}) nor an existing config.json file`);
+  }
+  if (o.dropout) plan.config = { ...plan.config, embdPdrop: o.dropout, residPdrop: o.dropout };
+  plan.vocabSize = o.vocabSize ?? plan.vocabSize;
+  plan.batch = o.batch ?? plan.batch;
+  plan.steps = o.steps ?? plan.steps;
+  plan.lr = o.lr ?? plan.lr;
+  plan.seqLen = o.seqLen ?? plan.seqLen;
+  if (plan.seqLen > plan.config.nPositions) {
+    throw new Error(`--seq-len ${plan.seqLen} exceeds the model's context of ${plan.config.nPositions} positions`);
+  }
+  return plan;
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** A tokenizer for these sources and vocabulary size, trained once and cached by content hash. */
+async function tokenizerFor(sources: CorpusSource[], vocabSize: number, cacheDir: string, quiet: boolean): Promise<{ tokenizer: Tokenizer; sourcesKey: string }> {
+  const records = [];
+  for (const s of sources) records.push((await s.scan()).record);
+  const sourcesKey = sha256(records.map((r) => `${r.name}:${r.sha256}`).join('\n')).slice(0, 16);
+  const dir = path.join(cacheDir, 'tokenizers', `${sourcesKey}-v${vocabSize}`);
+  if (existsSync(path.join(dir, 'tokenizer.json'))) return { tokenizer: await loadTokenizer(dir), sourcesKey };
+  const totalChars = records.reduce((a, r) => a + r.bytes, 0);
+  const bar = quiet ? null : progressBar(100, 'tokenizer', '{phase}');
+  async function* texts(): AsyncGenerator<string> {
+    for (const s of sources) for await (const d of s.documents()) yield d.text;
+  }
+  const tokenizer = await trainBpe(texts(), {
+    vocabSize,
+    onProgress: (p) => {
+      const frac = p.phase === 'count' ? 0.5 * Math.min(1, p.chars / Math.max(1, totalChars)) : 0.5 + 0.5 * (p.merges / Math.max(1, p.targetMerges));
+      bar?.update(Math.round(100 * frac), { phase: p.phase });
+    },
+  });
+  bar?.update(100, { phase: 'done' });
+  bar?.stop();
+  await mkdir(dir, { recursive: true });
+  await saveTokenizer(dir, tokenizer);
+  return { tokenizer, sourcesKey };
+}
+
+/** Trains a model as the options say and writes the model folder; returns the loop's result. */
+export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult> {
+  const quiet = o.quiet ?? false;
+  const say = (s: string): void => {
+    if (!quiet) process.stderr.write(s + '\n');
+  };
+  const plan = await planFrom(o);
+  const seed = o.seed ?? 1337;
+  const cacheDir = o.cache ?? '.cache/genlab';
+  const sources = o.data.map((d) => resolveSource(d));
+  const t0 = performance.now();
+
+  let tokenizer: Tokenizer;
+  let sourcesKey: string;
+  if (o.resume && existsSync(path.join(o.out, 'checkpoint', 'tokenizer.json'))) {
+    tokenizer = await loadTokenizer(path.join(o.out, 'checkpoint'));
+    sourcesKey = 'resume';
+  } else {
+    ({ tokenizer, sourcesKey } = await tokenizerFor(sources, plan.vocabSize, cacheDir, quiet));
+  }
+  if (tokenizer.eotId === null) throw new Error('the tokenizer has no <|endoftext|> token; genlab separates documents with it');
+  const tokenizerHash = sha256(tokenizerJsonString(tokenizer));
+  await mkdir(path.join(o.out, 'checkpoint'), { recursive: true });
+  await saveTokenizer(path.join(o.out, 'checkpoint'), tokenizer, { formats: ['tokenizer.json'] });
+
+  const prepBar = quiet ? null : progressBar(100, 'tokenize ', '{source}');
+  const data = await prepareDataset({
+    sources,
+    tokenizer: { encode: (t) => tokenizer.encode(t, { allowSpecial: false }), eotId: tokenizer.eotId, vocabSize: tokenizer.vocabSize },
+    tokenizerHash,
+    outDir: path.join(cacheDir, 'datasets', `${sourcesKey}-${tokenizerHash.slice(0, 12)}-val${o.valFraction ?? 0.05}-s${seed}`),
+    valFraction: o.valFraction ?? 0.05,
+    seed,
+    onProgress: (p) => prepBar?.update(Math.round((100 * p.chars) / Math.max(1, p.totalChars)), { source: p.source }),
+  });
+  prepBar?.update(100, { source: data.reused ? 'cached' : 'done' });
+  prepBar?.stop();
+  say(`data: ${data.manifest.train.tokens.toLocaleString()} training tokens, ${data.manifest.val.tokens.toLocaleString()} validation tokens (${data.manifest.val.documents} held-out documents)`);
+
+  const config: GptConfig = { ...plan.config, vocabSize: tokenizer.vocabSize };
+  const model = new Gpt(config, { seed });
+  say(`model: ${plan.preset}, ${(model.numParameters() / 1e6).toFixed(2)}M parameters (${(model.numNonEmbeddingParameters() / 1e6).toFixed(2)}M non-embedding), ${config.nLayer} layers × ${config.nEmbd} wide, context ${config.nPositions}; backend ${model.device.name} × ${model.device.threads} threads`);
+  const train = new BatchLoader({ shards: data.trainFiles, batchSize: plan.batch, seqLen: plan.seqLen, mode: 'shuffle', seed, vocabSize: tokenizer.vocabSize });
+  const val = new BatchLoader({ shards: data.valFiles, batchSize: Math.min(plan.batch, 8), seqLen: plan.seqLen, mode: 'sequential', seed, vocabSize: tokenizer.vocabSize });
+
+  const bar = quiet ? null : progressBar(plan.steps, 'train    ', 'loss {loss} | val {val} | {tps} tok/s');
+  let lastVal = '—';
+  let result: TrainResult;
+  try {
+    result = await trainLoop(model, train, val, {
+      steps: plan.steps,
+      lr: plan.lr,
+      ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
+      weightDecay: o.weightDecay ?? 0.1,
+      gradAccum: o.gradAccum ?? 1,
+      evalEvery: o.evalEvery ?? 100,
+      checkpointEvery: o.checkpointEvery ?? 200,
+      seed,
+      outDir: o.out,
+      resume: o.resume ?? false,
+      onStep: (m) => bar?.update(m.step, { loss: m.loss.toFixed(3), val: lastVal, tps: Math.round(m.tokensPerSecond) }),
+      onEval: (e) => {
+        lastVal = e.valLoss.toFixed(3);
+      },
+      onEvent: (e) => say(`\nstep ${e.step}: ${e.reason}; ${e.action}`),
+    });
+  } finally {
+    bar?.stop();
+    train.close();
+    val.close();
+  }
+
+  const seconds = (performance.now() - t0) / 1000;
+  const runRecord = {
+    genlab: { version: '0.1.0', kind: 'pretraining' },
+    createdAt: new Date().toISOString(),
+    preset: plan.preset,
+    data: {
+      sources: data.manifest.sources,
+      trainTokens: data.manifest.train.tokens,
+      valTokens: data.manifest.val.tokens,
+      split: data.manifest.split,
+    },
+    tokenizer: { type: 'byte-level BPE', vocabSize: tokenizer.vocabSize, sha256: tokenizerHash },
+    hyperparameters: { steps: plan.steps, batch: plan.batch, seqLen: plan.seqLen, gradAccum: o.gradAccum ?? 1, lr: plan.lr, weightDecay: o.weightDecay ?? 0.1, seed },
+    parameters: { total: model.numParameters(), nonEmbedding: model.numNonEmbeddingParameters() },
+    training: {
+      tokensSeen: result.tokens,
+      trainingFlops: trainingFlops(config, result.tokens, plan.seqLen),
+      trainSeconds: result.seconds,
+      wallSeconds: seconds,
+      finalTrainLoss: result.finalLoss,
+      finalValLoss: result.valLoss,
+      lossSpikesSkipped: result.spikes,
+      resumedFromStep: result.resumedFrom,
+    },
+    hardware: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), backend: model.device.name, threads: model.device.threads },
+    software: { node: process.version, platform: `${process.platform}-${process.arch}` },
+  };
+  await saveModel(o.out, { model, tokenizer }, { runRecord });
+  say(`\nsaved ${o.out}: val loss ${result.valLoss.toFixed(4)} after ${result.steps} steps (${result.tokens.toLocaleString()} tokens, ${result.seconds.toFixed(0)} s)`);
+  return result;
+}
