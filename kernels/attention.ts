@@ -238,19 +238,19 @@ const SROW: usize = KB << 2; // bytes per score row
 }
 
 export function attentionForward(
-  tid: i32, nt: i32, q: usize, k: usize, v: usize, out: usize, strides: usize, lse: usize,
+  part: i32, parts: i32, q: usize, k: usize, v: usize, out: usize, strides: usize, lse: usize,
   batch: i32, heads: i32, tq: i32, tk: i32, d: i32, scale: f32, off: i32,
 ): void {
   const nqb = (tq + QB - 1) / QB;
   const units = batch * heads * nqb;
-  const s = scratch(tid);
+  const s = scratch();
   const acc = s + <usize>QB * SROW;
   const accStride = <usize>d << 2;
   const ks = <usize>load<i32>(strides, 20) << 2;
   const vs = <usize>load<i32>(strides, 32) << 2;
   const mState = acc + <usize>QB * accStride; // m, l per row
-  // Interleaved units balance the causal triangle across threads.
-  for (let u = tid; u < units; u += nt) {
+  // Interleaved units balance the causal triangle across parts.
+  for (let u = part; u < units; u += parts) {
     const bh = u / nqb;
     const i0 = (u - bh * nqb) * QB;
     const b = bh / heads, h = bh - b * heads;
@@ -333,19 +333,19 @@ export function attentionForward(
 }
 
 /**
- * Threads own whole (b, h) pairs, so the gradK/gradV rows they accumulate into never race.
+ * Parts own whole (b, h) pairs, so the gradK/gradV rows they accumulate into never race.
  * Per query block and key block: P = exp(scale·qk − lse), dP = dO·v, dS = P (dP − Δ) scale with
  * Δ = dO·out, then dQ += dS k, dK += dSᵀ q, dV += Pᵀ dO.
  */
 export function attentionBackward(
-  tid: i32, nt: i32, q: usize, k: usize, v: usize, out: usize, strides: usize, lse: usize,
+  part: i32, parts: i32, q: usize, k: usize, v: usize, out: usize, strides: usize, lse: usize,
   gout: usize, gq: usize, gk: usize, gv: usize,
   batch: i32, heads: i32, tq: i32, tk: i32, d: i32, scale: f32, off: i32,
 ): void {
   const pairs = batch * heads;
-  const p0 = splitAt(pairs, tid, nt, 1);
-  const p1 = splitAt(pairs, tid + 1, nt, 1);
-  const sP = scratch(tid);
+  const p0 = splitAt(pairs, part, parts, 1);
+  const p1 = splitAt(pairs, part + 1, parts, 1);
+  const sP = scratch();
   const sD = sP + <usize>QB * SROW;
   const dq = sD + <usize>QB * SROW;
   const rowBytes = <usize>d << 2;

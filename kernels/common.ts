@@ -1,17 +1,25 @@
 // Shared helpers for the genlab kernels (AssemblyScript, compiled to wasm SIMD128).
 //
 // Every pointer crossing the JS boundary is a BYTE address into the shared memory. Threaded
-// kernels take (tid, nt) first: all threads run the same export and each picks its own slice, so
-// the pool only has to broadcast one argument list.
+// kernels take (part, parts) first: a call is cut into `parts` pieces by the kernel itself, and
+// the pool's threads claim pieces until none are left, so every thread runs the same export with
+// one broadcast argument list, and a thread the OS is slow to schedule delays nobody.
 
-// Per-thread scratch (packing buffers, partial sums), set by init() in every instance: globals
-// are per instance, memory is shared.
+// Set by init() in every instance (globals are per instance, the memory is shared):
+// - this thread's own scratch (packing buffers, score blocks), chosen by its pool slot;
+// - the partials region, one slice per part, for sums the JS side reduces after the call.
 let scratchBase: usize = 0;
 let scratchBytes: usize = 0;
+let slot: usize = 0;
+let partialsBase: usize = 0;
+let partialBytes: usize = 0;
 
-export function init(base: usize, bytesPerThread: usize): void {
+export function init(base: usize, bytesPerThread: usize, threadSlot: i32, partials: usize, bytesPerPart: usize): void {
   scratchBase = base;
   scratchBytes = bytesPerThread;
+  slot = <usize>threadSlot;
+  partialsBase = partials;
+  partialBytes = bytesPerPart;
 }
 
 /** End of the module's static data; the loader puts its scratch regions above it. */
@@ -19,18 +27,24 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
-@inline export function scratch(tid: i32): usize {
-  return scratchBase + <usize>tid * scratchBytes;
+/** This thread's scratch. */
+@inline export function scratch(): usize {
+  return scratchBase + slot * scratchBytes;
 }
 
-@inline export function scratchSize(): usize {
-  return scratchBytes;
+/** The partial-result slice of part `part`. */
+@inline export function partial(part: i32): usize {
+  return partialsBase + <usize>part * partialBytes;
 }
 
-/** Start of thread tid's share of [0, n), boundaries rounded down to a multiple of `align`. */
-@inline export function splitAt(n: i32, tid: i32, nt: i32, align: i32): i32 {
-  if (tid >= nt) return n;
-  const s = <i32>((<i64>n * <i64>tid) / <i64>nt);
+@inline export function partialSize(): usize {
+  return partialBytes;
+}
+
+/** Start of piece `part` of [0, n) cut in `parts`, rounded down to a multiple of `align`. */
+@inline export function splitAt(n: i32, part: i32, parts: i32, align: i32): i32 {
+  if (part >= parts) return n;
+  const s = <i32>((<i64>n * <i64>part) / <i64>parts);
   return s - (s % align);
 }
 

@@ -1,7 +1,7 @@
-// Elementwise and strided kernels. Contiguous ranges are split across threads in 16-element
+// Elementwise and strided kernels. Contiguous ranges are split into parts in 16-element
 // aligned chunks; strided kernels split the flattened index space of their (coalesced) shape.
 
-import { splitAt, madd, vexp, vtanh, scratch, GELU_C, GELU_A } from './common';
+import { splitAt, madd, vexp, vtanh, partial, GELU_C, GELU_A } from './common';
 
 const OP_ADD = 0;
 const OP_SUB = 1;
@@ -14,18 +14,18 @@ const U_TANH = 2;
 const U_EXP = 3;
 const U_NEG = 4;
 
-export function fill(tid: i32, nt: i32, out: usize, n: i32, value: f32): void {
-  const s = splitAt(n, tid, nt, 16);
-  const e = splitAt(n, tid + 1, nt, 16);
+export function fill(part: i32, parts: i32, out: usize, n: i32, value: f32): void {
+  const s = splitAt(n, part, parts, 16);
+  const e = splitAt(n, part + 1, parts, 16);
   const v = f32x4.splat(value);
   let i = s;
   for (; i + 4 <= e; i += 4) v128.store(out + (<usize>i << 2), v);
   for (; i < e; i++) store<f32>(out + (<usize>i << 2), value);
 }
 
-export function affine(tid: i32, nt: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): void {
-  const s = splitAt(n, tid, nt, 16);
-  const e = splitAt(n, tid + 1, nt, 16);
+export function affine(part: i32, parts: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): void {
+  const s = splitAt(n, part, parts, 16);
+  const e = splitAt(n, part + 1, parts, 16);
   const va = f32x4.splat(alpha);
   const vb = f32x4.splat(beta);
   let i = s;
@@ -39,9 +39,9 @@ export function affine(tid: i32, nt: i32, x: usize, out: usize, n: i32, alpha: f
   }
 }
 
-export function axpy(tid: i32, nt: i32, x: usize, y: usize, n: i32, alpha: f32): void {
-  const s = splitAt(n, tid, nt, 16);
-  const e = splitAt(n, tid + 1, nt, 16);
+export function axpy(part: i32, parts: i32, x: usize, y: usize, n: i32, alpha: f32): void {
+  const s = splitAt(n, part, parts, 16);
+  const e = splitAt(n, part + 1, parts, 16);
   const va = f32x4.splat(alpha);
   let i = s;
   for (; i + 8 <= e; i += 8) {
@@ -106,9 +106,9 @@ export function axpy(tid: i32, nt: i32, x: usize, y: usize, n: i32, alpha: f32):
   }
 }
 
-export function unary(tid: i32, nt: i32, op: i32, x: usize, out: usize, n: i32): void {
-  const s = splitAt(n, tid, nt, 16);
-  const e = splitAt(n, tid + 1, nt, 16);
+export function unary(part: i32, parts: i32, op: i32, x: usize, out: usize, n: i32): void {
+  const s = splitAt(n, part, parts, 16);
+  const e = splitAt(n, part + 1, parts, 16);
   if (op == U_GELU) unaryRange(U_GELU, x, out, s, e);
   else if (op == U_RELU) unaryRange(U_RELU, x, out, s, e);
   else if (op == U_TANH) unaryRange(U_TANH, x, out, s, e);
@@ -129,9 +129,9 @@ export function unary(tid: i32, nt: i32, op: i32, x: usize, out: usize, n: i32):
   }
 }
 
-export function unaryBackward(tid: i32, nt: i32, op: i32, x: usize, g: usize, gx: usize, n: i32): void {
-  const s = splitAt(n, tid, nt, 16);
-  const e = splitAt(n, tid + 1, nt, 16);
+export function unaryBackward(part: i32, parts: i32, op: i32, x: usize, g: usize, gx: usize, n: i32): void {
+  const s = splitAt(n, part, parts, 16);
+  const e = splitAt(n, part + 1, parts, 16);
   if (op == U_GELU) unaryGradRange(U_GELU, x, g, gx, s, e);
   else if (op == U_RELU) unaryGradRange(U_RELU, x, g, gx, s, e);
   else if (op == U_TANH) unaryGradRange(U_TANH, x, g, gx, s, e);
@@ -198,11 +198,11 @@ function total(shape: usize, nd: i32): i32 {
 
 /** out (contiguous) = a op b over `shape`; sa/sb/shape are i32 arrays of length nd >= 1. */
 export function binary(
-  tid: i32, nt: i32, op: i32, a: usize, sa: usize, b: usize, sb: usize, out: usize, shape: usize, nd: i32,
+  part: i32, parts: i32, op: i32, a: usize, sa: usize, b: usize, sb: usize, out: usize, shape: usize, nd: i32,
 ): void {
   const n = total(shape, nd);
-  const s = splitAt(n, tid, nt, 16);
-  const e = splitAt(n, tid + 1, nt, 16);
+  const s = splitAt(n, part, parts, 16);
+  const e = splitAt(n, part + 1, parts, 16);
   const last = <usize>(nd - 1) << 2;
   const L = load<i32>(shape + last);
   const ia = load<i32>(sa + last);
@@ -262,14 +262,14 @@ export function binary(
 
 /**
  * dst[idx·dstStrides] (+)= src[idx·srcStrides]. Threads split the index space; the JS wrapper
- * only runs accumulating copies on several threads when no two indices share a dst element.
+ * only splits an accumulating copy when no two indices share a dst element.
  */
 export function copyStrided(
-  tid: i32, nt: i32, src: usize, ss: usize, dst: usize, ds: usize, shape: usize, nd: i32, acc: i32,
+  part: i32, parts: i32, src: usize, ss: usize, dst: usize, ds: usize, shape: usize, nd: i32, acc: i32,
 ): void {
   const n = total(shape, nd);
-  const s = splitAt(n, tid, nt, 16);
-  const e = splitAt(n, tid + 1, nt, 16);
+  const s = splitAt(n, part, parts, 16);
+  const e = splitAt(n, part + 1, parts, 16);
   const last = <usize>(nd - 1) << 2;
   const L = load<i32>(shape + last);
   const is = load<i32>(ss + last);
@@ -342,22 +342,22 @@ export function copyStrided(
   }
 }
 
-export function dropoutForward(tid: i32, nt: i32, x: usize, out: usize, n: i32, thr: i32, keep: f64, seed: u32, offset: u32): void {
-  dropoutRun(x, out, splitAt(n, tid, nt, 16), splitAt(n, tid + 1, nt, 16), thr, keep, seed, offset, false);
+export function dropoutForward(part: i32, parts: i32, x: usize, out: usize, n: i32, thr: i32, keep: f64, seed: u32, offset: u32): void {
+  dropoutRun(x, out, splitAt(n, part, parts, 16), splitAt(n, part + 1, parts, 16), thr, keep, seed, offset, false);
 }
 
-export function dropoutBackward(tid: i32, nt: i32, g: usize, gx: usize, n: i32, thr: i32, keep: f64, seed: u32, offset: u32): void {
-  dropoutRun(g, gx, splitAt(n, tid, nt, 16), splitAt(n, tid + 1, nt, 16), thr, keep, seed, offset, true);
+export function dropoutBackward(part: i32, parts: i32, g: usize, gx: usize, n: i32, thr: i32, keep: f64, seed: u32, offset: u32): void {
+  dropoutRun(g, gx, splitAt(n, part, parts, 16), splitAt(n, part + 1, parts, 16), thr, keep, seed, offset, true);
 }
 
 // ---- optimizer and norms ----
 
 export function adamw(
-  tid: i32, nt: i32, p: usize, g: usize, m: usize, v: usize, n: i32,
+  part: i32, parts: i32, p: usize, g: usize, m: usize, v: usize, n: i32,
   lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, bc1: f32, bc2: f32,
 ): void {
-  const s = splitAt(n, tid, nt, 16);
-  const e = splitAt(n, tid + 1, nt, 16);
+  const s = splitAt(n, part, parts, 16);
+  const e = splitAt(n, part + 1, parts, 16);
   const vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2);
   const vc1 = f32x4.splat(1 - b1), vc2 = f32x4.splat(1 - b2);
   const ibc1 = f32x4.splat(1 / bc1), ibc2 = f32x4.splat(1 / bc2);
@@ -386,10 +386,10 @@ export function adamw(
   }
 }
 
-/** Σ x² in float64 over this thread's range; written to scratch(tid) and returned. */
-export function sumSquares(tid: i32, nt: i32, x: usize, n: i32): f64 {
-  const s = splitAt(n, tid, nt, 16);
-  const e = splitAt(n, tid + 1, nt, 16);
+/** Σ x² in float64 over this part's range; written to partial(part) and returned. */
+export function sumSquares(part: i32, parts: i32, x: usize, n: i32): f64 {
+  const s = splitAt(n, part, parts, 16);
+  const e = splitAt(n, part + 1, parts, 16);
   let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
   let i = s;
   for (; i + 4 <= e; i += 4) {
@@ -405,13 +405,13 @@ export function sumSquares(tid: i32, nt: i32, x: usize, n: i32): f64 {
     const xi = <f64>load<f32>(x + (<usize>i << 2));
     r += xi * xi;
   }
-  store<f64>(scratch(tid), r);
+  store<f64>(partial(part), r);
   return r;
 }
 
-/** Sum of the per-thread partials left in scratch by sumSquares. */
-export function sumPartials(nt: i32): f64 {
+/** Sum of the per-part results left by sumSquares. */
+export function sumPartials(parts: i32): f64 {
   let r: f64 = 0;
-  for (let t = 0; t < nt; t++) r += load<f64>(scratch(t));
+  for (let t = 0; t < parts; t++) r += load<f64>(partial(t));
   return r;
 }

@@ -3,8 +3,8 @@
 // micro-kernel), then an MR×NR tile of f32x4 accumulators walks the shared k dimension with
 // fused multiply-adds on the relaxed build.
 //
-// Threads split the output (columns when N >= M, else rows; whole matrices when the batch is
-// large and every matrix has its own C), each packing its own panels in its own scratch.
+// Parts split the output (columns when N >= M, else rows; whole matrices when the batch is
+// large and every matrix has its own C); each thread packs panels in its own scratch.
 
 import { madd, hsum4, scratch, splitAt } from './common';
 
@@ -372,7 +372,7 @@ function gemmSmallM(
  * order, into one C, so threads then split C itself, never the batch.
  */
 export function matmul(
-  tid: i32, nt: i32, a: usize, b: usize, c: usize, bias: usize, batch: i32, m: i32, n: i32, k: i32,
+  part: i32, parts: i32, a: usize, b: usize, c: usize, bias: usize, batch: i32, m: i32, n: i32, k: i32,
   transA: i32, transB: i32, sA: i32, sB: i32, sC: i32, accumulate: i32,
 ): void {
   if (batch <= 0 || m <= 0 || n <= 0) return;
@@ -380,18 +380,18 @@ export function matmul(
   const lda: usize = tA ? m : k;
   const ldb: usize = tB ? k : n;
   const ldc: usize = n;
-  const ws = scratch(tid);
+  const ws = scratch();
   let b0 = 0, b1 = batch, i0 = 0, i1 = m, j0 = 0, j1 = n;
-  if (nt > 1) {
-    if (sC != 0 && batch >= nt) {
-      b0 = splitAt(batch, tid, nt, 1);
-      b1 = splitAt(batch, tid + 1, nt, 1);
+  if (parts > 1) {
+    if (sC != 0 && batch >= parts) {
+      b0 = splitAt(batch, part, parts, 1);
+      b1 = splitAt(batch, part + 1, parts, 1);
     } else if (n >= m) {
-      j0 = splitAt(n, tid, nt, NR);
-      j1 = splitAt(n, tid + 1, nt, NR);
+      j0 = splitAt(n, part, parts, NR);
+      j1 = splitAt(n, part + 1, parts, NR);
     } else {
-      i0 = splitAt(m, tid, nt, MR);
-      i1 = splitAt(m, tid + 1, nt, MR);
+      i0 = splitAt(m, part, parts, MR);
+      i1 = splitAt(m, part + 1, parts, MR);
     }
   }
   if (b0 >= b1 || i0 >= i1 || j0 >= j1) return;

@@ -1,7 +1,7 @@
-// Row-wise kernels: reductions, embeddings, layerNorm, softmax, cross-entropy. Threads split rows
-// (or, where rows would race on a shared output, columns or per-thread partials).
+// Row-wise kernels: reductions, embeddings, layerNorm, softmax, cross-entropy. Parts split rows
+// (or, where rows would race on a shared output, columns or per-part partial sums).
 
-import { splitAt, madd, vexp, hsum, hmax, scratch, scratchSize } from './common';
+import { splitAt, madd, vexp, hsum, hmax, partial, partialSize } from './common';
 
 // ---- reduce ----
 
@@ -33,12 +33,12 @@ import { splitAt, madd, vexp, hsum, hmax, scratch, scratchSize } from './common'
  * out[o, i] = reduce_k x[o, k, i]. Max keeps the first maximum, and a NaN wins and sticks (as
  * PyTorch); an empty axis gives -Infinity and index -1.
  */
-export function reduce(tid: i32, nt: i32, op: i32, x: usize, out: usize, arg: usize, outer: i32, axis: i32, inner: i32): void {
+export function reduce(part: i32, parts: i32, op: i32, x: usize, out: usize, arg: usize, outer: i32, axis: i32, inner: i32): void {
   // Work units: (o, block of 64 inner columns), so both tall and wide shapes split evenly.
   const blocks = (inner + 63) >> 6;
   const units = outer * blocks;
-  const u0 = splitAt(units, tid, nt, 1);
-  const u1 = splitAt(units, tid + 1, nt, 1);
+  const u0 = splitAt(units, part, parts, 1);
+  const u1 = splitAt(units, part + 1, parts, 1);
   for (let u = u0; u < u1; u++) {
     const o = u / blocks;
     const i0 = (u - o * blocks) << 6;
@@ -90,9 +90,9 @@ export function reduce(tid: i32, nt: i32, op: i32, x: usize, out: usize, arg: us
 
 // ---- embedding ----
 
-export function embeddingForward(tid: i32, nt: i32, table: usize, ids: usize, out: usize, rows: i32, dim: i32): void {
-  const r0 = splitAt(rows, tid, nt, 1);
-  const r1 = splitAt(rows, tid + 1, nt, 1);
+export function embeddingForward(part: i32, parts: i32, table: usize, ids: usize, out: usize, rows: i32, dim: i32): void {
+  const r0 = splitAt(rows, part, parts, 1);
+  const r1 = splitAt(rows, part + 1, parts, 1);
   const bytes = <usize>dim << 2;
   for (let r = r0; r < r1; r++) {
     const id = load<i32>(ids + (<usize>r << 2));
@@ -101,9 +101,9 @@ export function embeddingForward(tid: i32, nt: i32, table: usize, ids: usize, ou
 }
 
 /** Threads own column ranges, so repeated ids never race. */
-export function embeddingBackward(tid: i32, nt: i32, ids: usize, g: usize, gt: usize, rows: i32, dim: i32): void {
-  const c0 = splitAt(dim, tid, nt, 4);
-  const c1 = splitAt(dim, tid + 1, nt, 4);
+export function embeddingBackward(part: i32, parts: i32, ids: usize, g: usize, gt: usize, rows: i32, dim: i32): void {
+  const c0 = splitAt(dim, part, parts, 4);
+  const c1 = splitAt(dim, part + 1, parts, 4);
   if (c0 >= c1) return;
   const bytes = <usize>dim << 2;
   for (let r = 0; r < rows; r++) {
@@ -125,11 +125,11 @@ export function embeddingBackward(tid: i32, nt: i32, ids: usize, g: usize, gt: u
 // ---- layerNorm ----
 
 export function layerNormForward(
-  tid: i32, nt: i32, x: usize, gamma: usize, beta: usize, out: usize, mean: usize, rstd: usize,
+  part: i32, parts: i32, x: usize, gamma: usize, beta: usize, out: usize, mean: usize, rstd: usize,
   rows: i32, dim: i32, eps: f32,
 ): void {
-  const r0 = splitAt(rows, tid, nt, 1);
-  const r1 = splitAt(rows, tid + 1, nt, 1);
+  const r0 = splitAt(rows, part, parts, 1);
+  const r1 = splitAt(rows, part + 1, parts, 1);
   const bytes = <usize>dim << 2;
   for (let r = r0; r < r1; r++) {
     const row = x + <usize>r * bytes;
@@ -169,19 +169,19 @@ export function layerNormForward(
 
 /**
  * gradX += rstd (dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)), dxhat = gradOut·gamma. With
- * several threads (partial != 0), gradGamma/gradBeta partials go to each thread's scratch and
- * layerNormReduce adds them after the join; with one thread they are accumulated in place.
+ * several parts (split != 0), each part's gradGamma/gradBeta sums go to its partial slice and
+ * layerNormReduce adds them after the call; with one part they are accumulated in place.
  */
 export function layerNormBackward(
-  tid: i32, nt: i32, x: usize, gamma: usize, mean: usize, rstd: usize, gout: usize, gx: usize,
-  ggamma: usize, gbeta: usize, rows: i32, dim: i32, partial: i32,
+  part: i32, parts: i32, x: usize, gamma: usize, mean: usize, rstd: usize, gout: usize, gx: usize,
+  ggamma: usize, gbeta: usize, rows: i32, dim: i32, split: i32,
 ): void {
-  const r0 = splitAt(rows, tid, nt, 1);
-  const r1 = splitAt(rows, tid + 1, nt, 1);
+  const r0 = splitAt(rows, part, parts, 1);
+  const r1 = splitAt(rows, part + 1, parts, 1);
   const bytes = <usize>dim << 2;
   let gg = ggamma, gb = gbeta;
-  if (partial != 0) {
-    gg = scratch(tid);
+  if (split != 0) {
+    gg = partial(part);
     gb = gg + bytes;
     memory.fill(gg, 0, bytes << 1);
   }
@@ -237,11 +237,11 @@ export function layerNormBackward(
   }
 }
 
-/** Adds the nt per-thread gradGamma/gradBeta partials left in scratch by layerNormBackward. */
-export function layerNormReduce(nt: i32, ggamma: usize, gbeta: usize, dim: i32): void {
+/** Adds the gradGamma/gradBeta sums of the parts of a split layerNormBackward. */
+export function layerNormReduce(parts: i32, ggamma: usize, gbeta: usize, dim: i32): void {
   const bytes = <usize>dim << 2;
-  for (let t = 0; t < nt; t++) {
-    const gg = scratch(t);
+  for (let t = 0; t < parts; t++) {
+    const gg = partial(t);
     const gb = gg + bytes;
     let c = 0;
     for (; c + 4 <= dim; c += 4) {
@@ -257,9 +257,9 @@ export function layerNormReduce(nt: i32, ggamma: usize, gbeta: usize, dim: i32):
   }
 }
 
-/** Largest dim whose gradGamma/gradBeta partials fit one thread's scratch. */
+/** Largest dim whose gradGamma/gradBeta sums fit one partial slice. */
 export function layerNormMaxPartialDim(): i32 {
-  return <i32>(scratchSize() >> 3);
+  return <i32>(partialSize() >> 3);
 }
 
 // ---- softmax ----
@@ -290,9 +290,9 @@ export function layerNormMaxPartialDim(): i32 {
   return s;
 }
 
-export function softmaxForward(tid: i32, nt: i32, x: usize, out: usize, rows: i32, dim: i32): void {
-  const r0 = splitAt(rows, tid, nt, 1);
-  const r1 = splitAt(rows, tid + 1, nt, 1);
+export function softmaxForward(part: i32, parts: i32, x: usize, out: usize, rows: i32, dim: i32): void {
+  const r0 = splitAt(rows, part, parts, 1);
+  const r1 = splitAt(rows, part + 1, parts, 1);
   const bytes = <usize>dim << 2;
   for (let r = r0; r < r1; r++) {
     const row = x + <usize>r * bytes;
@@ -309,9 +309,9 @@ export function softmaxForward(tid: i32, nt: i32, x: usize, out: usize, rows: i3
   }
 }
 
-export function softmaxBackward(tid: i32, nt: i32, y: usize, g: usize, gx: usize, rows: i32, dim: i32): void {
-  const r0 = splitAt(rows, tid, nt, 1);
-  const r1 = splitAt(rows, tid + 1, nt, 1);
+export function softmaxBackward(part: i32, parts: i32, y: usize, g: usize, gx: usize, rows: i32, dim: i32): void {
+  const r0 = splitAt(rows, part, parts, 1);
+  const r1 = splitAt(rows, part + 1, parts, 1);
   const bytes = <usize>dim << 2;
   for (let r = r0; r < r1; r++) {
     const yr = y + <usize>r * bytes;
@@ -338,10 +338,10 @@ export function softmaxBackward(tid: i32, nt: i32, y: usize, g: usize, gx: usize
 // ---- cross-entropy ----
 
 export function crossEntropyForward(
-  tid: i32, nt: i32, logits: usize, targets: usize, losses: usize, lse: usize, rows: i32, vocab: i32, ignore: i32,
+  part: i32, parts: i32, logits: usize, targets: usize, losses: usize, lse: usize, rows: i32, vocab: i32, ignore: i32,
 ): void {
-  const r0 = splitAt(rows, tid, nt, 1);
-  const r1 = splitAt(rows, tid + 1, nt, 1);
+  const r0 = splitAt(rows, part, parts, 1);
+  const r1 = splitAt(rows, part + 1, parts, 1);
   const bytes = <usize>vocab << 2;
   for (let r = r0; r < r1; r++) {
     const row = logits + <usize>r * bytes;
@@ -354,10 +354,10 @@ export function crossEntropyForward(
 }
 
 export function crossEntropyBackward(
-  tid: i32, nt: i32, logits: usize, targets: usize, lse: usize, grad: usize, rows: i32, vocab: i32, ignore: i32, scale: f32,
+  part: i32, parts: i32, logits: usize, targets: usize, lse: usize, grad: usize, rows: i32, vocab: i32, ignore: i32, scale: f32,
 ): void {
-  const r0 = splitAt(rows, tid, nt, 1);
-  const r1 = splitAt(rows, tid + 1, nt, 1);
+  const r0 = splitAt(rows, part, parts, 1);
+  const r1 = splitAt(rows, part + 1, parts, 1);
   const bytes = <usize>vocab << 2;
   const vs = f32x4.splat(scale);
   for (let r = r0; r < r1; r++) {

@@ -52,14 +52,14 @@ export function tokenStringToBytes(token: string): Uint8Array | null {
 }
 
 /**
- * UTF-8-encodes `s` into `out` starting at 0 and returns the byte count; `out` must hold
- * 3 × s.length bytes. A lone surrogate becomes U+FFFD (EF BF BD), exactly as TextEncoder does:
- * UTF-8 cannot represent it, and this keeps genlab's bytes identical to other tokenizers'.
+ * UTF-8-encodes s[start..end) into `out` from index 0 and returns the byte count; `out` must hold
+ * 3 × (end - start) bytes. A lone surrogate becomes U+FFFD (EF BF BD), exactly as TextEncoder
+ * does: UTF-8 cannot represent it, and this keeps genlab's bytes identical to other tokenizers'.
  */
-export function utf8Encode(s: string, out: Uint8Array): number {
+export function utf8Encode(s: string, out: Uint8Array, start = 0, end = s.length): number {
   let n = 0;
-  const len = s.length;
-  for (let i = 0; i < len; i++) {
+  const len = end;
+  for (let i = start; i < len; i++) {
     let c = s.charCodeAt(i);
     if (c < 0x80) {
       out[n++] = c;

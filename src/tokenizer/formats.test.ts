@@ -104,6 +104,8 @@ test('corrupt files: errors name the file and the problem', async () => {
   assert.throws(() => parseTokenizerJson(edit((j) => (j.model.vocab['Ġthe'] = 'x'))), /model\.vocab: token "Ġthe" has id "x"; ids must be integers/);
   assert.throws(() => parseTokenizerJson(edit((j) => delete j.model.vocab['Ċ'])), /tokenizer\.json: no token for byte 0x0a \("Ċ"\)/);
   assert.throws(() => parseTokenizerJson(edit((j) => (j.added_tokens = [{ content: 5 }]))), /added_tokens\[0\] is \{"content":5\}/);
+  assert.throws(() => parseTokenizerJson(edit((j) => (j.added_tokens[0].id = 2 ** 30))), /tokenizer\.json: token id 1073741824 is too large: ids must be below 16777216/);
+  assert.throws(() => parseTokenizerJson(edit((j) => (j.model.vocab['Ġthe'] = 2 ** 30))), /token "Ġthe" has id 1073741824; ids must be integers in 0\.\.16777215/);
   assert.throws(() => parseTokenizerJson(edit((j) => delete j.model)), /"model" is missing/);
 
   assert.throws(() => parseVocabMerges('{"a": 1,', mt, 'm/vocab.json', 'm/merges.txt'), /^TokenizerFileError: m\/vocab\.json: not valid JSON/);

@@ -7,7 +7,7 @@
 // and "left right" splits unambiguously.
 
 import { tokenStringToBytes } from './byte-level.ts';
-import { type SpecialToken, Tokenizer, type TokenizerParts } from './tokenizer.ts';
+import { MAX_VOCAB, type SpecialToken, Tokenizer, type TokenizerParts } from './tokenizer.ts';
 
 export const MERGES_HEADER = '#version: 0.2';
 
@@ -118,8 +118,8 @@ function readVocab(raw: unknown, file: string, where: string): Map<string, numbe
   const vocab = new Map<string, number>();
   const seen = new Map<number, string>();
   for (const [token, id] of Object.entries(raw)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= 2 ** 31) {
-      throw new TokenizerFileError(file, `${where}: token ${describe(token)} has id ${describe(id)}; ids must be integers in 0..2^31-1`);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= MAX_VOCAB) {
+      throw new TokenizerFileError(file, `${where}: token ${describe(token)} has id ${describe(id)}; ids must be integers in 0..${MAX_VOCAB - 1}`);
     }
     const prev = seen.get(id);
     if (prev !== undefined) throw new TokenizerFileError(file, `${where}: id ${id} is used by both ${describe(prev)} and ${describe(token)}`);

@@ -12,6 +12,7 @@ export { GPT2_PATTERN, pretokenize } from './pretokenize.ts';
 export { TokenBuffer } from './token-buffer.ts';
 export {
   END_OF_TEXT,
+  MAX_VOCAB,
   StreamDecoder,
   Tokenizer,
   type EncodeOptions,

@@ -6,21 +6,20 @@
 // implementations and HF exactly, and differs from js-tiktoken only on text containing U+0085 or
 // U+FEFF (see gpt2.test.ts).
 
+import { wordEnd } from './scanner.ts';
+
+/** The specification; scanner.ts implements it without the regex engine, for speed. */
 export const GPT2_PATTERN =
   "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\p{White_Space}\\p{L}\\p{N}]+" +
   '|\\p{White_Space}+(?!\\P{White_Space})|\\p{White_Space}+';
 
-/** A fresh global regex for GPT2_PATTERN (regexes carry `lastIndex`, so each user owns one). */
-export function gpt2Regex(): RegExp {
-  return new RegExp(GPT2_PATTERN, 'gu');
-}
-
 /** Pre-tokenizes `text` (no special-token handling) into GPT-2 words. */
 export function pretokenize(text: string): string[] {
-  const re = gpt2Regex();
   const words: string[] = [];
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) words.push(m[0]);
+  for (let i = 0, e = 0; i < text.length; i = e) {
+    e = wordEnd(text, i, text.length);
+    words.push(text.slice(i, e));
+  }
   return words;
 }
 

@@ -29,9 +29,10 @@ export class TokenBuffer {
   }
 
   toArray(): number[] {
-    const out: number[] = [];
+    const n = this.length;
+    const out = new Array<number>(n); // preallocated: much faster than n pushes for big texts
     const d = this.data;
-    for (let i = 0; i < this.length; i++) out.push(d[i]!);
+    for (let i = 0; i < n; i++) out[i] = d[i]!;
     return out;
   }
 

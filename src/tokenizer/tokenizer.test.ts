@@ -138,3 +138,13 @@ test('pretokenize follows the GPT-2 pattern', () => {
   assert.deepEqual(pretokenize('a \u0085b'), ['a', ' ', '\u0085', 'b']);
   assert.deepEqual(pretokenize('x \ufeffy'), ['x', ' \ufeff', 'y']);
 });
+
+test('a tokenizer without special tokens has eotId null and encodes <|endoftext|> as text', () => {
+  const base = gpt2Tokenizer().toParts();
+  const tok = new Tokenizer({ ...base, vocab: base.vocab.slice(0, 50256), specialTokens: [] });
+  assert.equal(tok.eotId, null);
+  assert.equal(tok.vocabSize, 50256);
+  const s = 'a<|endoftext|>b';
+  assert.deepEqual(tok.encode(s), gpt2Tokenizer().encode(s, { allowSpecial: false }));
+  assert.equal(tok.decode(tok.encode(s)), s);
+});

@@ -1,6 +1,6 @@
 // The byte-level BPE tokenizer: GPT-2 pre-tokenization, merges applied on integer ids, a word →
-// ids cache (natural text repeats a few tens of thousands of words, so almost every word is a
-// single Map hit), special tokens matched before pre-tokenization.
+// ids cache (natural text repeats a few tens of thousands of words, so almost every word is one
+// hash probe), special tokens matched before pre-tokenization.
 //
 // Round trip: decode(encode(s)) === s for every well-formed string. A lone surrogate (half of a
 // UTF-16 pair, which UTF-8 cannot express) is encoded as U+FFFD, like TextEncoder and every other
@@ -8,8 +8,10 @@
 
 import { bpeMerge, PairRanks } from './bpe.ts';
 import { BYTE_TO_CHAR, bytesToTokenString, renderBytes, utf8Encode } from './byte-level.ts';
-import { gpt2Regex, specialTokenRegex, splitOnSpecials } from './pretokenize.ts';
+import { specialTokenRegex, splitOnSpecials } from './pretokenize.ts';
+import { wordEnd } from './scanner.ts';
 import { TokenBuffer } from './token-buffer.ts';
+import { WordCache } from './word-cache.ts';
 
 export const END_OF_TEXT = '<|endoftext|>';
 
@@ -35,10 +37,11 @@ export interface EncodeOptions {
   allowSpecial?: boolean;
 }
 
+/** Largest supported vocabulary (ids index plain arrays; real vocabularies are < 2^18). */
+export const MAX_VOCAB = 1 << 24;
+
 /** Words longer than this (in UTF-16 units) are not cached: they rarely repeat. */
 const MAX_CACHED_WORD = 64;
-/** The cache is dropped when it reaches this many words, bounding memory on huge corpora. */
-const MAX_CACHE_ENTRIES = 500_000;
 
 export class Tokenizer {
   /** Number of ids (max id + 1), including special tokens: the embedding table's row count. */
@@ -55,11 +58,11 @@ export class Tokenizer {
   private readonly byteToId = new Int32Array(256).fill(-1);
   private readonly ranks: PairRanks;
   private readonly mergeResult: Int32Array;
-  private readonly wordRe = gpt2Regex();
   private readonly specialRe: RegExp | null;
-  private cache = new Map<string, number[]>();
+  private readonly cache = new WordCache();
   private byteScratch = new Uint8Array(256);
   private symScratch = new Int32Array(256);
+  private symCount = 0;
   private readonly scratchBuffer = new TokenBuffer(4096);
 
   constructor(parts: TokenizerParts) {
@@ -67,6 +70,7 @@ export class Tokenizer {
     const { vocab, merges, specialTokens } = parts;
     let size = vocab.length;
     for (const s of specialTokens) size = Math.max(size, s.id + 1);
+    if (size > MAX_VOCAB) throw new Error(`token id ${size - 1} is too large: ids must be below ${MAX_VOCAB}`);
     this.vocabSize = size;
     this.bytesById = new Array(size).fill(null);
     this.specialById = new Array(size).fill(null);
@@ -136,9 +140,10 @@ export class Tokenizer {
   encode(text: string, opts?: EncodeOptions): number[] {
     const buf = this.scratchBuffer;
     buf.clear();
+    buf.reserve(text.length >> 2); // ~4 characters per token in English: usually no regrowth
     this.encodeInto(text, buf, opts);
     const ids = buf.toArray();
-    if (buf.data.length > 1 << 20) this.scratchBuffer.data = new Uint32Array(4096); // don't pin a huge buffer
+    if (buf.data.length > 1 << 22) buf.data = new Uint32Array(4096); // don't pin a huge buffer
     buf.clear();
     return ids;
   }
@@ -148,12 +153,12 @@ export class Tokenizer {
     const start = out.length;
     const specialRe = opts?.allowSpecial === false ? null : this.specialRe;
     if (specialRe === null) {
-      this.encodeOrdinary(text, out);
+      this.encodeOrdinary(text, 0, text.length, out);
     } else {
       splitOnSpecials(
         text,
         specialRe,
-        (s, e) => this.encodeOrdinary(s === 0 && e === text.length ? text : text.slice(s, e), out),
+        (s, e) => this.encodeOrdinary(text, s, e, out),
         (content) => out.push(this.specialTokens.get(content)!),
       );
     }
@@ -167,51 +172,64 @@ export class Tokenizer {
     return buf.data.slice(0, buf.length);
   }
 
-  private encodeOrdinary(text: string, out: TokenBuffer): void {
-    const re = this.wordRe;
+  /** Encodes text[start..end), which holds no special tokens. */
+  private encodeOrdinary(text: string, start: number, end: number, out: TokenBuffer): void {
     const cache = this.cache;
-    re.lastIndex = 0;
     let data = out.data;
     let len = out.length;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) {
-      const word = m[0];
-      let ids = cache.get(word);
-      if (ids === undefined) ids = this.encodeWord(word);
-      const k = ids.length;
+    for (let i = start; i < end; ) {
+      const e = wordEnd(text, i, end);
+      if (e - i <= MAX_CACHED_WORD) {
+        const h = WordCache.hash(text, i, e);
+        if (cache.get(text, i, e, h)) {
+          const k = cache.foundCount;
+          if (len + k > data.length) {
+            out.length = len;
+            out.reserve(k);
+            data = out.data;
+          }
+          const ids = cache.ids;
+          for (let at = cache.found, stop = at + k; at < stop; at++) data[len++] = ids[at]!;
+          i = e;
+          continue;
+        }
+        const k = this.bpeWord(text, i, e);
+        cache.set(text, i, e, h, this.symScratch, k);
+      } else {
+        this.bpeWord(text, i, e);
+      }
+      // cache miss or long word: the ids are in symScratch
+      const k = this.symCount;
       if (len + k > data.length) {
         out.length = len;
         out.reserve(k);
         data = out.data;
       }
-      for (let i = 0; i < k; i++) data[len++] = ids[i]!;
+      const syms = this.symScratch;
+      for (let at = 0; at < k; at++) data[len++] = syms[at]!;
+      i = e;
     }
     out.length = len;
   }
 
-  /** BPE on one pre-tokenized word (cache miss path). */
-  private encodeWord(word: string): number[] {
-    if (this.byteScratch.length < word.length * 3) {
-      this.byteScratch = new Uint8Array(word.length * 6);
-      this.symScratch = new Int32Array(word.length * 6);
+  /** BPE on the word text[start..end); leaves its ids in symScratch[0..symCount) and returns symCount. */
+  private bpeWord(text: string, start: number, end: number): number {
+    const need = (end - start) * 3;
+    if (this.byteScratch.length < need) {
+      this.byteScratch = new Uint8Array(need * 2);
+      this.symScratch = new Int32Array(need * 2);
     }
     const bytes = this.byteScratch;
     const syms = this.symScratch;
-    const n = utf8Encode(word, bytes);
+    const n = utf8Encode(text, bytes, start, end);
     for (let i = 0; i < n; i++) syms[i] = this.byteToId[bytes[i]!]!;
-    const m = bpeMerge(syms, n, this.ranks, this.mergeResult);
-    const ids: number[] = [];
-    for (let i = 0; i < m; i++) ids.push(syms[i]!);
-    if (word.length <= MAX_CACHED_WORD) {
-      if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache = new Map();
-      this.cache.set(word, ids);
-    }
-    return ids;
+    this.symCount = bpeMerge(syms, n, this.ranks, this.mergeResult);
+    return this.symCount;
   }
 
   /** Forgets cached word encodings (memory, or timing cold-cache encoding). */
   clearCache(): void {
-    this.cache = new Map();
+    this.cache.clear();
   }
 
   /** The bytes the ids stand for (special tokens as their UTF-8 text). */

@@ -12,7 +12,8 @@
 // Ties between equal counts go to the smaller (left id, right id), so training is deterministic.
 
 import { utf8Encode } from './byte-level.ts';
-import { gpt2Regex, specialTokenRegex, splitOnSpecials } from './pretokenize.ts';
+import { specialTokenRegex, splitOnSpecials } from './pretokenize.ts';
+import { wordEnd } from './scanner.ts';
 import { END_OF_TEXT, Tokenizer } from './tokenizer.ts';
 
 export interface TrainProgress {
@@ -51,7 +52,6 @@ export async function countWords(
   onProgress?: (p: TrainProgress) => void,
 ): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  const re = gpt2Regex();
   const specials = specialTokenRegex(specialTokens);
   let charsBefore = 0;
   let textsDone = 0;
@@ -64,15 +64,13 @@ export async function countWords(
       text,
       specials,
       (start, end) => {
-        const seg = start === 0 && end === text.length ? text : text.slice(start, end);
-        re.lastIndex = 0;
-        let m: RegExpExecArray | null;
-        while ((m = re.exec(seg)) !== null) {
-          const w = m[0];
+        for (let i = start, e = start; i < end; i = e) {
+          e = wordEnd(text, i, end);
+          const w = text.slice(i, e);
           counts.set(w, (counts.get(w) ?? 0) + 1);
           if (++sinceReport === COUNT_PROGRESS_EVERY) {
             sinceReport = 0;
-            report(charsBefore + start + re.lastIndex);
+            report(charsBefore + e);
           }
         }
       },

@@ -46,6 +46,8 @@ export interface TrainLoopOptions {
   onStep?: (m: StepMetrics) => void;
   onEval?: (m: EvalMetrics) => void;
   onEvent?: (e: GuardEvent) => void;
+  /** Stops after the current step, checkpointing first (Ctrl-C, time limits). */
+  signal?: AbortSignal;
   /** Called after backward and before clipping/the update (tests use it to inject faults). */
   afterBackward?: (step: number, model: Gpt) => void;
 }
@@ -229,18 +231,20 @@ export async function trainLoop(model: Gpt, train: BatchLoader, val: BatchLoader
     log(m);
     o.onStep?.(m);
     const atEnd = step === o.steps;
+    const stopping = o.signal?.aborted ?? false;
     if ((evalEvery > 0 && step % evalEvery === 0) || atEnd) {
       valLoss = evaluate(model, val, evalBatches);
       const e: EvalMetrics = { type: 'eval', step, valLoss, elapsedSeconds: elapsed() };
       log(e);
       o.onEval?.(e);
     }
-    if ((checkpointEvery > 0 && step % checkpointEvery === 0) || atEnd) {
+    if ((checkpointEvery > 0 && step % checkpointEvery === 0) || atEnd || stopping) {
       await flush();
       await saveCheckpoint(o.outDir, opt, { step, tokens, optimizerStep: opt.step, loader: train.state(), lossEma, elapsedSeconds: elapsed() });
       good = flat.snapshot();
       goodOptStep = opt.step;
     }
+    if (stopping) break;
     if (step % 16 === 0) await new Promise((r) => setImmediate(r));
   }
   await flush();

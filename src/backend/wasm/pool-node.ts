@@ -7,17 +7,21 @@ import { Worker } from 'node:worker_threads';
 import {
   ARGS_BYTE_OFFSET,
   CONTROL_BYTES,
+  DONE,
   ERROR,
   GEN,
   KERNEL,
   KERNEL_NAMES,
   MAX_ARGS,
+  MAX_PARTS,
   MAX_WORKERS,
-  NTHREADS,
-  PENDING,
-  READY,
+  NEXT,
+  NPARTS,
   SPIN,
+  STATE,
   callKernel,
+  runParts,
+  tagOf,
   type KernelFn,
   type ThreadPool,
   type WorkerInit,
@@ -30,6 +34,8 @@ export interface NodePoolOptions {
   fns: readonly KernelFn[];
   scratchBase: number;
   scratchBytes: number;
+  partialsBase: number;
+  partialBytes: number;
   threads: number;
 }
 
@@ -55,11 +61,8 @@ function workerEntry(): { entry: string | URL; eval: boolean } {
 
 interface Slot {
   worker: Worker;
-  token: number;
   ready: Promise<void>;
 }
-
-let nextToken = 1;
 
 export function createNodePool(opts: NodePoolOptions): ThreadPool {
   const control = new SharedArrayBuffer(CONTROL_BYTES);
@@ -67,52 +70,50 @@ export function createNodePool(opts: NodePoolOptions): ThreadPool {
   const args = new Float64Array(control, ARGS_BYTE_OFFSET, MAX_ARGS);
   const slots: Slot[] = [];
   const { entry, eval: evalEntry } = workerEntry();
+  let gen = 0;
+  let nextToken = 1;
   let closed = false;
 
   function spawn(slot: number): Slot {
     const token = nextToken++;
-    const init: WorkerInit & { token: number } = {
+    Atomics.store(ctl, STATE + slot, token);
+    const init: WorkerInit = {
+      token,
       module: opts.module,
       memory: opts.memory,
       control,
       slot,
       scratchBase: opts.scratchBase,
       scratchBytes: opts.scratchBytes,
-      token,
+      partialsBase: opts.partialsBase,
+      partialBytes: opts.partialBytes,
     };
     const worker = new Worker(entry, { workerData: init, eval: evalEntry });
     // A process that forgets close() must still exit.
     worker.unref();
     const ready = new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve());
-      worker.once('error', (err: Error) => {
-        Atomics.store(ctl, READY + slot, 0);
-        reject(new Error(`wasm pool worker ${slot + 1} failed to start: ${err.message}`));
-      });
-      worker.once('exit', (code) => {
-        if (Atomics.load(ctl, READY + slot) === token) Atomics.store(ctl, READY + slot, 0);
-        reject(new Error(`wasm pool worker ${slot + 1} exited (code ${code}) before it was ready`));
-      });
+      worker.once('error', (err: Error) => reject(new Error(`wasm pool worker ${slot + 1} failed to start: ${err.message}`)));
+      worker.once('exit', (code) => reject(new Error(`wasm pool worker ${slot + 1} exited (code ${code}) before it was ready`)));
     });
     // Rejections surface through ready(); never as unhandled ones.
     ready.catch(() => {});
-    return { worker, token, ready };
-  }
-
-  function retire(s: Slot, slot: number): Promise<number> {
-    Atomics.store(ctl, READY + slot, 0);
-    return s.worker.terminate();
+    return { worker, ready };
   }
 
   function resize(threads: number): void {
     if (closed) throw new Error('setThreads: the wasm backend was closed');
     const want = threads - 1;
     if (want > MAX_WORKERS) throw new Error(`setThreads: at most ${MAX_WORKERS + 1} threads are supported, got ${threads}`);
-    while (slots.length > want) {
-      const slot = slots.length - 1;
-      void retire(slots.pop()!, slot);
-    }
+    while (slots.length > want) void retire(slots.length - 1);
     while (slots.length < want) slots.push(spawn(slots.length));
+  }
+
+  function retire(slot: number): Promise<number> {
+    // Revoke first: terminate() is asynchronous, and the worker must not claim parts meanwhile.
+    Atomics.store(ctl, STATE + slot, 0);
+    const s = slots.splice(slot, 1)[0]!;
+    return s.worker.terminate();
   }
 
   resize(opts.threads);
@@ -120,40 +121,34 @@ export function createNodePool(opts: NodePoolOptions): ThreadPool {
   return {
     args,
 
-    available(): number {
-      let n = 1;
-      while (n - 1 < slots.length && Atomics.load(ctl, READY + n - 1) === slots[n - 1]!.token) n++;
-      return n;
+    get size(): number {
+      return slots.length + 1;
     },
 
-    run(id: number, nt: number): unknown {
-      const fn = opts.fns[id]!;
-      if (nt <= 1) return callKernel(fn, 0, 1, args);
+    run(id: number, parts: number): unknown {
+      if (parts <= 1 || slots.length === 0) return callKernel(opts.fns[id]!, 0, 1, args);
+      if (parts > MAX_PARTS) throw new Error(`wasm pool: ${parts} parts requested, at most ${MAX_PARTS} are supported`);
       ctl[KERNEL] = id;
-      ctl[NTHREADS] = nt;
+      ctl[NPARTS] = parts;
       ctl[ERROR] = 0;
-      Atomics.store(ctl, PENDING, nt - 1);
-      Atomics.add(ctl, GEN, 1);
+      ctl[DONE] = 0;
+      gen = (gen + 1) | 0;
+      const tag = tagOf(gen);
+      Atomics.store(ctl, NEXT, tag << 8);
+      Atomics.store(ctl, GEN, gen);
       Atomics.notify(ctl, GEN);
-      let result: unknown;
-      let failure: unknown = null;
-      try {
-        result = callKernel(fn, 0, nt, args);
-      } catch (err) {
-        failure = err;
-      }
-      // Always join: the next job must not overwrite arguments a worker is still reading.
+      const result = runParts(ctl, args, opts.fns, tag);
+      // Parts other threads claimed may still run; the next job must not overwrite their arguments.
       let spins = 0;
-      let pending: number;
-      while ((pending = Atomics.load(ctl, PENDING)) !== 0) {
+      let done: number;
+      while ((done = Atomics.load(ctl, DONE)) !== parts) {
         if (++spins > SPIN) {
-          Atomics.wait(ctl, PENDING, pending, 100);
+          Atomics.wait(ctl, DONE, done, 100);
           spins = 0;
         }
       }
-      if (failure) throw failure;
       if (Atomics.load(ctl, ERROR) !== 0) {
-        throw new Error(`wasm kernel ${KERNEL_NAMES[id]} trapped in a worker thread (an out-of-bounds pointer or size?); check its arguments`);
+        throw new Error(`wasm kernel ${KERNEL_NAMES[id]} trapped (an out-of-bounds pointer or size?); check its arguments`);
       }
       return result;
     },
@@ -167,8 +162,8 @@ export function createNodePool(opts: NodePoolOptions): ThreadPool {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      const stopping = slots.map((s, i) => retire(s, i));
-      slots.length = 0;
+      const stopping: Promise<number>[] = [];
+      while (slots.length > 0) stopping.push(retire(slots.length - 1));
       await Promise.all(stopping);
     },
   };

@@ -1,36 +1,21 @@
 // A pool worker (Node worker_threads): instantiates the kernel module on the shared memory, then
-// waits for jobs in the control block and runs its slice of each one it takes part in.
+// waits for jobs in the control block and claims parts of each until none are left.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import {
-  ARGS_BYTE_OFFSET,
-  ERROR,
-  GEN,
-  KERNEL,
-  KERNEL_NAMES,
-  MAX_ARGS,
-  NTHREADS,
-  PENDING,
-  READY,
-  SPIN,
-  callKernel,
-  type KernelFn,
-  type WorkerInit,
-} from './pool-protocol.ts';
+import { ARGS_BYTE_OFFSET, GEN, KERNEL_NAMES, MAX_ARGS, SPIN, runParts, tagOf, type KernelFn, type WorkerInit } from './pool-protocol.ts';
 
-const init = workerData as WorkerInit & { token: number };
+const init = workerData as WorkerInit;
 const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
 const exports = instance.exports as Record<string, unknown>;
-(exports['init'] as (base: number, bytes: number) => void)(init.scratchBase, init.scratchBytes);
+const setup = exports['init'] as (base: number, bytes: number, slot: number, partials: number, partialBytes: number) => void;
+setup(init.scratchBase, init.scratchBytes, init.slot + 1, init.partialsBase, init.partialBytes);
 const fns = KERNEL_NAMES.map((name) => exports[name] as KernelFn);
 const ctl = new Int32Array(init.control);
 const args = new Float64Array(init.control, ARGS_BYTE_OFFSET, MAX_ARGS);
-const tid = init.slot + 1;
-const readySlot = READY + init.slot;
 
-// Read the generation before announcing readiness: a job the caller counted us in is newer.
 let seen = Atomics.load(ctl, GEN);
-Atomics.store(ctl, readySlot, init.token);
+// Join the job in flight, if any: claiming is safe whenever a part is left.
+runParts(ctl, args, fns, tagOf(seen), init.slot, init.token);
 parentPort?.postMessage('ready');
 
 for (;;) {
@@ -44,13 +29,5 @@ for (;;) {
     gen = Atomics.load(ctl, GEN);
   }
   seen = gen;
-  // A retired slot's token no longer matches, so a worker being terminated never takes part.
-  if (tid < Atomics.load(ctl, NTHREADS) && Atomics.load(ctl, readySlot) === init.token) {
-    try {
-      callKernel(fns[Atomics.load(ctl, KERNEL)]!, tid, Atomics.load(ctl, NTHREADS), args);
-    } catch {
-      Atomics.store(ctl, ERROR, 1);
-    }
-    if (Atomics.sub(ctl, PENDING, 1) === 1) Atomics.notify(ctl, PENDING);
-  }
+  runParts(ctl, args, fns, tagOf(gen), init.slot, init.token);
 }

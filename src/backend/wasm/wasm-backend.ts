@@ -1,16 +1,18 @@
 // The wasm backend on Node: the AssemblyScript kernels (SIMD128, relaxed FMA when available) on
 // one shared WebAssembly.Memory, with a worker_threads pool for the big kernels.
 //
-// Memory layout (bytes):  [module static data | shape/stride region | per-thread scratch | heap...]
-// The Device allocator starts at the heap; scratch holds matmul packing panels, attention score
-// blocks and per-thread partial sums, one fixed slice per thread id.
+// Memory layout (bytes):
+//   [module static data | shape/stride region | per-thread scratch | per-part partials | heap...]
+// The Device allocator starts at the heap. Scratch holds matmul packing panels and attention
+// score blocks, one slice per pool thread; partials hold per-part sums (sumSquares, layerNorm's
+// gradGamma/gradBeta) that are added up after a call.
 
 import { availableParallelism } from 'node:os';
 import type { BackendParts } from '../device.ts';
 import { loadKernelModule, type KernelVariant } from './loader-node.ts';
 import { createNodePool } from './pool-node.ts';
 import { KERNEL_NAMES, MAX_WORKERS, type KernelFn } from './pool-protocol.ts';
-import { ARGS_REGION_BYTES, createWasmKernels, type WasmKernelEnv } from './wasm-kernels.ts';
+import { ARGS_REGION_BYTES, PARTS_PER_THREAD, createWasmKernels, type WasmKernelEnv } from './wasm-kernels.ts';
 
 export interface WasmBackendOptions {
   /** Threads the kernels use, the calling thread included (default: all cores). */
@@ -31,6 +33,8 @@ export type WasmBackendParts = BackendParts & {
 const PAGE = 65536;
 /** Largest head dimension the scratch is sized for (attention needs a few rows of it). */
 const SCRATCH_HEAD_DIM = 4096;
+/** Bytes per part for partial sums: layerNorm backward splits rows for dim <= 8192. */
+const PARTIAL_BYTES = 65536;
 
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;
@@ -51,29 +55,30 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const ex = instance.exports as Record<string, unknown> & {
-    init(base: number, bytes: number): void;
+    init(base: number, bytes: number, slot: number, partials: number, partialBytes: number): void;
     heapBase(): number;
     matmulScratchBytes(): number;
     attentionScratchBytes(d: number): number;
-    sumPartials(nt: number): number;
-    layerNormReduce(nt: number, gg: number, gb: number, dim: number): void;
+    sumPartials(parts: number): number;
+    layerNormReduce(parts: number, gg: number, gb: number, dim: number): void;
   };
 
   const argsBase = align(ex.heapBase(), 64);
   const scratchBase = align(argsBase + ARGS_REGION_BYTES, 4096);
   const scratchBytes = align(Math.max(ex.matmulScratchBytes(), ex.attentionScratchBytes(SCRATCH_HEAD_DIM)), 4096);
-  const heapStart = scratchBase + maxThreads * scratchBytes;
+  const partialsBase = scratchBase + maxThreads * scratchBytes;
+  const heapStart = partialsBase + maxThreads * PARTS_PER_THREAD * PARTIAL_BYTES;
   // Untouched pages cost address space, not RAM; 1 MiB more gives the heap a start.
   const pages = Math.ceil(heapStart / PAGE) + 16;
   memory.grow(pages - memory.buffer.byteLength / PAGE);
-  ex.init(scratchBase, scratchBytes);
+  ex.init(scratchBase, scratchBytes, 0, partialsBase, PARTIAL_BYTES);
 
   const fns = KERNEL_NAMES.map((name) => {
     const fn = ex[name];
     if (typeof fn !== 'function') throw new Error(`the wasm kernel module lacks the export ${name}; rebuild it with \`npm run build:kernels\``);
     return fn as KernelFn;
   });
-  const pool = createNodePool({ module, memory, fns, scratchBase, scratchBytes, threads });
+  const pool = createNodePool({ module, memory, fns, scratchBase, scratchBytes, partialsBase, partialBytes: PARTIAL_BYTES, threads });
   try {
     await pool.ready();
   } catch (err) {
@@ -81,7 +86,7 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
     throw err;
   }
 
-  const env: WasmKernelEnv = { memory, pool, exports: ex, argsBase, scratchBytes, splitAll: opts.splitAll ?? false };
+  const env: WasmKernelEnv = { memory, pool, exports: ex, argsBase, scratchBytes, partialBytes: PARTIAL_BYTES, splitAll: opts.splitAll ?? false };
   const parts: WasmBackendParts = {
     name: 'wasm',
     memory,

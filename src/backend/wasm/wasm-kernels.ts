@@ -1,9 +1,9 @@
 // The Kernels table of the wasm backend (platform-neutral): converts element pointers to byte
 // addresses, writes shape/stride arrays into a small region of the shared memory, decides how
-// many threads a call is worth, and runs the kernel export through the pool.
+// many parts a call is worth cutting into, and runs the kernel export through the pool.
 
 import { MAX_DIMS, type AttentionArgs, type Kernels, type Ptr } from '../kernels.ts';
-import { KERNEL_ID as K, type ThreadPool } from './pool-protocol.ts';
+import { KERNEL_ID as K, MAX_PARTS, type ThreadPool } from './pool-protocol.ts';
 
 /** Bytes of the shape/stride region: 5 arrays of MAX_DIMS i32 (attention needs 15 values). */
 export const ARGS_REGION_BYTES = 256;
@@ -13,23 +13,28 @@ export interface WasmKernelEnv {
   pool: ThreadPool;
   /** Exports of the calling thread's instance (helpers the pool does not run). */
   exports: {
-    sumPartials(nt: number): number;
-    layerNormReduce(nt: number, gradGamma: number, gradBeta: number, dim: number): void;
+    sumPartials(parts: number): number;
+    layerNormReduce(parts: number, gradGamma: number, gradBeta: number, dim: number): void;
     attentionScratchBytes(d: number): number;
   };
   /** Byte address of the shape/stride region (ARGS_REGION_BYTES long). */
   argsBase: number;
   /** Scratch bytes each thread owns. */
   scratchBytes: number;
+  /** Bytes of each part's slice of the partials region. */
+  partialBytes: number;
   /** Split every call that can be split, however small (tests use it to cover the threaded paths). */
   splitAll?: boolean;
 }
 
 // Below these amounts of work a call stays on the calling thread: waking a worker costs a few
-// microseconds, so splitting only pays once a call runs for tens of microseconds.
+// microseconds, so splitting only pays once a call runs for tens of microseconds. Above them a
+// call is cut into PARTS_PER_THREAD parts per thread, so a thread the OS runs late leaves its
+// share to the others instead of holding everyone up.
 const MIN_ELEMS = 1 << 15; // streaming elementwise work (adds, copies, adamw)
 const MIN_HEAVY_ELEMS = 1 << 13; // transcendental elementwise work (gelu, tanh, exp, softmax)
 const MIN_MACS = 1 << 19; // multiply-adds in matmul and attention
+export const PARTS_PER_THREAD = 2;
 
 const BINARY_OPS = 4;
 const UNARY_OPS = 5;
@@ -44,10 +49,11 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
   const STRIDES_A = MAX_DIMS;
   const STRIDES_B = 2 * MAX_DIMS;
 
-  /** Threads for `work` units of work that split into `units` independent pieces. */
-  function threadsFor(work: number, min: number, units: number): number {
-    if ((work < min && !splitAll) || units < 2) return 1;
-    return Math.max(1, Math.min(pool.available(), units));
+  /** Parts for `work` units of work that split into at most `units` independent pieces. */
+  function partsFor(work: number, min: number, units: number): number {
+    const threads = pool.size;
+    if ((work < min && !splitAll) || units < 2 || threads < 2) return 1;
+    return Math.min(threads * PARTS_PER_THREAD, units, MAX_PARTS);
   }
 
   /**
@@ -127,7 +133,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[0] = out * 4;
       a[1] = n;
       a[2] = value;
-      pool.run(K.fill, threadsFor(n, MIN_ELEMS, n >> 4));
+      pool.run(K.fill, partsFor(n, MIN_ELEMS, n >> 4));
     },
 
     copyStrided(src, srcStrides, dst, dstStrides, shape, accumulate): void {
@@ -141,9 +147,9 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[4] = argsBase + SHAPE * 4;
       a[5] = nd;
       a[6] = accumulate ? 1 : 0;
-      // Threads may only split the index space when no two indices share a destination element
+      // Parts may only split the index space when no two indices share a destination element
       // (accumulation would race, and "last write wins" would lose its order).
-      pool.run(K.copyStrided, injectiveB(nd) ? threadsFor(n, MIN_ELEMS, n >> 4) : 1);
+      pool.run(K.copyStrided, injectiveB(nd) ? partsFor(n, MIN_ELEMS, n >> 4) : 1);
     },
 
     binary(op, x, xStrides, y, yStrides, out, shape): void {
@@ -159,7 +165,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[5] = out * 4;
       a[6] = argsBase + SHAPE * 4;
       a[7] = nd;
-      pool.run(K.binary, threadsFor(n, MIN_ELEMS, n >> 4));
+      pool.run(K.binary, partsFor(n, MIN_ELEMS, n >> 4));
     },
 
     affine(x, out, n, alpha, beta): void {
@@ -169,7 +175,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[2] = n;
       a[3] = alpha;
       a[4] = beta;
-      pool.run(K.affine, threadsFor(n, MIN_ELEMS, n >> 4));
+      pool.run(K.affine, partsFor(n, MIN_ELEMS, n >> 4));
     },
 
     axpy(x, y, n, alpha): void {
@@ -178,7 +184,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[1] = y * 4;
       a[2] = n;
       a[3] = alpha;
-      pool.run(K.axpy, threadsFor(n, MIN_ELEMS, n >> 4));
+      pool.run(K.axpy, partsFor(n, MIN_ELEMS, n >> 4));
     },
 
     unary(op, x, out, n): void {
@@ -188,7 +194,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[1] = x * 4;
       a[2] = out * 4;
       a[3] = n;
-      pool.run(K.unary, threadsFor(n, MIN_HEAVY_ELEMS, n >> 4));
+      pool.run(K.unary, partsFor(n, MIN_HEAVY_ELEMS, n >> 4));
     },
 
     unaryBackward(op, x, gradOut, gradX, n): void {
@@ -199,7 +205,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[2] = gradOut * 4;
       a[3] = gradX * 4;
       a[4] = n;
-      pool.run(K.unaryBackward, threadsFor(n, MIN_HEAVY_ELEMS, n >> 4));
+      pool.run(K.unaryBackward, partsFor(n, MIN_HEAVY_ELEMS, n >> 4));
     },
 
     reduce(op, x, out, argmax, outer, axis, inner): void {
@@ -212,7 +218,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[4] = outer;
       a[5] = axis;
       a[6] = inner;
-      pool.run(K.reduce, threadsFor(outer * axis * inner, MIN_ELEMS, outer * Math.ceil(inner / 64)));
+      pool.run(K.reduce, partsFor(outer * axis * inner, MIN_ELEMS, outer * Math.ceil(inner / 64)));
     },
 
     matmul(x, y, c, bias, batch, m, n, k, transA, transB, strideA, strideB, strideC, accumulate): void {
@@ -232,7 +238,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[12] = strideC;
       a[13] = accumulate ? 1 : 0;
       const units = Math.max(strideC !== 0 ? batch : 1, Math.ceil(m / 4), Math.ceil(n / 8));
-      pool.run(K.matmul, threadsFor(batch * m * n * Math.max(k, 1), MIN_MACS, units));
+      pool.run(K.matmul, partsFor(batch * m * n * Math.max(k, 1), MIN_MACS, units));
     },
 
     embeddingForward(table, ids, out, rows, dim): void {
@@ -242,7 +248,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[2] = out * 4;
       a[3] = rows;
       a[4] = dim;
-      pool.run(K.embeddingForward, threadsFor(rows * dim, MIN_ELEMS, rows));
+      pool.run(K.embeddingForward, partsFor(rows * dim, MIN_ELEMS, rows));
     },
 
     embeddingBackward(ids, gradOut, gradTable, rows, dim): void {
@@ -252,8 +258,8 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[2] = gradTable * 4;
       a[3] = rows;
       a[4] = dim;
-      // Threads own column ranges (repeated ids would race on rows).
-      pool.run(K.embeddingBackward, threadsFor(rows * dim, MIN_ELEMS, dim >> 2));
+      // Parts own column ranges (repeated ids would race on rows).
+      pool.run(K.embeddingBackward, partsFor(rows * dim, MIN_ELEMS, dim >> 2));
     },
 
     layerNormForward(x, gamma, beta, out, mean, rstd, rows, dim, eps): void {
@@ -267,13 +273,13 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[6] = rows;
       a[7] = dim;
       a[8] = eps;
-      pool.run(K.layerNormForward, threadsFor(rows * dim, MIN_HEAVY_ELEMS, rows));
+      pool.run(K.layerNormForward, partsFor(rows * dim, MIN_HEAVY_ELEMS, rows));
     },
 
     layerNormBackward(x, gamma, mean, rstd, gradOut, gradX, gradGamma, gradBeta, rows, dim): void {
       if (rows <= 0 || dim <= 0) return;
-      // Rows split across threads; gradGamma/gradBeta partials need 2·dim floats of scratch each.
-      const nt = dim * 8 <= env.scratchBytes ? threadsFor(rows * dim, MIN_HEAVY_ELEMS, rows) : 1;
+      // Rows split into parts; each part's gradGamma/gradBeta sums need 2·dim floats of partials.
+      const parts = dim * 8 <= env.partialBytes ? partsFor(rows * dim, MIN_HEAVY_ELEMS, rows) : 1;
       a[0] = x * 4;
       a[1] = gamma * 4;
       a[2] = mean * 4;
@@ -284,9 +290,9 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[7] = gradBeta * 4;
       a[8] = rows;
       a[9] = dim;
-      a[10] = nt > 1 ? 1 : 0;
-      pool.run(K.layerNormBackward, nt);
-      if (nt > 1) env.exports.layerNormReduce(nt, gradGamma * 4, gradBeta * 4, dim);
+      a[10] = parts > 1 ? 1 : 0;
+      pool.run(K.layerNormBackward, parts);
+      if (parts > 1) env.exports.layerNormReduce(parts, gradGamma * 4, gradBeta * 4, dim);
     },
 
     softmaxForward(x, out, rows, dim): void {
@@ -295,7 +301,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[1] = out * 4;
       a[2] = rows;
       a[3] = dim;
-      pool.run(K.softmaxForward, threadsFor(rows * dim, MIN_HEAVY_ELEMS, rows));
+      pool.run(K.softmaxForward, partsFor(rows * dim, MIN_HEAVY_ELEMS, rows));
     },
 
     softmaxBackward(y, gradOut, gradX, rows, dim): void {
@@ -305,7 +311,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[2] = gradX * 4;
       a[3] = rows;
       a[4] = dim;
-      pool.run(K.softmaxBackward, threadsFor(rows * dim, MIN_ELEMS, rows));
+      pool.run(K.softmaxBackward, partsFor(rows * dim, MIN_ELEMS, rows));
     },
 
     attentionForward(p: AttentionArgs, out, outStrides, lse): void {
@@ -325,7 +331,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[12] = p.causalOffset;
       const pairs = p.batch * p.heads;
       const work = pairs * p.tq * Math.min(p.tk, p.tq + Math.max(p.causalOffset, 0)) * p.headDim;
-      pool.run(K.attentionForward, threadsFor(work, MIN_MACS, pairs * Math.ceil(p.tq / 4)));
+      pool.run(K.attentionForward, partsFor(work, MIN_MACS, pairs * Math.ceil(p.tq / 4)));
     },
 
     attentionBackward(p: AttentionArgs, out, outStrides, lse, gradOut, gradOutStrides, gradQ, gradK, gradV): void {
@@ -349,8 +355,8 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[16] = p.causalOffset;
       const pairs = p.batch * p.heads;
       const work = 2 * pairs * p.tq * Math.min(p.tk, p.tq + Math.max(p.causalOffset, 0)) * p.headDim;
-      // Threads own whole (batch, head) pairs: their gradK/gradV rows never overlap.
-      pool.run(K.attentionBackward, threadsFor(work, MIN_MACS, pairs));
+      // Parts own whole (batch, head) pairs: their gradK/gradV rows never overlap.
+      pool.run(K.attentionBackward, partsFor(work, MIN_MACS, pairs));
     },
 
     crossEntropyForward(logits, targets, losses, lse, rows, vocab, ignoreIndex): void {
@@ -362,7 +368,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[4] = rows;
       a[5] = vocab;
       a[6] = ignoreIndex;
-      pool.run(K.crossEntropyForward, threadsFor(rows * vocab, MIN_HEAVY_ELEMS, rows));
+      pool.run(K.crossEntropyForward, partsFor(rows * vocab, MIN_HEAVY_ELEMS, rows));
     },
 
     crossEntropyBackward(logits, targets, lse, gradLogits, rows, vocab, ignoreIndex, scale): void {
@@ -375,19 +381,19 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[5] = vocab;
       a[6] = ignoreIndex;
       a[7] = scale;
-      pool.run(K.crossEntropyBackward, threadsFor(rows * vocab, MIN_HEAVY_ELEMS, rows));
+      pool.run(K.crossEntropyBackward, partsFor(rows * vocab, MIN_HEAVY_ELEMS, rows));
     },
 
     dropoutForward(x, out, n, p, seed, offset): void {
       if (n <= 0) return;
       setDropoutArgs(x, out, n, p, seed, offset);
-      pool.run(K.dropoutForward, threadsFor(n, MIN_ELEMS, n >> 4));
+      pool.run(K.dropoutForward, partsFor(n, MIN_ELEMS, n >> 4));
     },
 
     dropoutBackward(gradOut, gradX, n, p, seed, offset): void {
       if (n <= 0) return;
       setDropoutArgs(gradOut, gradX, n, p, seed, offset);
-      pool.run(K.dropoutBackward, threadsFor(n, MIN_ELEMS, n >> 4));
+      pool.run(K.dropoutBackward, partsFor(n, MIN_ELEMS, n >> 4));
     },
 
     adamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2): void {
@@ -404,16 +410,16 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[9] = weightDecay;
       a[10] = bc1;
       a[11] = bc2;
-      pool.run(K.adamw, threadsFor(n, MIN_ELEMS >> 2, n >> 4));
+      pool.run(K.adamw, partsFor(n, MIN_ELEMS >> 2, n >> 4));
     },
 
     sumSquares(x, n): number {
       if (n <= 0) return 0;
       a[0] = x * 4;
       a[1] = n;
-      const nt = threadsFor(n, MIN_ELEMS, n >> 4);
-      const own = pool.run(K.sumSquares, nt) as number;
-      return nt > 1 ? env.exports.sumPartials(nt) : own;
+      const parts = partsFor(n, MIN_ELEMS, n >> 4);
+      const own = pool.run(K.sumSquares, parts) as number;
+      return parts > 1 ? env.exports.sumPartials(parts) : own;
     },
   };
 

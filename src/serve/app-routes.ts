@@ -1,0 +1,175 @@
+// The web app's endpoints: autocomplete (Write With Transformer's suggestions), analyze (each
+// token's probability and the alternatives), and human feedback (ratings, preferences, export).
+
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { generateStream, scoreText } from '../generate/generate.ts';
+import { ChoiceAccumulator } from './choices.ts';
+import { badRequest } from './errors.ts';
+import type { FeedbackInput, FeedbackStore } from './feedback-store.ts';
+import { streamTo, withScope } from './http.ts';
+import type { ServeLimits } from './limits.ts';
+import type { ModelRegistry } from './models.ts';
+import { newId, samplingOptions, stopList } from './openai-routes.ts';
+import { analyzeSchema, autocompleteSchema, feedbackSchema } from './schemas.ts';
+
+interface AutocompleteBody {
+  context: string;
+  model?: string;
+  length?: number | null;
+  temperature?: number | null;
+  top_k?: number | null;
+  top_p?: number | null;
+  n?: number | null;
+  seed?: number | null;
+  stop?: string | string[] | null;
+  stream?: boolean | null;
+}
+
+interface AnalyzeBody {
+  text: string;
+  model?: string;
+  top_k?: number | null;
+}
+
+/** Write With Transformer's defaults: short, varied, but not wild continuations. */
+export const AUTOCOMPLETE_DEFAULTS = { length: 20, n: 3, temperature: 0.8, top_k: 40, top_p: 0.9 } as const;
+
+/**
+ * A context ending in spaces: byte-level BPE attaches a space to the word after it, so the model
+ * continues best from the text without them and writes " word" itself. The suggestion then drops
+ * that one leading space, because the person already typed it.
+ */
+class SpaceJoin {
+  private first = true;
+  constructor(private readonly active: boolean) {}
+  apply(text: string): string {
+    if (!this.active || !this.first || text === '') return text;
+    this.first = false;
+    return text.startsWith(' ') ? text.slice(1) : text;
+  }
+}
+
+export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, store: FeedbackStore, limits: ServeLimits): void {
+  app.post('/api/autocomplete', { schema: { body: autocompleteSchema(limits) } }, async (req, reply) => autocomplete(req.body as AutocompleteBody, reply, models, limits));
+
+  app.post('/api/analyze', { schema: { body: analyzeSchema(limits) } }, async (req, reply) => {
+    const body = req.body as AnalyzeBody;
+    const served = models.get(body.model);
+    const { tokenizer } = served.lm;
+    const count = tokenizer.encode(body.text, { allowSpecial: false }).length + (tokenizer.eotId === null ? 0 : 1);
+    if (count > served.contextLength) {
+      throw badRequest(`The text has ${count} tokens (with the start token) but the model reads at most ${served.contextLength}; analyze a shorter text.`, 'text', 'context_length_exceeded');
+    }
+    const topK = body.top_k ?? 5;
+    return withScope(reply, limits.requestTimeoutMs, (scope) =>
+      served.queue.run(scope.signal, async () => {
+        const scored = scoreText(served.lm, body.text, topK);
+        const known = scored.filter((t) => Number.isFinite(t.logprob));
+        const sum = known.reduce((s, t) => s + t.logprob, 0);
+        return {
+          object: 'analysis',
+          model: served.id,
+          tokens: scored.map((t) => ({
+            id: t.id,
+            text: t.text,
+            offset: t.offset,
+            logprob: Number.isFinite(t.logprob) ? t.logprob : null,
+            prob: Number.isFinite(t.logprob) ? Math.exp(t.logprob) : null,
+            top: t.top.map((a) => ({ id: a.id, text: a.text, logprob: a.logprob, prob: Math.exp(a.logprob) })),
+          })),
+          total_logprob: sum,
+          perplexity: known.length > 0 ? Math.exp(-sum / known.length) : null,
+        };
+      }),
+    );
+  });
+
+  app.post('/api/feedback', { schema: { body: feedbackSchema(limits) } }, async (req, reply) => {
+    const body = req.body as FeedbackInput;
+    if (body.kind === 'preference' && body.chosen === body.rejected) {
+      throw badRequest("'rejected' is the same text as 'chosen'; a preference needs two different completions.", 'rejected', 'invalid_value');
+    }
+    const id = store.add(body);
+    reply.code(201);
+    return { id, object: 'feedback', kind: body.kind };
+  });
+
+  app.get('/api/feedback/stats', async () => ({ object: 'feedback.stats', ...store.count() }));
+
+  app.get(
+    '/api/feedback/export',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ratings: { enum: ['true', 'false', '1', '0'], description: "'true' to add pairs made from 👍/👎 ratings of the same prompt" },
+            model: { type: 'string', maxLength: 256, description: 'a model id' },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query as { ratings?: string; model?: string };
+      // Built in one synchronous pass: better-sqlite3 cannot run inserts while an iterator is open.
+      let out = '';
+      for (const pair of store.pairs({ ratings: q.ratings === 'true' || q.ratings === '1', ...(q.model !== undefined ? { model: q.model } : {}) })) {
+        out += `${JSON.stringify(pair)}\n`;
+      }
+      reply.header('content-type', 'application/x-ndjson; charset=utf-8').header('content-disposition', 'attachment; filename="preferences.jsonl"');
+      return out;
+    },
+  );
+}
+
+async function autocomplete(body: AutocompleteBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits): Promise<unknown> {
+  const served = models.get(body.model);
+  const { tokenizer } = served.lm;
+  const length = body.length ?? Math.min(AUTOCOMPLETE_DEFAULTS.length, limits.maxTokens);
+  if (length >= served.contextLength) {
+    throw badRequest(`'length' must be less than the model's context of ${served.contextLength} tokens.`, 'length', 'context_length_exceeded');
+  }
+  const n = body.n ?? Math.min(AUTOCOMPLETE_DEFAULTS.n, limits.maxN);
+  const spaced = / +$/.test(body.context);
+  const text = spaced ? body.context.replace(/ +$/, '') : body.context;
+  // The editor may hold more text than the model reads: suggest from the end of it.
+  const all = tokenizer.encode(text, { allowSpecial: false });
+  const budget = served.contextLength - length;
+  const ids = all.length > budget ? all.slice(all.length - budget) : all.length > 0 ? all : tokenizer.eotId !== null ? [tokenizer.eotId] : [];
+  if (ids.length === 0) throw badRequest("'context' is empty and the model has no end-of-text token to start from; type some text first.", 'context', 'invalid_value');
+  const sampling = samplingOptions({
+    temperature: body.temperature ?? AUTOCOMPLETE_DEFAULTS.temperature,
+    top_k: body.top_k ?? AUTOCOMPLETE_DEFAULTS.top_k,
+    top_p: body.top_p ?? AUTOCOMPLETE_DEFAULTS.top_p,
+    seed: body.seed ?? null,
+  });
+  const opts = { ...sampling, maxTokens: length, n, stop: stopList(body.stop) };
+  const id = newId('sugg');
+  const head = { id, model: served.id, context_tokens: ids.length, truncated: all.length > budget };
+
+  return withScope(reply, limits.requestTimeoutMs, (scope) =>
+    served.queue.run(scope.signal, async () => {
+      const accs = Array.from({ length: n }, () => new ChoiceAccumulator(tokenizer, tokenizer.eotId));
+      const joins = accs.map(() => new SpaceJoin(spaced));
+      if (body.stream) {
+        return streamTo(reply, async (sse) => {
+          sse.send({ type: 'start', n, ...head });
+          for await (const ev of generateStream(served.lm, ids, { ...opts, signal: scope.signal })) {
+            const piece = joins[ev.index]!.apply(accs[ev.index]!.push(ev).text);
+            if (piece !== '') sse.send({ type: 'delta', index: ev.index, text: piece });
+            if (ev.type === 'done') sse.send({ type: 'done', index: ev.index, finish_reason: ev.finishReason });
+          }
+          scope.check();
+        });
+      }
+      for await (const ev of generateStream(served.lm, ids, { ...opts, signal: scope.signal })) accs[ev.index]!.push(ev);
+      scope.check();
+      return {
+        object: 'autocomplete',
+        ...head,
+        suggestions: accs.map((acc, index) => ({ index, text: joins[index]!.apply(acc.text), finish_reason: acc.finishReason ?? 'length', tokens: acc.completionTokens })),
+      };
+    }),
+  );
+}

@@ -1,0 +1,96 @@
+// `genlab serve`: load model folders, open the feedback database, start the HTTP server.
+
+import path from 'node:path';
+import type { BackendName } from '../backend/device.ts';
+import { defaultDevice, init } from '../backend/registry.ts';
+import { loadModel } from '../io/model-folder.ts';
+import { FeedbackStore } from './feedback-store.ts';
+import type { ServeLimits } from './limits.ts';
+import { createServer, type GenlabServer } from './server.ts';
+
+export { CHAT_STOP, renderChat, type ChatMessage } from './chat-template.ts';
+export { ApiError } from './errors.ts';
+export { FeedbackStore, type FeedbackInput, type PreferencePair } from './feedback-store.ts';
+export { defaultLimits, type ServeLimits } from './limits.ts';
+export { GenerationQueue } from './queue.ts';
+export { createServer, defaultWebRoot, type GenlabServer, type ServerOptions } from './server.ts';
+
+export interface ServeCommandOptions {
+  /** Model folder(s); each is served under its folder name. */
+  model: string | readonly string[];
+  /** Default 127.0.0.1 (this machine only). */
+  host?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Require `Authorization: Bearer <apiKey>` on /v1 and /api. */
+  apiKey?: string;
+  /** Feedback database (default runs/feedback.sqlite under the working directory). */
+  db?: string;
+  /** Backend when no default device was chosen yet (default: wasm, or GENLAB_BACKEND). */
+  backend?: BackendName;
+  threads?: number;
+  limits?: Partial<ServeLimits>;
+  /** Built web app folder (default web/dist of this package). */
+  webRoot?: string | null;
+  logger?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  server: GenlabServer;
+  store: FeedbackStore;
+  close(): Promise<void>;
+}
+
+export const defaultDbPath = (): string => path.join(process.cwd(), 'runs', 'feedback.sqlite');
+
+async function ensureDevice(backend: BackendName | undefined, threads: number | undefined): Promise<void> {
+  try {
+    defaultDevice();
+    return;
+  } catch {
+    // No device yet: choose one below.
+  }
+  await init({ ...(backend ? { backend } : {}), ...(threads !== undefined ? { threads } : {}) });
+}
+
+export async function serveCommand(opts: ServeCommandOptions): Promise<RunningServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer from 0 to 65535, got ${opts.port}`);
+  const dirs = typeof opts.model === 'string' ? [opts.model] : [...opts.model];
+  if (dirs.length === 0) throw new Error('serve needs a model folder: pass --model DIR');
+  await ensureDevice(opts.backend, opts.threads);
+  const loaded = [];
+  for (const dir of dirs) loaded.push(await loadModel(dir));
+  const store = new FeedbackStore(opts.db ?? defaultDbPath());
+  let server: GenlabServer;
+  try {
+    server = await createServer({
+      models: loaded.map((lm) => ({ lm, dir: lm.dir })),
+      store,
+      ...(opts.apiKey !== undefined ? { apiKey: opts.apiKey } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.webRoot !== undefined ? { webRoot: opts.webRoot } : {}),
+      logger: opts.logger ?? false,
+    });
+    await server.app.listen({ host, port });
+  } catch (err) {
+    store.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new Error(`port ${port} on ${host} is already in use; pass another --port (0 picks a free one)`);
+    throw err;
+  }
+  const addr = server.app.server.address();
+  const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${actualPort}`,
+    server,
+    store,
+    async close() {
+      await server.app.close();
+      store.close();
+    },
+  };
+}

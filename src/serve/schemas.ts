@@ -1,0 +1,209 @@
+// JSON Schemas of every request body. Fastify validates bodies with them before a handler runs
+// (types are never coerced: "5" is not 5), and errors.ts turns the first failure into an
+// OpenAI-style error naming the field. Each constraint carries a description, which becomes the
+// error message ("expected an integer from 1 to 8"). Limits that depend on the server's
+// configuration (max_tokens, n) are part of the schema, so they are enforced in one place.
+
+import type { ServeLimits } from './limits.ts';
+
+type Schema = Record<string, unknown>;
+
+const nullable = (types: string | string[]): string[] => [...(Array.isArray(types) ? types : [types]), 'null'];
+
+const int = (min: number, max: number, what = `an integer from ${min} to ${max}`): Schema => ({
+  type: nullable('integer'),
+  minimum: min,
+  maximum: max,
+  description: what,
+});
+
+const num = (min: number, max: number): Schema => ({ type: nullable('number'), minimum: min, maximum: max, description: `a number from ${min} to ${max}` });
+
+const bool: Schema = { type: nullable('boolean'), description: 'true or false' };
+
+const str = (maxLength: number, minLength = 0): Schema => ({
+  type: 'string',
+  minLength,
+  maxLength,
+  description: minLength > 0 ? `a non-empty string of at most ${maxLength} characters` : `a string of at most ${maxLength} characters`,
+});
+
+/** 64-bit seeds are accepted as OpenAI does; only their low 32 bits seed the sampler. */
+const seed: Schema = { type: nullable('integer'), minimum: -9223372036854775808, maximum: 9223372036854775807, description: 'a 64-bit integer' };
+
+const stop: Schema = {
+  anyOf: [
+    { type: 'string', maxLength: 256 },
+    { type: 'array', maxItems: 4, items: { type: 'string', maxLength: 256 } },
+    { type: 'null' },
+  ],
+  description: 'a string or an array of at most 4 strings, each of at most 256 characters',
+};
+
+const streamOptions: Schema = {
+  anyOf: [{ type: 'object', additionalProperties: false, properties: { include_usage: { type: 'boolean' } } }, { type: 'null' }],
+  description: 'an object { include_usage: boolean } or null',
+};
+
+/** Fields OpenAI clients commonly send with neutral values; non-neutral values are refused in the handler. */
+const compatFields = (limits: ServeLimits): Schema => ({
+  user: str(256),
+  presence_penalty: num(-2, 2),
+  frequency_penalty: num(-2, 2),
+  logit_bias: { type: nullable('object'), maxProperties: 300, description: 'an object mapping token ids to biases' },
+  best_of: int(1, limits.maxN),
+});
+
+const model: Schema = { type: 'string', minLength: 1, maxLength: 256, description: 'a model id from GET /v1/models' };
+
+export function completionSchema(limits: ServeLimits): Schema {
+  const ids = { type: 'array', minItems: 1, maxItems: limits.maxContext, items: { type: 'integer', minimum: 0, maximum: 2 ** 31 } };
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['model', 'prompt'],
+    properties: {
+      model,
+      prompt: {
+        anyOf: [
+          { type: 'string', maxLength: limits.maxPromptChars },
+          { type: 'array', minItems: 1, maxItems: limits.maxN, items: { type: 'string', maxLength: limits.maxPromptChars } },
+          ids,
+          { type: 'array', minItems: 1, maxItems: limits.maxN, items: ids },
+        ],
+        description: `a string, an array of strings, an array of token ids, or an array of token-id arrays (at most ${limits.maxN} prompts)`,
+      },
+      max_tokens: int(0, limits.maxTokens),
+      temperature: num(0, 2),
+      top_p: num(0, 1),
+      top_k: int(-1, 1_000_000, 'an integer >= 0 (0 or -1 disables top-k)'),
+      n: int(1, limits.maxN),
+      stop,
+      seed,
+      echo: bool,
+      logprobs: int(0, limits.maxTopLogprobs),
+      stream: bool,
+      stream_options: streamOptions,
+      suffix: { type: nullable('string'), maxLength: 0, description: 'null (suffixes are not supported)' },
+      ...compatFields(limits),
+    },
+  };
+}
+
+const contentPart: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'text'],
+  properties: { type: { const: 'text', description: "'text' (only text content is supported)" }, text: { type: 'string' } },
+};
+
+export function chatSchema(limits: ServeLimits): Schema {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['model', 'messages'],
+    properties: {
+      model,
+      messages: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 1000,
+        description: 'a non-empty array of at most 1000 messages',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['role', 'content'],
+          properties: {
+            role: { enum: ['system', 'developer', 'user', 'assistant'], description: "one of 'system', 'developer', 'user', 'assistant'" },
+            content: {
+              anyOf: [{ type: 'string', maxLength: limits.maxPromptChars }, { type: 'array', maxItems: 100, items: contentPart }],
+              description: "a string or an array of { type: 'text', text } parts",
+            },
+            name: str(64),
+          },
+        },
+      },
+      max_tokens: int(1, limits.maxTokens),
+      max_completion_tokens: int(1, limits.maxTokens),
+      temperature: num(0, 2),
+      top_p: num(0, 1),
+      top_k: int(-1, 1_000_000, 'an integer >= 0 (0 or -1 disables top-k)'),
+      n: int(1, limits.maxN),
+      stop,
+      seed,
+      logprobs: bool,
+      top_logprobs: int(0, limits.maxTopLogprobs),
+      stream: bool,
+      stream_options: streamOptions,
+      response_format: {
+        anyOf: [{ type: 'object', additionalProperties: false, required: ['type'], properties: { type: { const: 'text' } } }, { type: 'null' }],
+        description: "{ type: 'text' } (structured output is not supported)",
+      },
+      ...compatFields(limits),
+    },
+  };
+}
+
+const appModel: Schema = { ...model, description: 'a model id from GET /v1/models (default: the first served model)' };
+
+export function autocompleteSchema(limits: ServeLimits): Schema {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['context'],
+    properties: {
+      context: { type: 'string', maxLength: limits.maxPromptChars, description: `a string of at most ${limits.maxPromptChars} characters` },
+      model: appModel,
+      length: int(1, limits.maxTokens),
+      temperature: num(0, 2),
+      top_k: int(0, 1_000_000, 'an integer >= 0 (0 disables top-k)'),
+      top_p: num(0, 1),
+      n: int(1, limits.maxN),
+      seed,
+      stop,
+      stream: bool,
+    },
+  };
+}
+
+export function analyzeSchema(limits: ServeLimits): Schema {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['text'],
+    properties: {
+      text: { type: 'string', minLength: 1, maxLength: limits.maxPromptChars, description: `a non-empty string of at most ${limits.maxPromptChars} characters` },
+      model: appModel,
+      top_k: int(0, limits.maxTopLogprobs),
+    },
+  };
+}
+
+export function feedbackSchema(limits: ServeLimits): Schema {
+  const text = str(limits.maxPromptChars);
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['kind', 'prompt'],
+    properties: {
+      kind: { enum: ['rating', 'preference'], description: "'rating' or 'preference'" },
+      prompt: text,
+      completion: text,
+      rating: { enum: ['up', 'down'], description: "'up' or 'down'" },
+      chosen: text,
+      rejected: text,
+      model: str(256),
+      source: str(64),
+      settings: {
+        type: 'object',
+        maxProperties: 32,
+        additionalProperties: { type: ['number', 'string', 'boolean', 'null'], maxLength: 256 },
+        description: 'an object of at most 32 settings (numbers, short strings, booleans)',
+      },
+    },
+    allOf: [
+      { if: { properties: { kind: { const: 'rating' } } }, then: { required: ['completion', 'rating'] } },
+      { if: { properties: { kind: { const: 'preference' } } }, then: { required: ['chosen', 'rejected'] } },
+    ],
+  };
+}

@@ -1,0 +1,43 @@
+// Log-probabilities of given token ids (the echo of /v1/completions). Scoring text is
+// generate.ts's scoreText; this variant takes ids, because a completions prompt may be ids that no
+// text encodes to. Like scoreText, the first token is scored after the end-of-text token when the
+// tokenizer has one; a prompt that itself starts with end-of-text has nothing before its first
+// token, which therefore has no log-probability (null, as OpenAI reports it).
+
+import { noGrad } from '../autograd/tape.ts';
+import type { LanguageModel, TokenAlternative } from '../generate/generate.ts';
+import { logSoftmax, topLogprobs } from '../generate/sampling.ts';
+import { empty } from '../tensor/tensor.ts';
+
+export interface IdScore {
+  id: number;
+  logprob: number | null;
+  top: TokenAlternative[];
+}
+
+export function scoreIds(lm: LanguageModel, ids: readonly number[], topK: number): IdScore[] {
+  const { model, tokenizer } = lm;
+  if (ids.length === 0) return [];
+  const bos = tokenizer.eotId;
+  const lead = bos !== null && ids[0] !== bos ? 1 : 0;
+  const input = lead ? [bos!, ...ids] : [...ids];
+  if (input.length > model.config.nPositions) {
+    throw new Error(`scoreIds: ${input.length} positions exceed the model's context of ${model.config.nPositions}`);
+  }
+  const V = model.config.vocabSize;
+  const dev = model.device;
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    const logits = dev.scope(() => noGrad(() => model.forward(empty(dev, [1, input.length], 'int32').set(input)).logits.toArray()));
+    const lp = new Float64Array(V);
+    return ids.map((id, i) => {
+      const row = i + lead - 1; // logits row that predicts token i
+      if (row < 0) return { id, logprob: null, top: [] };
+      logSoftmax(logits.subarray(row * V, (row + 1) * V), lp);
+      return { id, logprob: lp[id]!, top: topLogprobs(lp, topK).map((c) => ({ id: c.id, text: tokenizer.tokenText(c.id), logprob: c.logprob })) };
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+}

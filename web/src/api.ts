@@ -1,0 +1,149 @@
+// The app's client for genlab's server: JSON calls, Server-Sent Events for streamed suggestions,
+// and OpenAI-style error objects turned into readable errors.
+
+export interface ServerConfig {
+  models: { id: string; context_length: number; vocab_size: number }[];
+  limits: { max_tokens: number; max_n: number; max_top_logprobs: number };
+  autocomplete_defaults: { length: number; n: number; temperature: number; top_k: number; top_p: number };
+  auth: boolean;
+}
+
+export interface Alternative {
+  id: number;
+  text: string;
+  logprob: number;
+  prob: number;
+}
+
+export interface AnalyzedToken {
+  id: number;
+  text: string;
+  offset: number;
+  logprob: number | null;
+  prob: number | null;
+  top: Alternative[];
+}
+
+export interface Analysis {
+  model: string;
+  tokens: AnalyzedToken[];
+  total_logprob: number;
+  perplexity: number | null;
+}
+
+export interface SuggestRequest {
+  context: string;
+  model?: string;
+  length: number;
+  temperature: number;
+  top_k: number;
+  top_p: number;
+  n: number;
+}
+
+export type SuggestEvent =
+  | { type: 'start'; id: string; n: number; truncated: boolean }
+  | { type: 'delta'; index: number; text: string }
+  | { type: 'done'; index: number; finish_reason: string };
+
+export type FeedbackItem =
+  | { kind: 'rating'; prompt: string; completion: string; rating: 'up' | 'down'; model?: string; source?: string; settings?: Record<string, number | string> }
+  | { kind: 'preference'; prompt: string; chosen: string; rejected: string; model?: string; source?: string; settings?: Record<string, number | string> };
+
+export interface FeedbackStats {
+  ratings: number;
+  up: number;
+  down: number;
+  preferences: number;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly param: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+async function errorFrom(res: Response): Promise<ApiError> {
+  try {
+    const body = (await res.json()) as { error?: { message?: string; param?: string | null } };
+    if (body.error?.message) return new ApiError(body.error.message, res.status, body.error.param ?? null);
+  } catch {
+    // Not JSON: fall through to the status line.
+  }
+  return new ApiError(`The server answered ${res.status} ${res.statusText}.`, res.status);
+}
+
+export class Api {
+  constructor(private readonly apiKey: () => string) {}
+
+  private headers(json: boolean): HeadersInit {
+    const h: Record<string, string> = {};
+    if (json) h['content-type'] = 'application/json';
+    const key = this.apiKey();
+    if (key) h['authorization'] = `Bearer ${key}`;
+    return h;
+  }
+
+  private async call<T>(method: 'GET' | 'POST', url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const res = await fetch(url, {
+      method,
+      headers: this.headers(body !== undefined),
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    if (!res.ok) throw await errorFrom(res);
+    return (await res.json()) as T;
+  }
+
+  config(): Promise<ServerConfig> {
+    return this.call('GET', 'api/config');
+  }
+
+  analyze(text: string, model: string | undefined, topK: number, signal?: AbortSignal): Promise<Analysis> {
+    return this.call('POST', 'api/analyze', { text, top_k: topK, ...(model ? { model } : {}) }, signal);
+  }
+
+  feedback(item: FeedbackItem): Promise<{ id: number }> {
+    return this.call('POST', 'api/feedback', item);
+  }
+
+  stats(): Promise<FeedbackStats> {
+    return this.call('GET', 'api/feedback/stats');
+  }
+
+  async exportUrl(): Promise<string> {
+    const res = await fetch('api/feedback/export', { headers: this.headers(false) });
+    if (!res.ok) throw await errorFrom(res);
+    return URL.createObjectURL(await res.blob());
+  }
+
+  /** Streams suggestion events as the server generates them. */
+  async *suggest(req: SuggestRequest, signal: AbortSignal): AsyncGenerator<SuggestEvent> {
+    const res = await fetch('api/autocomplete', { method: 'POST', headers: this.headers(true), body: JSON.stringify({ ...req, stream: true }), signal });
+    if (!res.ok || !res.body) throw await errorFrom(res);
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      let cut: number;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const event = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        for (const line of event.split('\n')) {
+          if (!line.startsWith('data: ')) continue;
+          const data = line.slice(6);
+          if (data === '[DONE]') return;
+          const parsed = JSON.parse(data) as SuggestEvent | { error: { message: string } };
+          if ('error' in parsed) throw new ApiError(parsed.error.message, 200);
+          yield parsed;
+        }
+      }
+    }
+  }
+}
