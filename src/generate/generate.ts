@@ -234,35 +234,47 @@ export interface ScoredToken extends TokenAlternative {
  * scored after an end-of-text token when the tokenizer has one, otherwise it has logprob NaN.
  */
 export function scoreText(lm: LanguageModel, text: string, topK = 5): ScoredToken[] {
-  const { model, tokenizer } = lm;
+  const { tokenizer } = lm;
   const ids = tokenizer.encode(text, { allowSpecial: false });
   if (ids.length === 0) return [];
   const bos = tokenizer.eotId;
-  const input = bos === null ? ids : [bos, ...ids];
+  const scored = scoreIds(lm, bos === null ? ids : [bos, ...ids], topK);
+  return bos === null ? scored : scored.slice(1);
+}
+
+/**
+ * Scores a sequence of ids: entry i has the model's log-probability of ids[i] given ids[0..i) and
+ * the top-k alternatives there (entry 0 has logprob NaN and no alternatives). Texts and offsets
+ * are those of the decoded pieces.
+ */
+export function scoreIds(lm: LanguageModel, ids: readonly number[], topK = 5): ScoredToken[] {
+  const { model, tokenizer } = lm;
   const context = model.config.nPositions;
-  if (input.length > context) throw new Error(`the text has ${ids.length} tokens, more than the model's context of ${context - (bos === null ? 0 : 1)}; score a shorter text`);
+  if (ids.length > context) throw new Error(`the text has ${ids.length} tokens, more than the model's context of ${context}; score a shorter text`);
   const V = model.config.vocabSize;
   const dev = model.device;
   const wasTraining = model.training;
   model.eval();
   try {
-    const logits = dev.scope(() => noGrad(() => model.forward(empty(dev, [1, input.length], 'int32').set(input)).logits.toArray()));
-    const pieces = tokenizer.tokenPieces(ids);
+    const logits = dev.scope(() => noGrad(() => model.forward(empty(dev, [1, ids.length], 'int32').set(ids)).logits.toArray()));
+    const pieces = tokenizer.tokenPieces(ids.map((id) => (tokenizer.isSpecial(id) ? -1 : id)).filter((id) => id >= 0));
     const lp = new Float64Array(V);
     const out: ScoredToken[] = [];
     let offset = 0;
+    let piece = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      const at = bos === null ? i - 1 : i; // logits row predicting token i
       let logprob = NaN;
       let top: TokenAlternative[] = [];
-      if (at >= 0) {
-        logSoftmax(logits.subarray(at * V, (at + 1) * V), lp);
+      if (i > 0) {
+        logSoftmax(logits.subarray((i - 1) * V, i * V), lp);
         logprob = lp[id]!;
         top = topLogprobs(lp, topK).map((c) => ({ id: c.id, text: tokenizer.tokenText(c.id), logprob: c.logprob }));
       }
-      out.push({ id, text: pieces[i]!, offset, logprob, top });
-      offset += pieces[i]!.length;
+      // Special tokens (end-of-text) are markers, not text: they contribute no characters.
+      const text = tokenizer.isSpecial(id) ? '' : pieces[piece++]!;
+      out.push({ id, text, offset, logprob, top });
+      offset += text.length;
     }
     return out;
   } finally {
