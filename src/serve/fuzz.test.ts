@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
 
 const SEED = Number(process.env['GENLAB_FUZZ_SEED'] ?? 20240601);
-const REQUESTS = Number(process.env['GENLAB_FUZZ_REQUESTS'] ?? 1200);
+const REQUESTS = Number(process.env['GENLAB_FUZZ_REQUESTS'] ?? 1000);
 const BODY_LIMIT = 64 * 1024;
 
 function mulberry32(seed: number): () => number {

@@ -214,7 +214,7 @@ export function Editor(props: {
                 aria-selected={i === popup.selected}
                 className={`suggestion${i === popup.selected ? ' selected' : ''}${it.done ? '' : ' streaming'}`}
                 onMouseDown={(e) => e.preventDefault()}
-                onMouseEnter={() => setPopup((p) => (p ? { ...p, selected: i } : p))}
+                onMouseMove={() => setPopup((p) => (p && p.selected !== i ? { ...p, selected: i } : p))}
                 onClick={() => insert(i)}
               >
                 <span className="ellipsis">…</span>

@@ -1,0 +1,29 @@
+// genlab's public API, grouped by layer.
+
+// Engine: devices, tensors, autograd, ops
+export { init, createDevice, defaultDevice, setDefaultDevice, type InitOptions } from './backend/registry.ts';
+export { Device, type BackendName } from './backend/device.ts';
+export { Rng } from './backend/rng.ts';
+export { Tensor, type DType } from './tensor/tensor.ts';
+export { tensor, zeros, ones, full, randn, rand, ids } from './tensor/create.ts';
+export { backward, noGrad } from './autograd/tape.ts';
+export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autograd/gradcheck.ts';
+export * from './ops/index.ts';
+
+// Layers and optimisation
+export { Module, createParameter } from './nn/module.ts';
+export { Linear, Embedding, LayerNorm, Dropout } from './nn/layers.ts';
+export { FlatParameters } from './nn/flat-parameters.ts';
+export { AdamW, clipGradNorm, cosineLr, type AdamWOptions } from './optim/adamw.ts';
+
+// Models, tokenizer, files
+export { Gpt, KvCache, defaultGptConfig, type GptConfig, type GptOutput } from './models/gpt.ts';
+export { trainingFlops, forwardFlopsPerToken } from './models/flops.ts';
+export { Tokenizer, trainBpe, loadTokenizer, saveTokenizer } from './tokenizer/index.ts';
+export { loadModel, saveModel, type LoadedModel } from './io/model-folder.ts';
+export { openSafetensors, writeSafetensors } from './io/safetensors.ts';
+
+// Training and generation
+export { trainLoop, evaluate, type TrainLoopOptions, type TrainResult } from './train/trainer.ts';
+export { presets, type Preset, type PresetName } from './train/presets.ts';
+export { generate, generateStream, scoreText, scoreIds, type GenerateOptions, type GenerateEvent, type LanguageModel } from './generate/generate.ts';

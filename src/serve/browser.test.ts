@@ -1,0 +1,216 @@
+// The web app in a real browser (Debian's Chromium driven by playwright-core): type, press Tab,
+// see three streamed suggestions, insert one, rate it, inspect the likelihood view, record a
+// preference and find it in SQLite; settings survive a reload; keyboard-only use; no layout
+// overflow at 1280×800 and 390×844. Screenshots go to test-artifacts/ (look at them).
+// Needs /usr/bin/chromium (apt-get install -y chromium) or GENLAB_CHROMIUM=/path/to/chromium.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+const CHROMIUM = process.env['GENLAB_CHROMIUM'] ?? '/usr/bin/chromium';
+const SENTENCE = 'The Congress of the United States';
+
+describe('the web app in Chromium', () => {
+  let tiny: TinyModel;
+  let srv: TestServer;
+  let tmp: string;
+  let browser: Browser;
+  let db: string;
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` or set GENLAB_CHROMIUM`);
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'genlab-browser-'));
+    // Build the app from the current sources into a temp folder (about a second), so the test
+    // never serves a stale web/dist.
+    const web = path.join(tmp, 'web');
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', path.join(ROOT, 'web'), '--outDir', web, '--logLevel', 'error'], { stdio: 'inherit' });
+    tiny = await makeTinyModel();
+    db = path.join(tmp, 'feedback.sqlite');
+    srv = await startTestServer(tiny.lm, tiny.dir, { webRoot: web, db });
+    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await srv?.close();
+    await tiny?.cleanup();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  const open = async (width: number, height: number): Promise<Page> => {
+    const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await page.goto(srv.url);
+    await page.getByText('tiny, 128-token context').waitFor();
+    (page as Page & { errors: string[] }).errors = errors;
+    return page;
+  };
+
+  const noOverflow = async (page: Page, width: number, what: string): Promise<void> => {
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scrollWidth <= width, `${what}: the page is ${scrollWidth}px wide in a ${width}px window`);
+    // Columns must not push past the layout either (e.g. a long unbroken line in the side panel).
+    const [inner, outer] = await page.evaluate(() => {
+      const layout = document.querySelector('.layout')!;
+      return [layout.scrollWidth, layout.clientWidth];
+    });
+    assert.ok(inner <= outer, `${what}: the layout's content is ${inner}px wide in a ${outer}px layout`);
+  };
+
+  const suggestionsDone = async (page: Page, count: number): Promise<string[]> => {
+    const options = page.locator('#suggestions [role=option]');
+    await page.waitForFunction((n) => document.querySelectorAll('[role=option]').length === n && document.querySelectorAll('[role=option].streaming').length === 0, count);
+    return options.allTextContents();
+  };
+
+  it('suggests on Tab, inserts with the keyboard, rates, shows likelihoods, records a preference', async () => {
+    const page = await open(1280, 800);
+    const editor = page.locator('#doc');
+    await editor.click();
+    await editor.pressSequentially(SENTENCE);
+    await editor.press('Tab');
+    const first = await suggestionsDone(page, 3);
+    assert.equal(first.length, 3);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'write-suggestions-1280x800.png') });
+    await editor.press('Tab');
+    await suggestionsDone(page, 6);
+    await editor.press('ArrowDown');
+    const chosen = await page.locator('[role=option][aria-selected=true]').getAttribute('id');
+    assert.equal(chosen, 'suggestion-1');
+    // The inserted text is what the server suggested for this context (seedless, so read it back from the popup).
+    const insertedText = (await page.evaluate(() => (document.querySelector('#suggestion-1')?.textContent ?? '').replace(/^…/, ''))).replace(/↵ /g, '\n').replace(/⇥ /g, '\t');
+    await editor.press('Enter');
+    assert.equal(await page.locator('#suggestions [role=option]').count(), 0, 'the popup closes after inserting');
+    const value = await editor.inputValue();
+    assert.equal(value, SENTENCE + insertedText);
+    assert.equal(await editor.evaluate((el: HTMLTextAreaElement) => el.selectionStart), value.length, 'the caret sits after the inserted text');
+
+    await page.getByRole('button', { name: 'Good suggestion' }).first().click();
+    await page.getByText('1 rating (1 👍 0 👎)').waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'write-inserted-1280x800.png') });
+
+    await page.getByRole('tab', { name: 'Likelihood' }).click();
+    const tokens = page.locator('.tok');
+    await tokens.first().waitFor();
+    assert.equal((await tokens.allTextContents()).join(''), value, 'the coloured tokens spell the text');
+    await tokens.nth(3).hover();
+    const tip = page.getByRole('tooltip');
+    await tip.waitFor();
+    assert.match(await tip.innerText(), /Likelihood of “.+”: \d+(\.\d+)?%/);
+    assert.equal(await tip.locator('li').count(), 10);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'likelihood-1280x800.png') });
+    await noOverflow(page, 1280, 'likelihood view');
+
+    await page.getByRole('tab', { name: 'Compare' }).click();
+    await page.getByRole('button', { name: 'Generate two completions' }).click();
+    const a = page.getByRole('button', { name: 'A is better' });
+    await page.waitForFunction(() => document.querySelectorAll('.side .cursor').length === 0 && document.querySelectorAll('.side').length === 2);
+    await a.waitFor();
+    const sides = await page.locator('.side .continuation').allTextContents();
+    await a.click();
+    await page.getByText(/Saved: you preferred A \(preference #\d+\)/).waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'compare-1280x800.png') });
+
+    const store = new Database(db, { readonly: true });
+    const rows = store.prepare("SELECT kind, prompt, chosen, rejected, completion, rating, source FROM feedback ORDER BY id").all() as Record<string, unknown>[];
+    store.close();
+    assert.equal(rows.length, 2);
+    assert.deepEqual([rows[0]!['kind'], rows[0]!['prompt'], rows[0]!['completion'], rows[0]!['rating']], ['rating', SENTENCE, insertedText, 1]);
+    const visible = (s: unknown): string => String(s).replace(/\n/g, '↵ ').replace(/\t/g, '⇥ ');
+    assert.deepEqual([rows[1]!['kind'], rows[1]!['prompt'], visible(rows[1]!['chosen']), visible(rows[1]!['rejected']), rows[1]!['source']], ['preference', value, sides[0], sides[1], 'compare']);
+    assert.deepEqual((page as Page & { errors: string[] }).errors, []);
+    await page.context().close();
+  });
+
+  it('remembers settings across reloads and works with the keyboard alone', async () => {
+    const page = await open(1280, 800);
+    const temperature = page.locator('#temperature');
+    await temperature.focus();
+    const before = Number(await temperature.inputValue());
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    const changed = Number(await temperature.inputValue());
+    assert.ok(Math.abs(changed - (before + 0.1)) < 1e-9, `${before} → ${changed}`);
+    await page.reload();
+    await page.getByText('tiny, 128-token context').waitFor();
+    assert.equal(Number(await page.locator('#temperature').inputValue()), changed);
+
+    // Keyboard only: Tab from the top of the page reaches the mode tabs and the editor.
+    await page.locator('body').click({ position: { x: 2, y: 2 } });
+    const reached: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab');
+      reached.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.getAttribute('role') || document.activeElement?.tagName || ''));
+      if (reached.at(-1) === 'doc') break;
+    }
+    assert.ok(reached.includes('tab-write') && reached.at(-1) === 'doc', `focus order: ${reached.join(' → ')}`);
+    await page.keyboard.type('We the people');
+    await page.keyboard.press('Tab');
+    await suggestionsDone(page, 3);
+    await page.keyboard.press('Enter');
+    assert.ok((await page.locator('#doc').inputValue()).startsWith('We the people'));
+    // Esc, then Tab leaves the editor instead of asking for suggestions.
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Tab');
+    assert.notEqual(await page.evaluate(() => document.activeElement?.id), 'doc');
+    assert.equal(await page.locator('#suggestions [role=option]').count(), 0);
+    // The likelihood view is explorable with the arrow keys.
+    await page.getByRole('tab', { name: 'Write' }).focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getByRole('tab', { name: 'Likelihood' }).getAttribute('aria-selected'), 'true');
+    await page.locator('.tok').first().waitFor();
+    await page.locator('.lk-text').focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.getByRole('tooltip').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.classList.contains('tok')), true);
+    await page.context().close();
+  });
+
+  it('fits a 390×844 phone screen in every mode', async () => {
+    const page = await open(390, 844);
+    await page.locator('#doc').fill('Fellow citizens of the Senate and House of Representatives,');
+    await page.getByRole('button', { name: /Suggest/ }).click();
+    await suggestionsDone(page, 3);
+    const popup = await page.locator('.popup').boundingBox();
+    assert.ok(popup && popup.x >= 0 && popup.x + popup.width <= 390, `popup at ${JSON.stringify(popup)}`);
+    await noOverflow(page, 390, 'write mode');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'write-390x844.png') });
+    await page.locator('#suggestions [role=option]').first().click();
+    await page.getByRole('tab', { name: 'Likelihood' }).click();
+    await page.locator('.tok').nth(5).hover();
+    await page.getByRole('tooltip').waitFor();
+    const tip = await page.getByRole('tooltip').boundingBox();
+    assert.ok(tip && tip.x >= 0 && tip.x + tip.width <= 390, `tooltip at ${JSON.stringify(tip)}`);
+    await noOverflow(page, 390, 'likelihood view');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'likelihood-390x844.png') });
+    await page.getByRole('tab', { name: 'Compare' }).click();
+    await page.getByRole('button', { name: 'Generate two completions' }).click();
+    await page.getByRole('button', { name: 'B is better' }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('.side .cursor').length === 0);
+    await noOverflow(page, 390, 'compare view');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'compare-390x844.png'), fullPage: true });
+    await page.context().close();
+  });
+});
