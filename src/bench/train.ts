@@ -135,34 +135,35 @@ async function runBench(kind: 'train' | 'generate', opts: TrainBenchOptions): Pr
   const peer = !opts.noPeer && torchAvailable();
   if (!peer && !opts.noPeer) print('PyTorch peer skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)');
   for (const threads of opts.threads) {
-    const dev = await createDevice({ backend: 'wasm', threads });
-    try {
-      for (const c of configs) {
-        const row: TrainBenchRow =
-          kind === 'train'
-            ? (() => {
-                const r = benchTrainStep(dev, c);
-                return { bench: kind, config: c.name, backend: 'wasm', threads, tokens_per_s: r.tokensPerSecond, peak_bytes: r.peakBytes };
-              })()
-            : { bench: kind, config: c.name, backend: 'wasm', threads, tokens_per_s: benchDecode(dev, c) };
-        if (peer) {
-          const [p] = await runPeer('peer_train.py', [kind, JSON.stringify([c]), String(threads)]);
-          const pt = p?.['tokens_per_s'] as number | undefined;
-          if (pt) {
-            row.peer_tokens_per_s = pt;
-            row.ratio = row.tokens_per_s / pt;
-          }
+    for (const c of configs) {
+      // A fresh device per config, so peak memory is this config's alone.
+      const dev = await createDevice({ backend: 'wasm', threads });
+      let row: TrainBenchRow;
+      try {
+        if (kind === 'train') {
+          const r = benchTrainStep(dev, c);
+          row = { bench: kind, config: c.name, backend: 'wasm', threads, tokens_per_s: r.tokensPerSecond, peak_bytes: r.peakBytes };
+        } else {
+          row = { bench: kind, config: c.name, backend: 'wasm', threads, tokens_per_s: benchDecode(dev, c) };
         }
-        rows.push(row);
-        if (opts.json) print(JSON.stringify(row));
-        else {
-          const mem = row.peak_bytes ? `  peak ${(row.peak_bytes / 2 ** 20).toFixed(0)} MiB` : '';
-          const vs = row.ratio !== undefined ? `  PyTorch ${row.peer_tokens_per_s!.toFixed(0)} tok/s  ratio ${row.ratio.toFixed(2)}×` : '';
-          print(`${kind} ${c.name.padEnd(10)} threads ${threads}  genlab ${row.tokens_per_s.toFixed(0).padStart(6)} tok/s${vs}${mem}`);
+      } finally {
+        await dev.close();
+      }
+      if (peer) {
+        const [p] = await runPeer('peer_train.py', [kind, JSON.stringify([c]), String(threads)]);
+        const pt = p?.['tokens_per_s'] as number | undefined;
+        if (pt) {
+          row.peer_tokens_per_s = pt;
+          row.ratio = row.tokens_per_s / pt;
         }
       }
-    } finally {
-      await dev.close();
+      rows.push(row);
+      if (opts.json) print(JSON.stringify(row));
+      else {
+        const mem = row.peak_bytes ? `  peak ${(row.peak_bytes / 2 ** 20).toFixed(0)} MiB` : '';
+        const vs = row.ratio !== undefined ? `  PyTorch ${row.peer_tokens_per_s!.toFixed(0)} tok/s  ratio ${row.ratio.toFixed(2)}×` : '';
+        print(`${kind} ${c.name.padEnd(10)} threads ${threads}  genlab ${row.tokens_per_s.toFixed(0).padStart(6)} tok/s${vs}${mem}`);
+      }
     }
   }
   return rows;

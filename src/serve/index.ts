@@ -51,7 +51,14 @@ async function ensureDevice(backend: BackendName | undefined, threads: number | 
   } catch {
     // No device yet: choose one below.
   }
-  await init({ ...(backend ? { backend } : {}), ...(threads !== undefined ? { threads } : {}) });
+  try {
+    await init({ ...(backend ? { backend } : {}), ...(threads !== undefined ? { threads } : {}) });
+  } catch (err) {
+    // Serving on the slower reference backend beats not serving, unless a backend was asked for.
+    if (backend !== undefined || process.env['GENLAB_BACKEND'] !== undefined) throw err;
+    console.warn(`genlab serve: the default (wasm) backend is unavailable (${(err as Error).message}); using the ref backend`);
+    await init({ backend: 'ref' });
+  }
 }
 
 export async function serveCommand(opts: ServeCommandOptions): Promise<RunningServer> {

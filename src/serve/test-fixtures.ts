@@ -33,7 +33,7 @@ export async function makeTinyModel(opts: { name?: string; nPositions?: number; 
   try {
     defaultDevice();
   } catch {
-    await init({ backend: 'ref' });
+    await init();
   }
   const root = await mkdtemp(path.join(os.tmpdir(), 'genlab-serve-'));
   const dir = path.join(root, opts.name ?? 'tiny');

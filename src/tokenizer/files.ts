@@ -1,9 +1,9 @@
 // Tokenizer folders on disk. A folder holds tokenizer.json and/or vocab.json + merges.txt (a
 // Hugging Face GPT-2 folder has both); saving writes both plus tokenizer_config.json.
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.ts';
 import {
   mergesTxtString,
   parseTokenizerJson,
@@ -13,18 +13,6 @@ import {
   vocabJsonString,
 } from './formats.ts';
 import type { Tokenizer } from './tokenizer.ts';
-
-/** Writes via a temporary file in the same folder and a rename, so readers never see half a file. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-}
 
 export type TokenizerFormat = 'tokenizer.json' | 'vocab+merges';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Tokenizer as HfTokenizer } from '@anush008/tokenizers';
-import { loadTokenizer, saveTokenizer, writeFileAtomic } from './files.ts';
+import { loadTokenizer, saveTokenizer } from './files.ts';
 import { parseTokenizerJson, parseVocabMerges, tokenizerJsonString } from './formats.ts';
 import { GPT2_MERGES_FILE, GPT2_VOCAB_FILE, gpt2Tokenizer, randomText, rng, sotuTexts, VARIED_TEXT } from './test-fixtures.ts';
 import type { Tokenizer } from './tokenizer.ts';
@@ -133,12 +133,3 @@ test('loadTokenizer explains what is missing', async () => {
   await assert.rejects(loadTokenizer(dir), /found vocab\.json but no merges\.txt/);
 });
 
-test('writeFileAtomic replaces whole files and cleans up after a failure', async () => {
-  const dir = await freshDir();
-  const p = join(dir, 'f.txt');
-  await writeFileAtomic(p, 'one');
-  await writeFileAtomic(p, 'two');
-  assert.equal(await readFile(p, 'utf8'), 'two');
-  await assert.rejects(writeFileAtomic(join(dir, 'missing', 'f.txt'), 'x'), /ENOENT/);
-  assert.deepEqual(await readdir(dir), ['f.txt']);
-});

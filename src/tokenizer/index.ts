@@ -39,7 +39,6 @@ export {
 export {
   loadTokenizer,
   saveTokenizer,
-  writeFileAtomic,
   type LoadTokenizerOptions,
   type SaveTokenizerOptions,
   type TokenizerFormat,
