@@ -110,6 +110,36 @@ export function buildCli(): Command {
       await evalCommand(opts);
     });
 
+  program
+    .command('serve')
+    .description('serve models: OpenAI-compatible API, app API and the Write With Transformer web app')
+    .requiredOption('--model <dirs...>', 'model folder(s); each is served under its folder name')
+    .option('--host <host>', 'address to bind (127.0.0.1 = this machine only)', '127.0.0.1')
+    .option('--port <n>', 'port (0 picks a free one)', int('--port', 0), 8080)
+    .option('--api-key <key>', 'require Authorization: Bearer <key> on /v1 and /api')
+    .option('--db <file>', 'feedback database (SQLite)', 'runs/feedback.sqlite')
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      const { serveCommand } = await import('../serve/index.ts');
+      const server = await serveCommand({ model: opts.model, host: opts.host, port: opts.port, db: opts.db, ...(opts.apiKey ? { apiKey: opts.apiKey } : {}), ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+      console.log(`genlab is serving ${opts.model.join(', ')} at ${server.url}  (Ctrl-C stops)`);
+    });
+
+  program
+    .command('start')
+    .description("the app: trains the default model into models/app if it is missing, then serves it (npm start)")
+    .option('--model <dir>', 'serve this model folder instead', 'models/app')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <n>', 'port', int('--port', 0), 8080)
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      const { startCommand } = await import('./start.ts');
+      await device(opts);
+      await startCommand(opts);
+    });
+
   const tokenizer = program.command('tokenizer').description('byte-level BPE tokenizers');
   tokenizer
     .command('train')

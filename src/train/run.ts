@@ -153,6 +153,13 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
   const bar = quiet ? null : progressBar(plan.steps, 'train    ', 'loss {loss} | val {val} | {tps} tok/s');
   let lastVal = '—';
   let result: TrainResult;
+  // Ctrl-C stops after the current step with a checkpoint, so `--resume` continues from there.
+  const stop = new AbortController();
+  const onSigint = (): void => {
+    say(`\nstopping after this step; continue with: genlab train ... --out ${o.out} --resume`);
+    stop.abort();
+  };
+  process.once('SIGINT', onSigint);
   try {
     result = await trainLoop(model, train, val, {
       steps: plan.steps,
@@ -165,6 +172,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
       seed,
       outDir: o.out,
       resume: o.resume ?? false,
+      signal: stop.signal,
       onStep: (m) => bar?.update(m.step, { loss: m.loss.toFixed(3), val: lastVal, tps: Math.round(m.tokensPerSecond) }),
       onEval: (e) => {
         lastVal = e.valLoss.toFixed(3);
@@ -172,11 +180,16 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
       onEvent: (e) => say(`\nstep ${e.step}: ${e.reason}; ${e.action}`),
     });
   } finally {
+    process.off('SIGINT', onSigint);
     bar?.stop();
     train.close();
     val.close();
   }
 
+  if (stop.signal.aborted) {
+    say(`stopped at step ${result.steps} of ${plan.steps}; checkpoint saved in ${path.join(o.out, 'checkpoint')}`);
+    process.exit(130);
+  }
   const seconds = (performance.now() - t0) / 1000;
   const runRecord = {
     genlab: { version: '0.1.0', kind: 'pretraining' },
