@@ -187,6 +187,17 @@ export function buildCli(): Command {
       await benchGenerate({ json: !!opts.json, threads: parseList(opts.threads), ...(opts.configs ? { configs: opts.configs.split(',') } : {}), noPeer: opts.peer === false });
     });
   bench
+    .command('quality')
+    .description('time to quality: genlab and PyTorch train the same model for the same minutes; validation losses')
+    .option('--minutes <m>', 'training budget for each', num('--minutes', 0.1), 5)
+    .option('--model <preset>', 'preset to train', 'small')
+    .option('--threads <n>', 'threads for both', int('--threads'), 2)
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      const { benchQuality } = await import('../bench/quality.ts');
+      await benchQuality({ minutes: opts.minutes, preset: opts.model, threads: opts.threads, json: !!opts.json });
+    });
+  bench
     .command('tokenizer')
     .description('BPE training time on ~10 MB and encode MB/s vs js-tiktoken')
     .option('--json', 'print JSON')

@@ -125,33 +125,43 @@ describe('app endpoints and server rules', () => {
     assert.deepEqual([stats.ratings, stats.up, stats.preferences], [2, 1, 1]);
   });
 
+  /** Makes every forward pass take at least `ms`, so timing-dependent tests do not depend on the machine's speed. */
+  const slowModel = (ms: number): { steps: () => number; restore: () => void } => {
+    const model = tiny.lm.model;
+    const forward = model.forward;
+    const wait = new Int32Array(new SharedArrayBuffer(4));
+    let steps = 0;
+    model.forward = (...args: Parameters<typeof forward>) => {
+      steps++;
+      Atomics.wait(wait, 0, 0, ms);
+      return forward.apply(model, args);
+    };
+    return { steps: () => steps, restore: () => void (model.forward = forward) };
+  };
+
   it('answers 429 with Retry-After when the queue is full, and cancels a generation whose client left', async () => {
     const small = await startTestServer(tiny.lm, tiny.dir, { limits: { maxQueue: 0 } });
+    const slow = slowModel(5);
     try {
-      const forward = tiny.lm.model.forward.bind(tiny.lm.model);
-      let steps = 0;
-      tiny.lm.model.forward = (...args: Parameters<typeof forward>) => {
-        steps++;
-        return forward(...args);
-      };
-      try {
-        const controller = new AbortController();
-        const first = await fetch(`${small.url}/v1/completions`, { ...json({ model: 'tiny', prompt: 'The', max_tokens: 100, stream: true }), signal: controller.signal });
-        const reader = first.body!.getReader();
-        await reader.read(); // generation has started
-        const second = await fetch(`${small.url}/v1/completions`, json({ model: 'tiny', prompt: 'The', max_tokens: 2 }));
-        assert.equal(second.status, 429);
-        assert.ok(Number(second.headers.get('retry-after')) >= 1);
-        assert.equal(((await second.json()) as { error: { type: string } }).error.type, 'rate_limit_error');
-        controller.abort();
-        await reader.cancel().catch(() => {});
-        // The server notices the closed connection and stops after the current step.
-        for (let i = 0; i < 50 && small.server.models.get('tiny').queue.stats().running > 0; i++) await new Promise((r) => setTimeout(r, 20));
-        assert.equal(small.server.models.get('tiny').queue.stats().running, 0);
-        assert.ok(steps < 100, `generation continued after the client left: ${steps} steps`);
-      } finally {
-        tiny.lm.model.forward = forward;
-      }
+      const controller = new AbortController();
+      // n = 4 rows: generation ends early only if all four draw end-of-text.
+      const first = await fetch(`${small.url}/v1/completions`, { ...json({ model: 'tiny', prompt: 'The', max_tokens: 100, n: 4, seed: 1, stream: true }), signal: controller.signal });
+      const reader = first.body!.getReader();
+      await reader.read(); // generation has started
+      const second = await fetch(`${small.url}/v1/completions`, json({ model: 'tiny', prompt: 'The', max_tokens: 2 }));
+      assert.equal(second.status, 429);
+      assert.ok(Number(second.headers.get('retry-after')) >= 1);
+      assert.equal(((await second.json()) as { error: { type: string } }).error.type, 'rate_limit_error');
+      controller.abort();
+      await reader.cancel().catch(() => {});
+      // The server notices the closed connection and stops after the current step.
+      for (let i = 0; i < 100 && small.server.models.get('tiny').queue.stats().running > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(small.server.models.get('tiny').queue.stats().running, 0);
+      assert.ok(slow.steps() < 60, `generation continued after the client left: ${slow.steps()} steps`);
+    } finally {
+      slow.restore();
+    }
+    try {
       const after = await fetch(`${small.url}/v1/completions`, json({ model: 'tiny', prompt: 'The', max_tokens: 2 }));
       assert.equal(after.status, 200);
     } finally {
@@ -160,14 +170,17 @@ describe('app endpoints and server rules', () => {
   });
 
   it('cancels a request that exceeds the time limit', async () => {
-    const slow = await startTestServer(tiny.lm, tiny.dir, { limits: { requestTimeoutMs: 30 } });
+    const limited = await startTestServer(tiny.lm, tiny.dir, { limits: { requestTimeoutMs: 50 } });
+    const slow = slowModel(5);
     try {
-      const res = await fetch(`${slow.url}/v1/completions`, json({ model: 'tiny', prompt: 'The', max_tokens: 120 }));
+      const res = await fetch(`${limited.url}/v1/completions`, json({ model: 'tiny', prompt: 'The', max_tokens: 120, n: 4, seed: 1 }));
       assert.equal(res.status, 503);
       const body = (await res.json()) as { error: { code: string } };
       assert.equal(body.error.code, 'timeout');
+      assert.ok(slow.steps() < 40, `generation went on after the time limit: ${slow.steps()} steps`);
     } finally {
-      await slow.close();
+      slow.restore();
+      await limited.close();
     }
   });
 

@@ -78,6 +78,15 @@ describe('the web app in Chromium', () => {
     assert.ok(inner <= outer, `${what}: the layout's content is ${inner}px wide in a ${outer}px layout`);
   };
 
+  /** Moves the selection to the first suggestion at or after `from` that has text (the model may end a suggestion at once). */
+  const selectNonEmpty = async (page: Page, texts: string[], from: number): Promise<number> => {
+    let target = from;
+    while (target < texts.length && !/^…(?!\(the model ended)./.test(texts[target]!)) target++;
+    assert.ok(target < texts.length, `no suggestion with text: ${JSON.stringify(texts)}`);
+    for (let i = 0; i < target; i++) await page.keyboard.press('ArrowDown');
+    return target;
+  };
+
   const suggestionsDone = async (page: Page, count: number): Promise<string[]> => {
     const options = page.locator('#suggestions [role=option]');
     await page.waitForFunction((n) => document.querySelectorAll('[role=option]').length === n && document.querySelectorAll('[role=option].streaming').length === 0, count);
@@ -94,12 +103,12 @@ describe('the web app in Chromium', () => {
     assert.equal(first.length, 3);
     await page.screenshot({ path: path.join(ARTIFACTS, 'write-suggestions-1280x800.png') });
     await editor.press('Tab');
-    await suggestionsDone(page, 6);
-    await editor.press('ArrowDown');
+    const six = await suggestionsDone(page, 6);
+    const target = await selectNonEmpty(page, six, 1);
     const chosen = await page.locator('[role=option][aria-selected=true]').getAttribute('id');
-    assert.equal(chosen, 'suggestion-1');
+    assert.equal(chosen, `suggestion-${target}`);
     // The inserted text is what the server suggested for this context (seedless, so read it back from the popup).
-    const insertedText = (await page.evaluate(() => (document.querySelector('#suggestion-1')?.textContent ?? '').replace(/^…/, ''))).replace(/↵ /g, '\n').replace(/⇥ /g, '\t');
+    const insertedText = six[target]!.replace(/^…/, '').replace(/↵ /g, '\n').replace(/⇥ /g, '\t');
     await editor.press('Enter');
     assert.equal(await page.locator('#suggestions [role=option]').count(), 0, 'the popup closes after inserting');
     const value = await editor.inputValue();
@@ -167,7 +176,7 @@ describe('the web app in Chromium', () => {
     assert.ok(reached.includes('tab-write') && reached.at(-1) === 'doc', `focus order: ${reached.join(' → ')}`);
     await page.keyboard.type('We the people');
     await page.keyboard.press('Tab');
-    await suggestionsDone(page, 3);
+    await selectNonEmpty(page, await suggestionsDone(page, 3), 0);
     await page.keyboard.press('Enter');
     assert.ok((await page.locator('#doc').inputValue()).startsWith('We the people'));
     // Esc, then Tab leaves the editor instead of asking for suggestions.
@@ -192,12 +201,13 @@ describe('the web app in Chromium', () => {
     const page = await open(390, 844);
     await page.locator('#doc').fill('Fellow citizens of the Senate and House of Representatives,');
     await page.getByRole('button', { name: /Suggest/ }).click();
-    await suggestionsDone(page, 3);
+    const texts = await suggestionsDone(page, 3);
     const popup = await page.locator('.popup').boundingBox();
     assert.ok(popup && popup.x >= 0 && popup.x + popup.width <= 390, `popup at ${JSON.stringify(popup)}`);
     await noOverflow(page, 390, 'write mode');
     await page.screenshot({ path: path.join(ARTIFACTS, 'write-390x844.png') });
-    await page.locator('#suggestions [role=option]').first().click();
+    const pick = texts.findIndex((t) => /^…(?!\(the model ended)./.test(t));
+    await page.locator('#suggestions [role=option]').nth(Math.max(0, pick)).click();
     await page.getByRole('tab', { name: 'Likelihood' }).click();
     await page.locator('.tok').nth(5).hover();
     await page.getByRole('tooltip').waitFor();

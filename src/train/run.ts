@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveSource, type CorpusSource } from '../data/corpus.ts';
 import { BatchLoader } from '../data/loader.ts';
-import { prepareDataset } from '../data/prepare.ts';
+import { prepareDataset, type PreparedDataset } from '../data/prepare.ts';
 import { gpt2ConfigFromJson } from '../io/hf-config.ts';
 import { saveModel } from '../io/model-folder.ts';
 import { trainingFlops } from '../models/flops.ts';
@@ -105,6 +105,51 @@ async function tokenizerFor(sources: CorpusSource[], vocabSize: number, cacheDir
   return { tokenizer, sourcesKey };
 }
 
+export interface TrainingData {
+  tokenizer: Tokenizer;
+  tokenizerHash: string;
+  data: PreparedDataset;
+}
+
+/**
+ * The tokenizer (trained once per corpus and vocabulary size, cached) and the token shards
+ * (cached per tokenizer, split and seed). A resumed run reuses the tokenizer it started with.
+ */
+export async function prepareTrainingData(o: {
+  sources: CorpusSource[];
+  vocabSize: number;
+  cacheDir: string;
+  seed: number;
+  valFraction: number;
+  quiet: boolean;
+  resumeDir?: string;
+}): Promise<TrainingData> {
+  let tokenizer: Tokenizer;
+  let sourcesKey: string;
+  if (o.resumeDir && existsSync(path.join(o.resumeDir, 'checkpoint', 'tokenizer.json'))) {
+    tokenizer = await loadTokenizer(path.join(o.resumeDir, 'checkpoint'));
+    sourcesKey = 'resume';
+  } else {
+    ({ tokenizer, sourcesKey } = await tokenizerFor(o.sources, o.vocabSize, o.cacheDir, o.quiet));
+  }
+  if (tokenizer.eotId === null) throw new Error('the tokenizer has no <|endoftext|> token; genlab separates documents with it');
+  const eotId = tokenizer.eotId;
+  const tokenizerHash = sha256(tokenizerJsonString(tokenizer));
+  const prepBar = o.quiet ? null : progressBar(100, 'tokenize ', '{source}');
+  const data = await prepareDataset({
+    sources: o.sources,
+    tokenizer: { encode: (t) => tokenizer.encode(t, { allowSpecial: false }), eotId, vocabSize: tokenizer.vocabSize },
+    tokenizerHash,
+    outDir: path.join(o.cacheDir, 'datasets', `${sourcesKey}-${tokenizerHash.slice(0, 12)}-val${o.valFraction}-s${o.seed}`),
+    valFraction: o.valFraction,
+    seed: o.seed,
+    onProgress: (p) => prepBar?.update(Math.round((100 * p.chars) / Math.max(1, p.totalChars)), { source: p.source }),
+  });
+  prepBar?.update(100, { source: data.reused ? 'cached' : 'done' });
+  prepBar?.stop();
+  return { tokenizer, tokenizerHash, data };
+}
+
 /** Trains a model as the options say and writes the model folder; returns the loop's result. */
 export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult> {
   const quiet = o.quiet ?? false;
@@ -117,31 +162,17 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
   const sources = o.data.map((d) => resolveSource(d));
   const t0 = performance.now();
 
-  let tokenizer: Tokenizer;
-  let sourcesKey: string;
-  if (o.resume && existsSync(path.join(o.out, 'checkpoint', 'tokenizer.json'))) {
-    tokenizer = await loadTokenizer(path.join(o.out, 'checkpoint'));
-    sourcesKey = 'resume';
-  } else {
-    ({ tokenizer, sourcesKey } = await tokenizerFor(sources, plan.vocabSize, cacheDir, quiet));
-  }
-  if (tokenizer.eotId === null) throw new Error('the tokenizer has no <|endoftext|> token; genlab separates documents with it');
-  const tokenizerHash = sha256(tokenizerJsonString(tokenizer));
+  const { tokenizer, tokenizerHash, data } = await prepareTrainingData({
+    sources,
+    vocabSize: plan.vocabSize,
+    cacheDir,
+    seed,
+    valFraction: o.valFraction ?? 0.05,
+    quiet,
+    ...(o.resume ? { resumeDir: o.out } : {}),
+  });
   await mkdir(path.join(o.out, 'checkpoint'), { recursive: true });
   await saveTokenizer(path.join(o.out, 'checkpoint'), tokenizer, { formats: ['tokenizer.json'] });
-
-  const prepBar = quiet ? null : progressBar(100, 'tokenize ', '{source}');
-  const data = await prepareDataset({
-    sources,
-    tokenizer: { encode: (t) => tokenizer.encode(t, { allowSpecial: false }), eotId: tokenizer.eotId, vocabSize: tokenizer.vocabSize },
-    tokenizerHash,
-    outDir: path.join(cacheDir, 'datasets', `${sourcesKey}-${tokenizerHash.slice(0, 12)}-val${o.valFraction ?? 0.05}-s${seed}`),
-    valFraction: o.valFraction ?? 0.05,
-    seed,
-    onProgress: (p) => prepBar?.update(Math.round((100 * p.chars) / Math.max(1, p.totalChars)), { source: p.source }),
-  });
-  prepBar?.update(100, { source: data.reused ? 'cached' : 'done' });
-  prepBar?.stop();
   say(`data: ${data.manifest.train.tokens.toLocaleString()} training tokens, ${data.manifest.val.tokens.toLocaleString()} validation tokens (${data.manifest.val.documents} held-out documents)`);
 
   const config: GptConfig = { ...plan.config, vocabSize: tokenizer.vocabSize };

@@ -48,6 +48,8 @@ export interface TrainLoopOptions {
   onEvent?: (e: GuardEvent) => void;
   /** Stops after the current step, checkpointing first (Ctrl-C, time limits). */
   signal?: AbortSignal;
+  /** Stops (with a checkpoint) once training has run this long; steps still sets the LR schedule. */
+  maxSeconds?: number;
   /** Called after backward and before clipping/the update (tests use it to inject faults). */
   afterBackward?: (step: number, model: Gpt) => void;
 }
@@ -231,7 +233,7 @@ export async function trainLoop(model: Gpt, train: BatchLoader, val: BatchLoader
     log(m);
     o.onStep?.(m);
     const atEnd = step === o.steps;
-    const stopping = o.signal?.aborted ?? false;
+    const stopping = (o.signal?.aborted ?? false) || (o.maxSeconds !== undefined && elapsed() - elapsedBefore >= o.maxSeconds);
     if ((evalEvery > 0 && step % evalEvery === 0) || atEnd) {
       valLoss = evaluate(model, val, evalBatches);
       const e: EvalMetrics = { type: 'eval', step, valLoss, elapsedSeconds: elapsed() };
