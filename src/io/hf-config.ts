@@ -6,6 +6,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { GptConfig } from '../models/gpt.ts';
 import { writeJsonAtomic } from './atomic.ts';
 
 export class HfConfigError extends Error {
@@ -26,20 +27,9 @@ export const HF_ACTIVATIONS = [
   'linear', 'laplace',
 ] as const;
 
-export interface Gpt2Config {
-  vocabSize: number;
-  nPositions: number;
-  nEmbd: number;
-  nLayer: number;
-  nHead: number;
-  /** MLP hidden width; null means 4 * nEmbd. */
-  nInner: number | null;
+/** Everything config.json holds: the model's own fields (GptConfig) plus the rest of GPT2Config. */
+export interface Gpt2Config extends GptConfig {
   activationFunction: string;
-  residPdrop: number;
-  embdPdrop: number;
-  attnPdrop: number;
-  layerNormEpsilon: number;
-  initializerRange: number;
   bosTokenId: number | null;
   eosTokenId: number | null;
   tieWordEmbeddings: boolean;

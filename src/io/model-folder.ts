@@ -31,6 +31,14 @@ export async function loadModel(dir: string, opts: { device?: Device } = {}): Pr
   if (config.activationFunction !== 'gelu_new' && config.activationFunction !== 'gelu_pytorch_tanh') {
     throw new Error(`${path.join(dir, 'config.json')}: activation_function "${config.activationFunction}" is not supported; genlab's GPT-2 uses the tanh GELU ("gelu_new")`);
   }
+  const unsupported = [
+    !config.scaleAttnWeights && 'scale_attn_weights: false',
+    config.scaleAttnByInverseLayerIdx && 'scale_attn_by_inverse_layer_idx: true',
+    !config.tieWordEmbeddings && 'tie_word_embeddings: false',
+  ].filter(Boolean);
+  if (unsupported.length > 0) {
+    throw new Error(`${path.join(dir, 'config.json')}: ${unsupported.join(', ')} is not supported; genlab's GPT-2 scales attention by 1/√d and ties the LM head to wte, as the released GPT-2 models do`);
+  }
   const tokenizer = await loadTokenizer(dir);
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new Error(`${dir}: the tokenizer has ${tokenizer.vocabSize} ids but config.json says vocab_size ${config.vocabSize}; they must come from the same model`);
