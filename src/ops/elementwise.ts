@@ -26,6 +26,11 @@ function binary(opName: string, op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 /** Adds g (shaped like the output) into t's gradient, summing over t's broadcast dimensions. */
 function accumulateBroadcast(g: Tensor, t: Tensor): void {
   const gt = gradOf(t);
+  if (gt.size === g.size) {
+    // No broadcast dimension: a plain vector add (both are contiguous in the same order).
+    t.device.kernels.axpy(g.ptr, gt.ptr, g.size, 1);
+    return;
+  }
   const dst = broadcastStrides(gt, g.shape, stridesG);
   t.device.kernels.copyStrided(g.ptr, g.strides, gt.ptr, dst, g.shape, true);
 }
