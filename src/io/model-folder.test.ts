@@ -4,6 +4,7 @@
 // round-trip.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { noGrad } from '../autograd/tape.ts';
 import type { Device } from '../backend/device.ts';
 import { createDevice } from '../backend/registry.ts';
+import { PYTHON, torchAvailable } from '../bench/peer.ts';
 import { Gpt } from '../models/gpt.ts';
 import { empty } from '../tensor/tensor.ts';
 import { GPT2_MERGES_FILE, GPT2_VOCAB_FILE } from '../tokenizer/test-fixtures.ts';
@@ -73,6 +75,17 @@ describe('model folders', () => {
     assert.deepEqual(logitsOf(back.model, ids), logitsOf(lm.model, ids));
     assert.deepEqual(back.runRecord, { genlab: { kind: 'test' } });
     assert.equal(back.tokenizer.encode('Union').length, 1);
+  });
+
+  it('a folder genlab writes loads in PyTorch by name with the same logits', { skip: !torchAvailable() && 'needs /usr/bin/python3 with torch' }, async () => {
+    const lm = await loadModel(path.join(dir, 'hub'), { device: dev });
+    const out = path.join(dir, 'for-python');
+    await saveModel(out, lm);
+    const ids = [464, 4479, 318, 1913, 13];
+    const py = JSON.parse(execFileSync(PYTHON, ['scripts/score-folder.py', out, JSON.stringify(ids)], { encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX' } })) as number[];
+    const ours = logitsOf(lm.model, ids);
+    assert.equal(py.length, ours.length);
+    for (let i = 0; i < py.length; i++) assert.ok(Math.abs(py[i]! - ours[i]!) <= 1e-4 * (1 + Math.abs(py[i]!)), `logit ${i}: PyTorch ${py[i]}, genlab ${ours[i]}`);
   });
 
   it('mismatched weights and config name the tensor and the fix', async () => {

@@ -135,11 +135,13 @@ export function Editor(props: {
     if (!popup) return;
     const item = popup.items[index];
     if (!item || item.text === '') return;
+    // A textarea turns \r\n and \r into \n; do it here so the document state matches what is shown.
+    const text = item.text.replace(/\r\n?/g, '\n');
     const { start, end, context } = popup;
     close();
-    pendingCaret.current = start + item.text.length;
-    setDoc(doc.slice(0, start) + item.text + doc.slice(end));
-    onInserted({ key: `${Date.now()}-${index}`, prompt: context, text: item.text, rating: null });
+    pendingCaret.current = start + text.length;
+    setDoc(doc.slice(0, start) + text + doc.slice(end));
+    onInserted({ key: `${Date.now()}-${index}`, prompt: context, text, rating: null });
     announce('Suggestion inserted. Rate it in the Feedback panel.');
   }
 
