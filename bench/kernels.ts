@@ -1,5 +1,6 @@
 // Runs the kernel benchmark before the CLI wires it up:
-//   node --import tsx bench/kernels.ts [--json] [--quick] [--threads 1,2] [--backends wasm,ref] [--variants relaxed,simd]
+//   node --import tsx bench/kernels.ts [--json] [--quick] [--threads 1,2] [--backends wasm,ref]
+//     [--variants relaxed,simd] [--filter attention]
 
 import { parseArgs } from 'node:util';
 import { benchKernels } from '../src/bench/kernels.ts';
@@ -12,6 +13,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1,2' },
     backends: { type: 'string', default: 'wasm' },
     variants: { type: 'string' },
+    filter: { type: 'string' },
   },
 });
 
@@ -35,4 +37,5 @@ await benchKernels({
   threads,
   backends: list('backends', values.backends, ['wasm', 'ref']) as ('wasm' | 'ref')[],
   ...(values.variants ? { variants: list('variants', values.variants, ['relaxed', 'simd']) as KernelVariant[] } : {}),
+  ...(values.filter ? { filter: values.filter } : {}),
 });

@@ -29,7 +29,41 @@ const SROW: usize = KB << 2; // bytes per score row
     const k1 = k0 + bStride, k2 = k1 + bStride, k3 = k2 + bStride;
     let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
     let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
-    for (let c = 0; c < d4; c += 4) {
+    // two head-dim chunks per step with immediate offsets: fewer address adds per madd
+    const d8 = d & ~7;
+    let c = 0;
+    for (; c < d8; c += 8) {
+      const o = <usize>c << 2;
+      const p0 = a0 + o, p1 = a1 + o, q0 = k0 + o, q1 = k1 + o, q2 = k2 + o, q3 = k3 + o;
+      let x0 = v128.load(p0), x1 = v128.load(p1);
+      let kv = v128.load(q0);
+      c00 = madd(x0, kv, c00);
+      c10 = madd(x1, kv, c10);
+      kv = v128.load(q1);
+      c01 = madd(x0, kv, c01);
+      c11 = madd(x1, kv, c11);
+      kv = v128.load(q2);
+      c02 = madd(x0, kv, c02);
+      c12 = madd(x1, kv, c12);
+      kv = v128.load(q3);
+      c03 = madd(x0, kv, c03);
+      c13 = madd(x1, kv, c13);
+      x0 = v128.load(p0, 16);
+      x1 = v128.load(p1, 16);
+      kv = v128.load(q0, 16);
+      c00 = madd(x0, kv, c00);
+      c10 = madd(x1, kv, c10);
+      kv = v128.load(q1, 16);
+      c01 = madd(x0, kv, c01);
+      c11 = madd(x1, kv, c11);
+      kv = v128.load(q2, 16);
+      c02 = madd(x0, kv, c02);
+      c12 = madd(x1, kv, c12);
+      kv = v128.load(q3, 16);
+      c03 = madd(x0, kv, c03);
+      c13 = madd(x1, kv, c13);
+    }
+    for (; c < d4; c += 4) {
       const o = <usize>c << 2;
       const x0 = v128.load(a0 + o), x1 = v128.load(a1 + o);
       let kv = v128.load(k0 + o);
@@ -96,22 +130,24 @@ const SROW: usize = KB << 2; // bytes per score row
     let a10 = v128.load(acc1 + o), a11 = v128.load(acc1 + o, 16);
     let a20 = v128.load(acc2 + o), a21 = v128.load(acc2 + o, 16);
     let a30 = v128.load(acc3 + o), a31 = v128.load(acc3 + o, 16);
-    for (let jj = 0; jj < jn; jj++) {
-      const bp = bBase + <usize>jj * bStride + o;
+    let bp = bBase + o;
+    let wp = w;
+    const wEnd = w + (<usize>jn << 2);
+    for (; wp < wEnd; wp += 4) {
       const b0 = v128.load(bp), b1 = v128.load(bp, 16);
-      const wp = w + (<usize>jj << 2);
       let p = v128.load32_splat(wp);
       a00 = madd(p, b0, a00);
       a01 = madd(p, b1, a01);
-      p = v128.load32_splat(wp + SROW);
+      p = v128.load32_splat(wp, SROW);
       a10 = madd(p, b0, a10);
       a11 = madd(p, b1, a11);
-      p = v128.load32_splat(wp + 2 * SROW);
+      p = v128.load32_splat(wp, 2 * SROW);
       a20 = madd(p, b0, a20);
       a21 = madd(p, b1, a21);
-      p = v128.load32_splat(wp + 3 * SROW);
+      p = v128.load32_splat(wp, 3 * SROW);
       a30 = madd(p, b0, a30);
       a31 = madd(p, b1, a31);
+      bp += bStride;
     }
     v128.store(acc + o, a00);
     v128.store(acc + o, a01, 16);
@@ -129,9 +165,9 @@ const SROW: usize = KB << 2; // bytes per score row
       const b0 = v128.load(bBase + <usize>jj * bStride + o);
       const wp = w + (<usize>jj << 2);
       a0 = madd(v128.load32_splat(wp), b0, a0);
-      a1 = madd(v128.load32_splat(wp + SROW), b0, a1);
-      a2 = madd(v128.load32_splat(wp + 2 * SROW), b0, a2);
-      a3 = madd(v128.load32_splat(wp + 3 * SROW), b0, a3);
+      a1 = madd(v128.load32_splat(wp, SROW), b0, a1);
+      a2 = madd(v128.load32_splat(wp, 2 * SROW), b0, a2);
+      a3 = madd(v128.load32_splat(wp, 3 * SROW), b0, a3);
     }
     v128.store(acc + o, a0);
     v128.store(acc1 + o, a1);
@@ -163,8 +199,8 @@ const SROW: usize = KB << 2; // bytes per score row
   const rowBytes = <usize>d << 2;
   for (let jj = 0; jj < jn; jj++) {
     const wp = w + (<usize>jj << 2);
-    const w0 = v128.load32_splat(wp), w1 = v128.load32_splat(wp + SROW);
-    const w2 = v128.load32_splat(wp + 2 * SROW), w3 = v128.load32_splat(wp + 3 * SROW);
+    const w0 = v128.load32_splat(wp), w1 = v128.load32_splat(wp, SROW);
+    const w2 = v128.load32_splat(wp, 2 * SROW), w3 = v128.load32_splat(wp, 3 * SROW);
     const row = dst + <usize>jj * rowBytes;
     let c = 0;
     for (; c + 4 <= d; c += 4) {

@@ -76,11 +76,15 @@ export function heapBase(): usize {
 /**
  * exp(x) per lane, ≈1 ulp (Cody–Waite reduction + Cephes' degree-6 polynomial). Inputs are
  * clamped to [-104, 88.73], which still yields exactly 0 and +Inf at the ends; 2^n is applied as
- * two factors so results reach the subnormal range. NaN propagates through the clamps.
+ * two factors so results reach the subnormal range. The clamps use pmin/pmax (one instruction
+ * each) in the order that lets NaN through, and n = round(x·log2 e) comes from the 1.5·2^23
+ * trick: adding it leaves n in the low mantissa bits, which avoids a float→int conversion.
  */
 @inline export function vexp(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-104.0)), f32x4.splat(88.73));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-104.0)), f32x4.splat(88.73));
+  const magic = f32x4.splat(12582912.0);
+  const t = madd(x, f32x4.splat(1.44269504088896341), magic);
+  const n = f32x4.sub(t, magic);
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -91,7 +95,7 @@ export function heapBase(): usize {
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   const r2 = f32x4.mul(r, r);
   p = madd(p, r2, f32x4.add(r, f32x4.splat(1.0)));
-  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const ni = i32x4.sub(t, i32x4.splat(0x4b400000));
   const h = i32x4.shr_s(ni, 1);
   const e1 = i32x4.shl(i32x4.add(h, i32x4.splat(127)), 23);
   const e2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), i32x4.splat(127)), 23);

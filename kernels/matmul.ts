@@ -10,8 +10,8 @@ import { madd, hsum4, scratch, splitAt } from './common';
 
 const MR = 4;
 const NR = 8;
-const KC = 256;
-const MC = 96;
+const KC = 384;
+const MC = 64;
 const NC = 1024;
 
 const PACK_A_BYTES: usize = MC * KC * 4;

@@ -36,6 +36,8 @@ export interface BenchKernelsOptions {
   quick?: boolean;
   /** wasm builds to run (default: the one this runtime picks). */
   variants?: KernelVariant[];
+  /** Only the cases whose op contains this text (e.g. 'attention'). */
+  filter?: string;
   /** Where lines go (default: console.log). */
   print?: (line: string) => void;
 }
@@ -212,7 +214,8 @@ export async function benchKernels(opts: BenchKernelsOptions): Promise<BenchRow[
   const print = opts.print ?? ((line: string) => console.log(line));
   const quick = opts.quick ?? false;
   const minTime = quick ? 0.1 : 0.3;
-  const list = cases(quick);
+  const list = cases(quick).filter((c) => !opts.filter || c.op.includes(opts.filter));
+  if (list.length === 0) throw new Error(`bench kernels: no case matches '${opts.filter}'; ops are matmul, attention, layerNorm`);
   const rows: BenchRow[] = [];
   const caseOf = new Map<BenchRow, Case>();
   const maxThreads = Math.max(...opts.threads);

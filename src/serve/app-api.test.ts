@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { scoreText } from '../generate/generate.ts';
+import { scoreIds } from './scoring.ts';
 import { makeTinyModel, sseData, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
 
 const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -91,9 +92,28 @@ describe('app endpoints and server rules', () => {
     });
     const mean = body.tokens.reduce((s, t) => s + t.logprob, 0) / body.tokens.length;
     assert.ok(Math.abs(body.perplexity - Math.exp(-mean)) < 1e-9);
-    const long = await post('/api/analyze', { text: 'word '.repeat(400) });
-    assert.equal(long.status, 400);
-    assert.equal(((await long.json()) as { error: { param: string } }).error.param, 'text');
+    const tooLong = await post('/api/analyze', { text: 'word '.repeat(3000) });
+    assert.equal(tooLong.status, 400);
+    assert.equal(((await tooLong.json()) as { error: { param: string } }).error.param, 'text');
+  });
+
+  it('analyze reads a text longer than the context in overlapping windows', async () => {
+    const text = 'We hold these truths to be self-evident, that all men are created equal. '.repeat(8);
+    const ids = tiny.lm.tokenizer.encode(text);
+    const ctx = 128;
+    assert.ok(ids.length > 2 * ctx, `test text too short: ${ids.length} tokens`);
+    const res = await post('/api/analyze', { text, top_k: 2 });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { windowed: boolean; tokens: { text: string; logprob: number }[] };
+    assert.equal(body.windowed, true);
+    assert.equal(body.tokens.length, ids.length);
+    assert.equal(body.tokens.map((t) => t.text).join(''), text);
+    // The first window reads from the start of text; the last one is the final context's worth of tokens.
+    const first = scoreIds(tiny.lm, ids.slice(0, ctx - 1), 2);
+    first.forEach((s, i) => assert.ok(Math.abs(s.logprob! - body.tokens[i]!.logprob) < 1e-9, `token ${i}`));
+    const last = scoreIds(tiny.lm, ids.slice(ids.length - ctx), 2, { startOfText: false });
+    assert.ok(Math.abs(last.at(-1)!.logprob! - body.tokens.at(-1)!.logprob) < 1e-9);
+    assert.ok(body.tokens.every((t) => t.logprob <= 0));
   });
 
   it('stores ratings and preferences in SQLite and exports preference pairs as JSONL', async () => {

@@ -2,7 +2,7 @@
 // token's probability and the alternatives), and human feedback (ratings, preferences, export).
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { generateStream, scoreText } from '../generate/generate.ts';
+import { generateStream, scoreText, type TokenAlternative } from '../generate/generate.ts';
 import { ChoiceAccumulator } from './choices.ts';
 import { badRequest } from './errors.ts';
 import type { FeedbackInput, FeedbackStore } from './feedback-store.ts';
@@ -11,6 +11,7 @@ import type { ServeLimits } from './limits.ts';
 import type { ModelRegistry } from './models.ts';
 import { newId, samplingOptions, stopList } from './openai-routes.ts';
 import { analyzeSchema, autocompleteSchema, feedbackSchema } from './schemas.ts';
+import { scoreIdsWindowed } from './scoring.ts';
 
 interface AutocompleteBody {
   context: string;
@@ -30,6 +31,9 @@ interface AnalyzeBody {
   model?: string;
   top_k?: number | null;
 }
+
+/** Analysis reads texts up to this many model contexts long. */
+const ANALYZE_WINDOWS = 8;
 
 /** Write With Transformer's defaults: short, varied, but not wild continuations. */
 export const AUTOCOMPLETE_DEFAULTS = { length: 20, n: 3, temperature: 0.8, top_k: 40, top_p: 0.9 } as const;
@@ -56,25 +60,41 @@ export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, s
     const body = req.body as AnalyzeBody;
     const served = models.get(body.model);
     const { tokenizer } = served.lm;
-    const count = tokenizer.encode(body.text, { allowSpecial: false }).length + (tokenizer.eotId === null ? 0 : 1);
-    if (count > served.contextLength) {
-      throw badRequest(`The text has ${count} tokens (with the start token) but the model reads at most ${served.contextLength}; analyze a shorter text.`, 'text', 'context_length_exceeded');
+    const ids = tokenizer.encode(body.text, { allowSpecial: false });
+    const maxTokens = ANALYZE_WINDOWS * served.contextLength;
+    if (ids.length > maxTokens) {
+      throw badRequest(`The text has ${ids.length} tokens; analysis reads at most ${maxTokens} (${ANALYZE_WINDOWS} × the model's context of ${served.contextLength}). Analyze a shorter text.`, 'text', 'context_length_exceeded');
     }
     const topK = body.top_k ?? 5;
+    const fits = ids.length + (tokenizer.eotId === null ? 0 : 1) <= served.contextLength;
     return withScope(reply, limits.requestTimeoutMs, (scope) =>
       served.queue.run(scope.signal, async () => {
-        const scored = scoreText(served.lm, body.text, topK);
-        const known = scored.filter((t) => Number.isFinite(t.logprob));
-        const sum = known.reduce((s, t) => s + t.logprob, 0);
+        scope.check();
+        let tokens: { id: number; text: string; offset: number; logprob: number | null; top: TokenAlternative[] }[];
+        if (fits) {
+          tokens = scoreText(served.lm, body.text, topK).map((t) => ({ ...t, logprob: Number.isFinite(t.logprob) ? t.logprob : null }));
+        } else {
+          // Longer than the context: overlapping windows (see scoreIdsWindowed).
+          const pieces = tokenizer.tokenPieces(ids);
+          let offset = 0;
+          tokens = scoreIdsWindowed(served.lm, ids, topK).map((s, i) => {
+            const t = { id: s.id, text: pieces[i]!, offset, logprob: s.logprob, top: s.top };
+            offset += pieces[i]!.length;
+            return t;
+          });
+        }
+        const known = tokens.filter((t) => t.logprob !== null);
+        const sum = known.reduce((s, t) => s + t.logprob!, 0);
         return {
           object: 'analysis',
           model: served.id,
-          tokens: scored.map((t) => ({
+          windowed: !fits,
+          tokens: tokens.map((t) => ({
             id: t.id,
             text: t.text,
             offset: t.offset,
-            logprob: Number.isFinite(t.logprob) ? t.logprob : null,
-            prob: Number.isFinite(t.logprob) ? Math.exp(t.logprob) : null,
+            logprob: t.logprob,
+            prob: t.logprob === null ? null : Math.exp(t.logprob),
             top: t.top.map((a) => ({ id: a.id, text: a.text, logprob: a.logprob, prob: Math.exp(a.logprob) })),
           })),
           total_logprob: sum,

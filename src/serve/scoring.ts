@@ -15,11 +15,11 @@ export interface IdScore {
   top: TokenAlternative[];
 }
 
-export function scoreIds(lm: LanguageModel, ids: readonly number[], topK: number): IdScore[] {
+export function scoreIds(lm: LanguageModel, ids: readonly number[], topK: number, opts: { startOfText?: boolean } = {}): IdScore[] {
   const { model, tokenizer } = lm;
   if (ids.length === 0) return [];
   const bos = tokenizer.eotId;
-  const lead = bos !== null && ids[0] !== bos ? 1 : 0;
+  const lead = opts.startOfText !== false && bos !== null && ids[0] !== bos ? 1 : 0;
   const input = lead ? [bos!, ...ids] : [...ids];
   if (input.length > model.config.nPositions) {
     throw new Error(`scoreIds: ${input.length} positions exceed the model's context of ${model.config.nPositions}`);
@@ -40,4 +40,25 @@ export function scoreIds(lm: LanguageModel, ids: readonly number[], topK: number
   } finally {
     model.train(wasTraining);
   }
+}
+
+/**
+ * Scores a text longer than the model's context with overlapping windows: the first window reads
+ * from the start of text; after it, each window advances by half a context and scores only its
+ * new tokens, so every token is predicted from at least half a context of preceding text.
+ */
+export function scoreIdsWindowed(lm: LanguageModel, ids: readonly number[], topK: number): IdScore[] {
+  const ctx = lm.model.config.nPositions;
+  const lead = lm.tokenizer.eotId !== null && ids[0] !== lm.tokenizer.eotId ? 1 : 0;
+  if (ids.length + lead <= ctx) return scoreIds(lm, ids, topK);
+  const out = scoreIds(lm, ids.slice(0, ctx - lead), topK);
+  const stride = Math.max(1, Math.floor(ctx / 2));
+  for (let pos = out.length; pos < ids.length; ) {
+    const end = Math.min(ids.length, pos + stride);
+    const start = end - ctx;
+    const window = scoreIds(lm, ids.slice(start, end), topK, { startOfText: false });
+    out.push(...window.slice(pos - start));
+    pos = end;
+  }
+  return out;
 }

@@ -26,6 +26,8 @@ export interface AnalyzedToken {
 
 export interface Analysis {
   model: string;
+  /** The text was longer than the model's context and was scored in overlapping windows. */
+  windowed: boolean;
   tokens: AnalyzedToken[];
   total_logprob: number;
   perplexity: number | null;

@@ -57,9 +57,9 @@ export function LikelihoodView(props: { api: Api; settings: Settings; doc: strin
     }
   }
 
+  // Analyze when the view opens and whenever another model is chosen.
   useEffect(() => {
-    if (doc !== analyzed) void run();
-    // Re-analyze when the view opens on a changed text or the model changes.
+    void run();
   }, [settings.model]);
 
   const tokens = analysis?.tokens ?? [];
@@ -141,6 +141,7 @@ export function LikelihoodView(props: { api: Api; settings: Settings; doc: strin
             <span>
               <strong>{(lowShare * 100).toFixed(0)}%</strong> below 1%
             </span>
+            {analysis.windowed && <span title="Each token is predicted from at least half a context of the text before it">longer than the context: read in windows</span>}
             {weakest && (
               <span>
                 least likely {shown(weakest.text)} <strong>{percent(weakest.prob!)}</strong>
