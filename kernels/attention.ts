@@ -5,7 +5,8 @@
 // Strides arrive as an i32[15] array: q, k, v, out, gradOut, each [sb, sh, st] in elements; the
 // head dimension is contiguous everywhere. gradQ/gradK/gradV are contiguous (b, h, t, d).
 
-import { splitAt, madd, vexp, hsum4, hmax, scratch } from './common';
+import { splitAt, madd, vexp, hsum4, hmax, scratch, scratchSize } from './common';
+import { micro, NR } from './matmul';
 
 const QB = 4;
 const KB = 64;
@@ -239,7 +240,8 @@ const SROW: usize = KB << 2; // bytes per score row
     const idx = i32x4.add(i32x4.splat(jj), i32x4(0, 1, 2, 3));
     const v = v128.bitselect(f32x4.mul(v128.load(p), vs), ninf, i32x4.le_s(idx, vlast));
     v128.store(p, v);
-    vmax = f32x4.max(vmax, v);
+    // pmax is one instruction; a NaN score still poisons its row through exp
+    vmax = f32x4.pmax(vmax, v);
   }
   let m = hmax(vmax);
   for (; jj < jn; jj++) {
@@ -273,89 +275,213 @@ const SROW: usize = KB << 2; // bytes per score row
   return total;
 }
 
+/**
+ * Packs the rows [0, t) of a head's K (or V), `stride` bytes apart, into 8-row panels
+ * transposed for the matmul micro-kernel: panel p holds, for each c < d, rows 8p..8p+7 of
+ * column c. Rows past t are zero.
+ */
+function packRowsT(src: usize, stride: usize, t: i32, d: i32, dst: usize): void {
+  const d4 = d & ~3;
+  for (let p0 = 0; p0 < t; p0 += NR) {
+    const panel = dst + <usize>p0 * <usize>d * 4;
+    const rows = min(NR, t - p0);
+    if (rows == NR) {
+      for (let half = 0; half < 2; half++) {
+        const r0 = src + <usize>(p0 + half * 4) * stride;
+        const r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride;
+        const dh = panel + (<usize>half << 4);
+        for (let c = 0; c < d4; c += 4) {
+          const o = <usize>c << 2;
+          const x0 = v128.load(r0 + o), x1 = v128.load(r1 + o), x2 = v128.load(r2 + o), x3 = v128.load(r3 + o);
+          const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+          const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+          const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+          const dc = dh + (<usize>c << 5);
+          v128.store(dc, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+          v128.store(dc, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
+          v128.store(dc, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
+          v128.store(dc, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
+        }
+        for (let c = d4; c < d; c++) {
+          const o = <usize>c << 2;
+          const dc = dh + (<usize>c << 5);
+          store<f32>(dc, load<f32>(r0 + o));
+          store<f32>(dc, load<f32>(r1 + o), 4);
+          store<f32>(dc, load<f32>(r2 + o), 8);
+          store<f32>(dc, load<f32>(r3 + o), 12);
+        }
+      }
+    } else {
+      for (let c = 0; c < d; c++) {
+        for (let r = 0; r < NR; r++) {
+          const v: f32 = r < rows ? load<f32>(src + <usize>(p0 + r) * stride + (<usize>c << 2)) : 0;
+          store<f32>(panel + ((<usize>(c * NR + r)) << 2), v);
+        }
+      }
+    }
+  }
+}
+
+/** Interleaves the QB rows for the micro-kernel: dst[c·4 + r] = row_r[c]. */
+@inline function packRows4(r0: usize, r1: usize, r2: usize, r3: usize, d: i32, dst: usize): void {
+  for (let c = 0; c < d; c++) {
+    const o = <usize>c << 2;
+    v128.store(dst + (<usize>c << 4), f32x4(load<f32>(r0 + o), load<f32>(r1 + o), load<f32>(r2 + o), load<f32>(r3 + o)));
+  }
+}
+
+/**
+ * Scores of the QB rows against keys [j0, j0 + jn): from the packed rows and transposed key
+ * panels when `kt` != 0 (register-blocked like matmul), else from the rows themselves.
+ */
+@inline function scores(
+  rp: usize, kt: usize, r0: usize, r1: usize, r2: usize, r3: usize, kBase: usize, ks: usize,
+  j0: i32, jn: i32, d: i32, s: usize,
+): void {
+  if (kt != 0) {
+    const panelBytes = <usize>d << 5;
+    const first = kt + <usize>(j0 >> 3) * panelBytes;
+    for (let jj = 0; jj < jn; jj += NR) {
+      micro(d, rp, first + <usize>(jj >> 3) * panelBytes, s + (<usize>jj << 2), SROW, QB, NR, false, 0, 0);
+    }
+  } else {
+    scoreBlock(r0, r1, r2, r3, kBase + <usize>j0 * ks, ks, jn, d, s);
+  }
+}
+
+/** Scratch layout shared by both directions (byte offsets from the thread's scratch). */
+@inline function fixedBytes(d: i32): usize {
+  return 2 * <usize>QB * SROW + 4 * (<usize>QB * <usize>d << 2) + 64;
+}
+
+/** Whether K^T (and for backward V^T) panels of tk keys fit after the fixed scratch. */
+@inline function panelsFit(tk: i32, d: i32, copies: usize): bool {
+  const tkPad = <usize>((tk + NR - 1) & ~(NR - 1));
+  return fixedBytes(d) + copies * tkPad * (<usize>d << 2) <= scratchSize();
+}
+
+/** One block of QB query rows of head (b, h) through all its visible keys. */
+@inline function forwardBlock(
+  q: usize, k: usize, v: usize, out: usize, strides: usize, lse: usize, heads: i32, tq: i32, tk: i32, d: i32,
+  scale: f32, off: i32, bh: i32, i0: i32, kt: usize, ws: usize,
+): void {
+  const b = bh / heads, h = bh - b * heads;
+  const s = ws;
+  const accStride = <usize>d << 2;
+  const acc = s + <usize>QB * SROW;
+  const mState = acc + <usize>QB * accStride; // m, l per row
+  const rp = mState + 64;
+  const ks = <usize>load<i32>(strides, 20) << 2;
+  const vs = <usize>load<i32>(strides, 32) << 2;
+  const rows = min(QB, tq - i0);
+  const last3 = min(tk - 1, i0 + rows - 1 + off);
+  if (last3 < 0) {
+    for (let r = 0; r < rows; r++) {
+      const o = rowPtr(out, strides, 3, b, h, i0 + r);
+      memory.fill(o, 0, accStride);
+      store<f32>(lse + ((<usize>(bh * tq + i0 + r)) << 2), -Infinity);
+    }
+    return;
+  }
+  const q0 = rowPtr(q, strides, 0, b, h, i0);
+  const q1 = rowPtr(q, strides, 0, b, h, i0 + min(1, rows - 1));
+  const q2 = rowPtr(q, strides, 0, b, h, i0 + min(2, rows - 1));
+  const q3 = rowPtr(q, strides, 0, b, h, i0 + min(3, rows - 1));
+  if (kt != 0) packRows4(q0, q1, q2, q3, d, rp);
+  const kBase = rowPtr(k, strides, 1, b, h, 0);
+  const vBase = rowPtr(v, strides, 2, b, h, 0);
+  memory.fill(acc, 0, <usize>QB * accStride);
+  for (let r = 0; r < QB; r++) {
+    store<f32>(mState + (<usize>r << 3), -Infinity);
+    store<f32>(mState + (<usize>r << 3), 0, 4);
+  }
+  const kEnd = last3 + 1;
+  for (let j0 = 0; j0 < kEnd; j0 += KB) {
+    const jn = min(KB, kEnd - j0);
+    scores(rp, kt, q0, q1, q2, q3, kBase, ks, j0, jn, d, s);
+    for (let r = 0; r < QB; r++) {
+      const sr = s + <usize>r * SROW;
+      const last = min(tk - 1, i0 + min(r, rows - 1) + off);
+      const bm = scaleMask(sr, jn, j0, last, scale);
+      const mp = mState + (<usize>r << 3);
+      const mOld = load<f32>(mp);
+      let mNew = max(mOld, bm);
+      // a row with no visible key keeps m = −Inf; shifting by 0 keeps exp(−Inf − m) = 0
+      if (mNew == -Infinity) mNew = 0;
+      const alpha = f32x4.extract_lane(vexp(f32x4.splat(mOld - mNew)), 0);
+      const sum = expShift(sr, jn, mNew);
+      store<f32>(mp, mNew);
+      store<f32>(mp, load<f32>(mp, 4) * alpha + sum, 4);
+      if (alpha != 1) {
+        const ar = acc + <usize>r * accStride;
+        const va = f32x4.splat(alpha);
+        let c = 0;
+        for (; c + 4 <= d; c += 4) v128.store(ar + (<usize>c << 2), f32x4.mul(v128.load(ar + (<usize>c << 2)), va));
+        for (; c < d; c++) store<f32>(ar + (<usize>c << 2), load<f32>(ar + (<usize>c << 2)) * alpha);
+      }
+    }
+    accumulateRows(s, vBase + <usize>j0 * vs, vs, jn, d, acc, accStride);
+  }
+  for (let r = 0; r < rows; r++) {
+    const o = rowPtr(out, strides, 3, b, h, i0 + r);
+    const ar = acc + <usize>r * accStride;
+    const mp = mState + (<usize>r << 3);
+    const l = load<f32>(mp, 4);
+    const lsePtr = lse + ((<usize>(bh * tq + i0 + r)) << 2);
+    if (i0 + r + off < 0) {
+      memory.fill(o, 0, accStride);
+      store<f32>(lsePtr, -Infinity);
+      continue;
+    }
+    const inv = f32x4.splat(<f32>(1.0 / <f64>l));
+    let c = 0;
+    for (; c + 4 <= d; c += 4) v128.store(o + (<usize>c << 2), f32x4.mul(v128.load(ar + (<usize>c << 2)), inv));
+    const invS = f32x4.extract_lane(inv, 0);
+    for (; c < d; c++) store<f32>(o + (<usize>c << 2), load<f32>(ar + (<usize>c << 2)) * invS);
+    store<f32>(lsePtr, <f32>(<f64>load<f32>(mp) + Math.log(<f64>l)));
+  }
+}
+
+// Blocks of at least this many query rows pack K^T once per head; single-token decoding
+// (tq = 1) reads K in place, as packing would cost as much as the scores.
+const PACK_MIN_TQ = 8;
+
 export function attentionForward(
   part: i32, parts: i32, q: usize, k: usize, v: usize, out: usize, strides: usize, lse: usize,
   batch: i32, heads: i32, tq: i32, tk: i32, d: i32, scale: f32, off: i32,
 ): void {
+  const pairs = batch * heads;
   const nqb = (tq + QB - 1) / QB;
-  const units = batch * heads * nqb;
-  const s = scratch();
-  const acc = s + <usize>QB * SROW;
-  const accStride = <usize>d << 2;
+  const ws = scratch();
+  const kt = ws + fixedBytes(d);
+  const pack = tq >= PACK_MIN_TQ && panelsFit(tk, d, 1);
   const ks = <usize>load<i32>(strides, 20) << 2;
-  const vs = <usize>load<i32>(strides, 32) << 2;
-  const mState = acc + <usize>QB * accStride; // m, l per row
-  // Interleaved units balance the causal triangle across parts.
-  for (let u = part; u < units; u += parts) {
+  if (pairs >= parts) {
+    // whole heads per part: K^T is packed once per head
+    const p0 = splitAt(pairs, part, parts, 1);
+    const p1 = splitAt(pairs, part + 1, parts, 1);
+    for (let bh = p0; bh < p1; bh++) {
+      if (pack) {
+        const b = bh / heads, h = bh - b * heads;
+        packRowsT(rowPtr(k, strides, 1, b, h, 0), ks, tk, d, kt);
+      }
+      for (let i0 = 0; i0 < tq; i0 += QB) {
+        forwardBlock(q, k, v, out, strides, lse, heads, tq, tk, d, scale, off, bh, i0, pack ? kt : 0, ws);
+      }
+    }
+    return;
+  }
+  // Few heads: parts interleave query blocks (balancing the causal triangle), packing per head.
+  let packed = -1;
+  for (let u = part; u < pairs * nqb; u += parts) {
     const bh = u / nqb;
-    const i0 = (u - bh * nqb) * QB;
-    const b = bh / heads, h = bh - b * heads;
-    const rows = min(QB, tq - i0);
-    const last3 = min(tk - 1, i0 + rows - 1 + off);
-    if (last3 < 0) {
-      for (let r = 0; r < rows; r++) {
-        const o = rowPtr(out, strides, 3, b, h, i0 + r);
-        memory.fill(o, 0, accStride);
-        store<f32>(lse + ((<usize>(bh * tq + i0 + r)) << 2), -Infinity);
-      }
-      continue;
+    if (pack && bh != packed) {
+      const b = bh / heads, h = bh - b * heads;
+      packRowsT(rowPtr(k, strides, 1, b, h, 0), ks, tk, d, kt);
+      packed = bh;
     }
-    const q0 = rowPtr(q, strides, 0, b, h, i0);
-    const q1 = rowPtr(q, strides, 0, b, h, i0 + min(1, rows - 1));
-    const q2 = rowPtr(q, strides, 0, b, h, i0 + min(2, rows - 1));
-    const q3 = rowPtr(q, strides, 0, b, h, i0 + min(3, rows - 1));
-    const kBase = rowPtr(k, strides, 1, b, h, 0);
-    const vBase = rowPtr(v, strides, 2, b, h, 0);
-    memory.fill(acc, 0, <usize>QB * accStride);
-    for (let r = 0; r < QB; r++) {
-      store<f32>(mState + (<usize>r << 3), -Infinity);
-      store<f32>(mState + (<usize>r << 3), 0, 4);
-    }
-    const kEnd = last3 + 1;
-    for (let j0 = 0; j0 < kEnd; j0 += KB) {
-      const jn = min(KB, kEnd - j0);
-      scoreBlock(q0, q1, q2, q3, kBase + <usize>j0 * ks, ks, jn, d, s);
-      for (let r = 0; r < QB; r++) {
-        const sr = s + <usize>r * SROW;
-        const last = min(tk - 1, i0 + min(r, rows - 1) + off);
-        const bm = scaleMask(sr, jn, j0, last, scale);
-        const mp = mState + (<usize>r << 3);
-        const mOld = load<f32>(mp);
-        let mNew = max(mOld, bm);
-        // a row with no visible key keeps m = −Inf; shifting by 0 keeps exp(−Inf − m) = 0
-        if (mNew == -Infinity) mNew = 0;
-        const alpha = f32x4.extract_lane(vexp(f32x4.splat(mOld - mNew)), 0);
-        const sum = expShift(sr, jn, mNew);
-        store<f32>(mp, mNew);
-        store<f32>(mp, load<f32>(mp, 4) * alpha + sum, 4);
-        if (alpha != 1) {
-          const ar = acc + <usize>r * accStride;
-          const va = f32x4.splat(alpha);
-          let c = 0;
-          for (; c + 4 <= d; c += 4) v128.store(ar + (<usize>c << 2), f32x4.mul(v128.load(ar + (<usize>c << 2)), va));
-          for (; c < d; c++) store<f32>(ar + (<usize>c << 2), load<f32>(ar + (<usize>c << 2)) * alpha);
-        }
-      }
-      accumulateRows(s, vBase + <usize>j0 * vs, vs, jn, d, acc, accStride);
-    }
-    for (let r = 0; r < rows; r++) {
-      const o = rowPtr(out, strides, 3, b, h, i0 + r);
-      const ar = acc + <usize>r * accStride;
-      const mp = mState + (<usize>r << 3);
-      const l = load<f32>(mp, 4);
-      const lsePtr = lse + ((<usize>(bh * tq + i0 + r)) << 2);
-      if (i0 + r + off < 0) {
-        memory.fill(o, 0, accStride);
-        store<f32>(lsePtr, -Infinity);
-        continue;
-      }
-      const inv = f32x4.splat(<f32>(1.0 / <f64>l));
-      let c = 0;
-      for (; c + 4 <= d; c += 4) v128.store(o + (<usize>c << 2), f32x4.mul(v128.load(ar + (<usize>c << 2)), inv));
-      const invS = f32x4.extract_lane(inv, 0);
-      for (; c < d; c++) store<f32>(o + (<usize>c << 2), load<f32>(ar + (<usize>c << 2)) * invS);
-      store<f32>(lsePtr, <f32>(<f64>load<f32>(mp) + Math.log(<f64>l)));
-    }
+    forwardBlock(q, k, v, out, strides, lse, heads, tq, tk, d, scale, off, bh, (u - bh * nqb) * QB, pack ? kt : 0, ws);
   }
 }
 
@@ -388,10 +514,19 @@ export function attentionBackward(
   const ks = <usize>load<i32>(strides, 20) << 2;
   const vs = <usize>load<i32>(strides, 32) << 2;
   const delta = dq + <usize>QB * rowBytes;
+  const qp = delta + 64;
+  const gp = qp + <usize>QB * rowBytes;
+  const kt = sP + fixedBytes(d);
+  const vt = kt + <usize>((tk + NR - 1) & ~(NR - 1)) * rowBytes;
+  const pack = tq >= PACK_MIN_TQ && panelsFit(tk, d, 2);
   for (let bh = p0; bh < p1; bh++) {
     const b = bh / heads, h = bh - b * heads;
     const kBase = rowPtr(k, strides, 1, b, h, 0);
     const vBase = rowPtr(v, strides, 2, b, h, 0);
+    if (pack) {
+      packRowsT(kBase, ks, tk, d, kt);
+      packRowsT(vBase, vs, tk, d, vt);
+    }
     const gkBase = gk + <usize>bh * <usize>tk * rowBytes;
     const gvBase = gv + <usize>bh * <usize>tk * rowBytes;
     for (let i0 = 0; i0 < tq; i0 += QB) {
@@ -408,13 +543,17 @@ export function attentionBackward(
       store<f32>(delta, dotRow(g2, rowPtr(out, strides, 3, b, h, i0 + r2), d), 8);
       store<f32>(delta, dotRow(g3, rowPtr(out, strides, 3, b, h, i0 + r3), d), 12);
       memory.fill(dq, 0, <usize>QB * rowBytes);
+      if (pack) {
+        packRows4(q0, q1, q2, q3, d, qp);
+        packRows4(g0, g1, g2, g3, d, gp);
+      }
       const kEnd = last3 + 1;
       for (let j0 = 0; j0 < kEnd; j0 += KB) {
         const jn = min(KB, kEnd - j0);
         const kb = kBase + <usize>j0 * ks;
         const vb = vBase + <usize>j0 * vs;
-        scoreBlock(q0, q1, q2, q3, kb, ks, jn, d, sP);
-        scoreBlock(g0, g1, g2, g3, vb, vs, jn, d, sD);
+        scores(qp, pack ? kt : 0, q0, q1, q2, q3, kBase, ks, j0, jn, d, sP);
+        scores(gp, pack ? vt : 0, g0, g1, g2, g3, vBase, vs, j0, jn, d, sD);
         for (let r = 0; r < QB; r++) {
           const pr = sP + <usize>r * SROW;
           const dr = sD + <usize>r * SROW;

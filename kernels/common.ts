@@ -32,6 +32,10 @@ export function heapBase(): usize {
   return scratchBase + slot * scratchBytes;
 }
 
+@inline export function scratchSize(): usize {
+  return scratchBytes;
+}
+
 /** The partial-result slice of part `part`. */
 @inline export function partial(part: i32): usize {
   return partialsBase + <usize>part * partialBytes;
@@ -74,14 +78,18 @@ export function heapBase(): usize {
 }
 
 /**
- * exp(x) per lane, ≈1 ulp (Cody–Waite reduction + Cephes' degree-6 polynomial). Inputs are
- * clamped to [-104, 88.73], which still yields exactly 0 and +Inf at the ends; 2^n is applied as
- * two factors so results reach the subnormal range. The clamps use pmin/pmax (one instruction
- * each) in the order that lets NaN through, and n = round(x·log2 e) comes from the 1.5·2^23
- * trick: adding it leaves n in the low mantissa bits, which avoids a float→int conversion.
+ * exp(x) per lane, ≈1 ulp (Cody–Waite reduction + Cephes' degree-6 polynomial), 0 below
+ * -87.33 and +Inf above 88.72. Results that would be subnormal are flushed to 0 instead: the
+ * x86 microcode assist for a subnormal product costs ~100 cycles, and masked scores and far
+ * tails of softmax rows hit it constantly. The clamps use pmin/pmax (one instruction each) in
+ * the order that lets NaN through; n = round(x·log2 e) comes from the 1.5·2^23 trick (adding
+ * it leaves n in the low mantissa bits), avoiding a float→int conversion; 2^n is applied as
+ * two factors so n = 128 (x up to 88.72) still works.
  */
 @inline export function vexp(x: v128): v128 {
-  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-104.0)), f32x4.splat(88.73));
+  const lo = f32x4.splat(-87.33);
+  const tiny = f32x4.lt(x, lo);
+  x = f32x4.pmin(f32x4.pmax(x, lo), f32x4.splat(88.73));
   const magic = f32x4.splat(12582912.0);
   const t = madd(x, f32x4.splat(1.44269504088896341), magic);
   const n = f32x4.sub(t, magic);
@@ -99,7 +107,7 @@ export function heapBase(): usize {
   const h = i32x4.shr_s(ni, 1);
   const e1 = i32x4.shl(i32x4.add(h, i32x4.splat(127)), 23);
   const e2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), i32x4.splat(127)), 23);
-  return f32x4.mul(f32x4.mul(p, e1), e2);
+  return v128.andnot(f32x4.mul(f32x4.mul(p, e1), e2), tiny);
 }
 
 @inline export function sexp(x: f32): f32 {

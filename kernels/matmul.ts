@@ -9,7 +9,7 @@
 import { madd, hsum4, scratch, splitAt } from './common';
 
 const MR = 4;
-const NR = 8;
+export const NR = 8;
 const KC = 384;
 const MC = 64;
 const NC = 1024;
@@ -151,7 +151,7 @@ function packB(b: usize, ldb: usize, transB: bool, kc: i32, nc: i32, dst: usize)
  * C[0..mr, 0..nr) (+)= Apanel·Bpanel over kc, plus bias when bias != 0. Full tiles store straight
  * from the accumulators; edge tiles go through a small buffer.
  */
-@inline function micro(
+@inline export function micro(
   kc: i32, ap: usize, bp: usize, c: usize, ldcB: usize, mr: i32, nr: i32, loadC: bool, bias: usize, tile: usize,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);

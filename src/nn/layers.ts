@@ -3,9 +3,9 @@
 
 import type { Device } from '../backend/device.ts';
 import { mix32, type Rng } from '../backend/rng.ts';
-import { dropout } from '../ops/elementwise.ts';
+import { add, dropout, scale } from '../ops/elementwise.ts';
 import { embedding, layerNorm } from '../ops/layers.ts';
-import { linear } from '../ops/matmul.ts';
+import { linear, matmul } from '../ops/matmul.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { createParameter, Module } from './module.ts';
 
@@ -17,9 +17,21 @@ export interface InitOptions {
 }
 
 /** y = x · W + b with W (in, out). */
+/** A low-rank update attached to a Linear: y += scaling · dropout(x) Aᵀ Bᵀ (see lora.ts). */
+export interface LoraSlot {
+  /** (r, in), PEFT's lora_A.weight */
+  a: Tensor;
+  /** (out, r), PEFT's lora_B.weight */
+  b: Tensor;
+  scaling: number;
+  dropout: Dropout | null;
+}
+
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
+  /** The active LoRA update, if an adapter is attached (its weights are not this module's parameters). */
+  lora: LoraSlot | null = null;
 
   constructor(
     readonly inFeatures: number,
@@ -33,7 +45,11 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+    const y = linear(x, this.weight, this.bias);
+    const l = this.lora;
+    if (!l) return y;
+    const h = matmul(l.dropout && this.training ? l.dropout.forward(x) : x, l.a, { transB: true }); // (..., r)
+    return add(y, scale(matmul(h, l.b, { transB: true }), l.scaling)); // (..., out)
   }
 }
 

@@ -45,6 +45,15 @@ export abstract class Module {
     return out;
   }
 
+  /** Every module in the tree with its dotted name (the root is ''). */
+  namedModules(prefix = ''): Array<[string, Module]> {
+    const out: Array<[string, Module]> = [[prefix, this]];
+    for (const [name, child] of this.children) {
+      if (child instanceof Module) out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
+    }
+    return out;
+  }
+
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }

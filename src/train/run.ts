@@ -4,20 +4,20 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { resolveSource, type CorpusSource } from '../data/corpus.ts';
 import { BatchLoader } from '../data/loader.ts';
 import { prepareDataset, type PreparedDataset } from '../data/prepare.ts';
 import { gpt2ConfigFromJson } from '../io/hf-config.ts';
 import { saveModel } from '../io/model-folder.ts';
-import { trainingFlops } from '../models/flops.ts';
 import { Gpt, type GptConfig } from '../models/gpt.ts';
 import { loadTokenizer, saveTokenizer } from '../tokenizer/files.ts';
 import { tokenizerJsonString } from '../tokenizer/formats.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { trainBpe } from '../tokenizer/train.ts';
 import { progressBar } from '../cli/progress.ts';
+import { EnergyMeter } from '../account/energy.ts';
+import { buildRunRecord, saveEnergySegment } from '../account/run-record.ts';
 import { presetNames, presets, type PresetName } from './presets.ts';
 import { trainLoop, type TrainResult } from './trainer.ts';
 
@@ -161,6 +161,8 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
   const cacheDir = o.cache ?? '.cache/genlab';
   const sources = o.data.map((d) => resolveSource(d));
   const t0 = performance.now();
+  // Energy of the whole command (tokenizer, shards, training): RAPL if readable, else estimated.
+  const meter = EnergyMeter.start();
 
   const { tokenizer, tokenizerHash, data } = await prepareTrainingData({
     sources,
@@ -219,36 +221,25 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
 
   if (stop.signal.aborted) {
     say(`stopped at step ${result.steps} of ${plan.steps}; checkpoint saved in ${path.join(o.out, 'checkpoint')}`);
+    await saveEnergySegment(o.out, meter.stop());
     process.exit(130);
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const runRecord = {
-    genlab: { version: '0.1.0', kind: 'pretraining' },
-    createdAt: new Date().toISOString(),
+  // The run record (run.json): schema and contents live in src/account/run-record.ts.
+  const runRecord = await buildRunRecord({
+    kind: 'pretraining',
     preset: plan.preset,
-    data: {
-      sources: data.manifest.sources,
-      trainTokens: data.manifest.train.tokens,
-      valTokens: data.manifest.val.tokens,
-      split: data.manifest.split,
-    },
-    tokenizer: { type: 'byte-level BPE', vocabSize: tokenizer.vocabSize, sha256: tokenizerHash },
-    hyperparameters: { steps: plan.steps, batch: plan.batch, seqLen: plan.seqLen, gradAccum: o.gradAccum ?? 1, lr: plan.lr, weightDecay: o.weightDecay ?? 0.1, seed },
+    config,
     parameters: { total: model.numParameters(), nonEmbedding: model.numNonEmbeddingParameters() },
-    training: {
-      tokensSeen: result.tokens,
-      trainingFlops: trainingFlops(config, result.tokens, plan.seqLen),
-      trainSeconds: result.seconds,
-      wallSeconds: seconds,
-      finalTrainLoss: result.finalLoss,
-      finalValLoss: result.valLoss,
-      lossSpikesSkipped: result.spikes,
-      resumedFromStep: result.resumedFrom,
-    },
-    hardware: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), backend: model.device.name, threads: model.device.threads },
-    software: { node: process.version, platform: `${process.platform}-${process.arch}` },
-  };
-  await saveModel(o.out, { model, tokenizer }, { runRecord });
+    tokenizer: { vocabSize: tokenizer.vocabSize, sha256: tokenizerHash },
+    dataset: data,
+    hyperparameters: { steps: plan.steps, batch: plan.batch, seqLen: plan.seqLen, gradAccum: o.gradAccum ?? 1, lr: plan.lr, weightDecay: o.weightDecay ?? 0.1, ...(o.warmup !== undefined ? { warmup: o.warmup } : {}), dropout: o.dropout ?? 0, seed, valFraction: o.valFraction ?? 0.05 },
+    result,
+    wallSeconds: (performance.now() - t0) / 1000,
+    energy: meter.stop(),
+    device: { name: model.device.name, threads: model.device.threads },
+    outDir: o.out,
+  });
+  await saveModel(o.out, { model, tokenizer }, { runRecord: { ...runRecord } });
   say(`\nsaved ${o.out}: val loss ${result.valLoss.toFixed(4)} after ${result.steps} steps (${result.tokens.toLocaleString()} tokens, ${result.seconds.toFixed(0)} s)`);
   return result;
 }

@@ -231,8 +231,11 @@ export function Editor(props: {
             </p>
           )}
           <p className="popup-help">
-            <kbd>↑</kbd>
-            <kbd>↓</kbd> choose · <kbd>Enter</kbd> insert · <kbd>Tab</kbd> 3 more · <kbd>Esc</kbd> close
+            <span className="wide-only">
+              <kbd>↑</kbd>
+              <kbd>↓</kbd> choose ·{' '}
+            </span>
+            <kbd>Enter</kbd> insert · <kbd>Tab</kbd> 3 more · <kbd>Esc</kbd> close
           </p>
         </div>
       )}

@@ -1,0 +1,104 @@
+// LoRA adapters in PEFT's folder layout: adapter_config.json (peft_type LORA, r, lora_alpha,
+// target_modules, fan_in_fan_out true for GPT-2's Conv1D) and adapter_model.safetensors with names
+// like `base_model.model.transformer.h.0.attn.c_attn.lora_A.weight`. PEFT loads these onto the
+// same base model, and genlab loads PEFT's.
+
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { formatShape } from '../tensor/tensor.ts';
+import type { Module } from '../nn/module.ts';
+import { LoraAdapter, targetLinears, type LoraConfig, type LoraModule } from '../nn/lora.ts';
+import { createParameter } from '../nn/module.ts';
+import { writeJsonAtomic } from './atomic.ts';
+import { openSafetensors, writeSafetensors } from './safetensors.ts';
+
+const PREFIX = 'base_model.model.transformer.';
+const NAME = /^(?:base_model\.model\.)?(?:transformer\.)?(.+)\.(lora_[AB])(?:\.[A-Za-z0-9_-]+)?\.weight$/;
+
+export async function saveAdapter(dir: string, adapter: LoraAdapter, opts: { baseModel?: string } = {}): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const c = adapter.config;
+  await writeJsonAtomic(path.join(dir, 'adapter_config.json'), {
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    base_model_name_or_path: opts.baseModel ?? null,
+    r: c.r,
+    lora_alpha: c.alpha,
+    lora_dropout: c.dropout,
+    target_modules: c.targetModules,
+    fan_in_fan_out: true,
+    bias: 'none',
+    use_rslora: c.rsLora,
+    use_dora: false,
+    init_lora_weights: true,
+    inference_mode: true,
+    modules_to_save: null,
+    layers_to_transform: null,
+    layers_pattern: null,
+    rank_pattern: {},
+    alpha_pattern: {},
+    revision: null,
+  });
+  await writeSafetensors(
+    path.join(dir, 'adapter_model.safetensors'),
+    adapter.namedParameters().map(([name, t]) => ({ name: PREFIX + name, dtype: 'F32' as const, shape: [...t.shape], data: t.toArray() as Float32Array })),
+    { format: 'pt' },
+  );
+}
+
+/** Reads a PEFT LoRA folder and builds the adapter for `model` (shapes are checked against it). */
+export async function loadAdapter(dir: string, model: Module): Promise<LoraAdapter> {
+  const cfgFile = path.join(dir, 'adapter_config.json');
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(await readFile(cfgFile, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`${cfgFile}: cannot read the adapter config (${(err as Error).message}); is ${dir} a LoRA adapter folder?`);
+  }
+  if (raw['peft_type'] !== 'LORA') throw new Error(`${cfgFile}: peft_type is ${JSON.stringify(raw['peft_type'])}; genlab loads LORA adapters only`);
+  if (raw['use_dora'] === true) throw new Error(`${cfgFile}: DoRA adapters (use_dora: true) are not supported`);
+  if (raw['bias'] !== undefined && raw['bias'] !== 'none') throw new Error(`${cfgFile}: bias "${raw['bias']}" is not supported; genlab adapters train no biases ("none")`);
+  const targets = raw['target_modules'];
+  const config: LoraConfig = {
+    r: Number(raw['r']),
+    alpha: Number(raw['lora_alpha']),
+    dropout: Number(raw['lora_dropout'] ?? 0),
+    targetModules: typeof targets === 'string' ? [targets] : Array.isArray(targets) ? targets.map(String) : [],
+    rsLora: raw['use_rslora'] === true,
+  };
+  const file = path.join(dir, 'adapter_model.safetensors');
+  const reader = openSafetensors(file);
+  try {
+    const linears = new Map(targetLinears(model, config.targetModules));
+    const parts = new Map<string, Partial<LoraModule>>();
+    for (const stored of reader.names) {
+      const m = NAME.exec(stored);
+      if (!m) throw new Error(`${file}: tensor "${stored}" is not a LoRA weight (expected names like ${PREFIX}h.0.attn.c_attn.lora_A.weight)`);
+      const [, moduleName, which] = m as unknown as [string, string, 'lora_A' | 'lora_B'];
+      const lin = linears.get(moduleName);
+      if (!lin) throw new Error(`${file}: "${stored}" adapts ${moduleName}, which is not a target linear layer of this model; was the adapter trained on another base?`);
+      const info = reader.info(stored);
+      const want = which === 'lora_A' ? [config.r, lin.inFeatures] : [lin.outFeatures, config.r];
+      if (info.shape.length !== 2 || info.shape[0] !== want[0] || info.shape[1] !== want[1]) {
+        throw new Error(`${file}: "${stored}" has shape ${formatShape(info.shape)}, expected ${formatShape(want)} for r=${config.r} on this model`);
+      }
+      const t = createParameter(want, { device: lin.weight.device, value: 0 });
+      t.set(reader.readF32(stored));
+      const entry = parts.get(moduleName) ?? {};
+      if (which === 'lora_A') entry.a = t;
+      else entry.b = t;
+      parts.set(moduleName, entry);
+    }
+    const modules = new Map<string, LoraModule>();
+    for (const [name, p] of parts) {
+      if (!p.a || !p.b) throw new Error(`${file}: ${name} has ${p.a ? 'lora_A' : 'lora_B'} but not ${p.a ? 'lora_B' : 'lora_A'}`);
+      modules.set(name, { a: p.a, b: p.b });
+    }
+    if (modules.size === 0) throw new Error(`${file}: holds no LoRA weights`);
+    const adapter = new LoraAdapter(config, modules);
+    adapter.nameParameters();
+    return adapter;
+  } finally {
+    reader.close();
+  }
+}
