@@ -343,7 +343,7 @@ function packRowsT(src: usize, stride: usize, t: i32, d: i32, dst: usize): void 
     const panelBytes = <usize>d << 5;
     const first = kt + <usize>(j0 >> 3) * panelBytes;
     for (let jj = 0; jj < jn; jj += NR) {
-      micro(d, rp, first + <usize>(jj >> 3) * panelBytes, s + (<usize>jj << 2), SROW, QB, NR, false, 0, 0);
+      micro(d, rp, 16, first + <usize>(jj >> 3) * panelBytes, 32, s + (<usize>jj << 2), SROW, QB, NR, false, 0, 0);
     }
   } else {
     scoreBlock(r0, r1, r2, r3, kBase + <usize>j0 * ks, ks, jn, d, s);

@@ -148,18 +148,21 @@ function packB(b: usize, ldb: usize, transB: bool, kc: i32, nc: i32, dst: usize)
 // ---- micro-kernel ----
 
 /**
- * C[0..mr, 0..nr) (+)= Apanel·Bpanel over kc, plus bias when bias != 0. Full tiles store straight
- * from the accumulators; edge tiles go through a small buffer.
+ * C[0..mr, 0..nr) (+)= Apanel·Bpanel over kc, plus bias when bias != 0. Step p reads MR values
+ * of A at ap + p·aStep and NR values of B at bp + p·bStep (16 and 32 for packed panels; other
+ * callers pass row strides of unpacked operands). Full tiles store straight from the
+ * accumulators; edge tiles go through a small buffer.
  */
 @inline export function micro(
-  kc: i32, ap: usize, bp: usize, c: usize, ldcB: usize, mr: i32, nr: i32, loadC: bool, bias: usize, tile: usize,
+  kc: i32, ap: usize, aStep: usize, bp: usize, bStep: usize, c: usize, ldcB: usize, mr: i32, nr: i32,
+  loadC: bool, bias: usize, tile: usize,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   let a = ap, b = bp;
-  const end = ap + (<usize>kc << 4);
+  const end = ap + <usize>kc * aStep;
   while (a < end) {
     const b0 = v128.load(b), b1 = v128.load(b, 16);
     let x = v128.load32_splat(a);
@@ -174,8 +177,8 @@ function packB(b: usize, ldb: usize, transB: bool, kc: i32, nc: i32, dst: usize)
     x = v128.load32_splat(a, 12);
     c30 = madd(x, b0, c30);
     c31 = madd(x, b1, c31);
-    a += 16;
-    b += 32;
+    a += aStep;
+    b += bStep;
   }
   if (bias != 0) {
     if (nr == NR) {
@@ -264,7 +267,7 @@ function gemm(
           const cCol = c + (<usize>(jc + jr) << 2);
           for (let ir = 0; ir < mc; ir += MR) {
             const mr = min(MR, mc - ir);
-            micro(kc, pa + <usize>ir * <usize>kc * 4, bp, cCol + <usize>(ic + ir) * ldcB, ldcB, mr, nr, accumulate || !first, biasHere, tile);
+            micro(kc, pa + <usize>ir * <usize>kc * 4, 16, bp, 32, cCol + <usize>(ic + ir) * ldcB, ldcB, mr, nr, accumulate || !first, biasHere, tile);
           }
         }
       }

@@ -27,3 +27,10 @@ export { openSafetensors, writeSafetensors } from './io/safetensors.ts';
 export { trainLoop, evaluate, type TrainLoopOptions, type TrainResult } from './train/trainer.ts';
 export { presets, type Preset, type PresetName } from './train/presets.ts';
 export { generate, generateStream, scoreText, scoreIds, type GenerateOptions, type GenerateEvent, type LanguageModel } from './generate/generate.ts';
+
+// Serving
+export { serveCommand, createServer, type ServeCommandOptions, type RunningServer } from './serve/index.ts';
+
+// Fine-tuning
+export { LoraAdapter, attachAdapter, freezeBase, mergeAdapter, unmergeAdapter, type LoraConfig } from './nn/lora.ts';
+export { loadAdapter, saveAdapter } from './io/peft.ts';

@@ -74,6 +74,50 @@ export function buildCli(): Command {
     });
 
   program
+    .command('finetune')
+    .description('adapt a trained model to new text with LoRA (writes a PEFT adapter folder) or fully (--lora-r 0)')
+    .requiredOption('--model <dir>', 'base model folder')
+    .requiredOption('--data <sources...>', "text files, folders, .jsonl, or 'sotu' / 'moby-dick'")
+    .requiredOption('--out <dir>', 'adapter folder (LoRA) or model folder (full)')
+    .option('--lora-r <r>', 'LoRA rank; 0 = full fine-tuning', int('--lora-r', 0), 8)
+    .option('--lora-alpha <a>', 'LoRA scale numerator (update × alpha/r)', num('--lora-alpha', 0), 16)
+    .option('--lora-dropout <p>', 'dropout on the adapter input', num('--lora-dropout', 0, 0.99), 0.05)
+    .option('--target <modules>', 'comma-separated module name suffixes', 'c_attn,c_proj,c_fc')
+    .option('--rslora', 'scale by alpha/√r (rank-stabilised LoRA)')
+    .option('--steps <n>', 'optimizer steps', int('--steps'), 300)
+    .option('--batch <n>', 'sequences per batch', int('--batch'), 8)
+    .option('--seq-len <n>', 'tokens per sequence (default min(128, context))', int('--seq-len'))
+    .option('--lr <lr>', 'peak learning rate', num('--lr', 0), 1e-3)
+    .option('--eval-also <sources...>', 'also report validation loss on these (forgetting)')
+    .option('--seed <n>', 'random seed', int('--seed', 0), 1337)
+    .option('--cache <dir>', 'token shard cache', '.cache/genlab')
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      const { finetuneCommand } = await import('../train/finetune.ts');
+      await device(opts);
+      await finetuneCommand({
+        model: opts.model, data: opts.data, out: opts.out, loraR: opts.loraR, loraAlpha: opts.loraAlpha, loraDropout: opts.loraDropout,
+        target: String(opts.target).split(',').map((s: string) => s.trim()).filter(Boolean), rsLora: !!opts.rslora, steps: opts.steps, batch: opts.batch,
+        ...(opts.seqLen ? { seqLen: opts.seqLen } : {}), lr: opts.lr, seed: opts.seed, cache: opts.cache, ...(opts.evalAlso ? { evalAlso: opts.evalAlso } : {}),
+      });
+    });
+
+  program
+    .command('merge')
+    .description('fold a LoRA adapter into its base model; writes a plain model folder')
+    .requiredOption('--model <dir>', 'base model folder')
+    .requiredOption('--adapter <dir>', 'PEFT LoRA adapter folder')
+    .requiredOption('--out <dir>', 'merged model folder')
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      const { mergeCommand } = await import('../train/finetune.ts');
+      await device(opts);
+      await mergeCommand(opts);
+    });
+
+  program
     .command('generate')
     .description('continue a prompt with a trained model')
     .requiredOption('--model <dir>', 'model folder')
@@ -118,11 +162,25 @@ export function buildCli(): Command {
     .option('--port <n>', 'port (0 picks a free one)', int('--port', 0), 8080)
     .option('--api-key <key>', 'require Authorization: Bearer <key> on /v1 and /api')
     .option('--db <file>', 'feedback database (SQLite)', 'runs/feedback.sqlite')
+    .option('--max-tokens <n>', 'cap on max_tokens per request', int('--max-tokens'))
+    .option('--max-n <n>', 'cap on completions per request', int('--max-n'))
+    .option('--max-queue <n>', 'requests waiting per model before 429', int('--max-queue', 0))
+    .option('--timeout-ms <ms>', 'time limit per request', int('--timeout-ms'))
+    .option('--log', 'log every request')
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (opts) => {
       const { serveCommand } = await import('../serve/index.ts');
-      const server = await serveCommand({ model: opts.model, host: opts.host, port: opts.port, db: opts.db, ...(opts.apiKey ? { apiKey: opts.apiKey } : {}), ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+      const limits = {
+        ...(opts.maxTokens ? { maxTokens: opts.maxTokens } : {}),
+        ...(opts.maxN ? { maxN: opts.maxN } : {}),
+        ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
+        ...(opts.timeoutMs ? { requestTimeoutMs: opts.timeoutMs } : {}),
+      };
+      const server = await serveCommand({
+        model: opts.model, host: opts.host, port: opts.port, db: opts.db, limits, logger: !!opts.log,
+        ...(opts.apiKey ? { apiKey: opts.apiKey } : {}), ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
+      });
       console.log(`genlab is serving ${opts.model.join(', ')} at ${server.url}  (Ctrl-C stops)`);
     });
 

@@ -9,6 +9,7 @@ import type { Gpt } from '../models/gpt.ts';
 import { empty } from '../tensor/tensor.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { logSoftmax, sampleFrom, topLogprobs, validateSampling, type SamplingOptions } from './sampling.ts';
+import { Watermark, type WatermarkOptions } from './watermark.ts';
 
 export interface LanguageModel {
   model: Gpt;
@@ -30,6 +31,11 @@ export interface GenerateOptions extends SamplingOptions {
   stopAtEndOfText?: boolean;
   /** Aborting ends generation after the current step. */
   signal?: AbortSignal;
+  /**
+   * Watermark the text (Kirchenbauer et al. 2023): δ is added to the logits of a green list seeded
+   * by the previous token before sampling. Reported logprobs stay the model's own.
+   */
+  watermark?: WatermarkOptions;
 }
 
 export interface TokenAlternative {
@@ -41,6 +47,8 @@ export interface TokenAlternative {
 export interface GeneratedToken extends TokenAlternative {
   /** The most likely alternatives at this position (length = options.logprobs). */
   top: TokenAlternative[];
+  /** Entropy (nats) of the model's next-token distribution here: high means the model was unsure. */
+  entropy: number;
 }
 
 export type FinishReason = 'stop' | 'length';
@@ -109,6 +117,9 @@ export async function* generateStream(lm: LanguageModel, prompt: string | readon
   const maxStop = stop.reduce((m, s) => Math.max(m, s.length), 0);
   const rows: RowState[] = Array.from({ length: n }, () => ({ decoder: tokenizer.streamDecoder(), pending: '', released: '', count: 0, done: false }));
   const logprobs = new Float64Array(V);
+  const watermark = opts.watermark ? new Watermark(opts.watermark) : null;
+  const biased = watermark ? new Float64Array(V) : null;
+  const prev = new Array<number>(n).fill(ids[ids.length - 1]!);
   const cache = model.createCache(n, ids.length + maxTokens);
   const wasTraining = model.training;
   model.eval();
@@ -135,7 +146,8 @@ export async function* generateStream(lm: LanguageModel, prompt: string | readon
           continue;
         }
         logSoftmax(last.subarray(b * V, (b + 1) * V), logprobs);
-        const id = sampleFrom(logprobs, opts, rng);
+        const id = sampleFrom(watermark ? watermark.bias(logprobs, prev[b]!, biased!) : logprobs, opts, rng);
+        prev[b] = id;
         next.push(id);
         row.count++;
         const token: GeneratedToken = {
@@ -143,6 +155,7 @@ export async function* generateStream(lm: LanguageModel, prompt: string | readon
           text: tokenizer.tokenText(id),
           logprob: logprobs[id]!,
           top: topLogprobs(logprobs, k).map((c) => ({ id: c.id, text: tokenizer.tokenText(c.id), logprob: c.logprob })),
+          entropy: entropy(logprobs),
         };
         if (id === eot) {
           row.done = true;
@@ -181,6 +194,13 @@ export async function* generateStream(lm: LanguageModel, prompt: string | readon
     model.train(wasTraining);
     for (const t of [...cache.keys, ...cache.values]) dev.freeStorage(t.storage);
   }
+}
+
+/** Shannon entropy (nats) of a distribution given by its log-probabilities. */
+function entropy(logprobs: Float64Array): number {
+  let h = 0;
+  for (let i = 0; i < logprobs.length; i++) if (logprobs[i]! > -Infinity) h -= Math.exp(logprobs[i]!) * logprobs[i]!;
+  return h;
 }
 
 /** Index of the earliest stop string in text at or after `from`, or -1. */

@@ -26,7 +26,7 @@ export const presets = {
     vocabSize: 512,
     batch: 16,
     seqLen: 64,
-    steps: 300,
+    steps: 1000,
     lr: 3e-3,
   },
   small: {

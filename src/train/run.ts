@@ -79,14 +79,18 @@ async function planFrom(o: TrainCommandOptions): Promise<Plan> {
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
-/** A tokenizer for these sources and vocabulary size, trained once and cached by content hash. */
-async function tokenizerFor(sources: CorpusSource[], vocabSize: number, cacheDir: string, quiet: boolean): Promise<{ tokenizer: Tokenizer; sourcesKey: string }> {
+/** A short key identifying the sources' contents, and their total size. */
+async function sourcesKeyOf(sources: CorpusSource[]): Promise<{ key: string; bytes: number }> {
   const records = [];
   for (const s of sources) records.push((await s.scan()).record);
-  const sourcesKey = sha256(records.map((r) => `${r.name}:${r.sha256}`).join('\n')).slice(0, 16);
+  return { key: sha256(records.map((r) => `${r.name}:${r.sha256}`).join('\n')).slice(0, 16), bytes: records.reduce((a, r) => a + r.bytes, 0) };
+}
+
+/** A tokenizer for these sources and vocabulary size, trained once and cached by content hash. */
+async function tokenizerFor(sources: CorpusSource[], vocabSize: number, cacheDir: string, quiet: boolean): Promise<{ tokenizer: Tokenizer; sourcesKey: string }> {
+  const { key: sourcesKey, bytes: totalChars } = await sourcesKeyOf(sources);
   const dir = path.join(cacheDir, 'tokenizers', `${sourcesKey}-v${vocabSize}`);
   if (existsSync(path.join(dir, 'tokenizer.json'))) return { tokenizer: await loadTokenizer(dir), sourcesKey };
-  const totalChars = records.reduce((a, r) => a + r.bytes, 0);
   const bar = quiet ? null : progressBar(100, 'tokenizer', '{phase}');
   async function* texts(): AsyncGenerator<string> {
     for (const s of sources) for await (const d of s.documents()) yield d.text;
@@ -123,10 +127,15 @@ export async function prepareTrainingData(o: {
   valFraction: number;
   quiet: boolean;
   resumeDir?: string;
+  /** Use this tokenizer (fine-tuning keeps the base model's) instead of training one. */
+  tokenizer?: Tokenizer;
 }): Promise<TrainingData> {
   let tokenizer: Tokenizer;
   let sourcesKey: string;
-  if (o.resumeDir && existsSync(path.join(o.resumeDir, 'checkpoint', 'tokenizer.json'))) {
+  if (o.tokenizer) {
+    tokenizer = o.tokenizer;
+    sourcesKey = (await sourcesKeyOf(o.sources)).key;
+  } else if (o.resumeDir && existsSync(path.join(o.resumeDir, 'checkpoint', 'tokenizer.json'))) {
     tokenizer = await loadTokenizer(path.join(o.resumeDir, 'checkpoint'));
     sourcesKey = 'resume';
   } else {

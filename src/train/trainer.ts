@@ -12,10 +12,12 @@ import { openSafetensors, writeSafetensors } from '../io/safetensors.ts';
 import type { Gpt } from '../models/gpt.ts';
 import { scale } from '../ops/elementwise.ts';
 import { AdamW, clipGradNorm, cosineLr } from '../optim/adamw.ts';
-import { empty } from '../tensor/tensor.ts';
+import { empty, type Tensor } from '../tensor/tensor.ts';
 
 export interface TrainLoopOptions {
   steps: number;
+  /** What to train (default: every parameter of the model that requires a gradient; LoRA passes its adapter's). */
+  parameters?: readonly Tensor[];
   /** Peak learning rate. */
   lr: number;
   /** Final learning rate of the cosine schedule (default lr/10). */
@@ -136,7 +138,7 @@ export async function trainLoop(model: Gpt, train: BatchLoader, val: BatchLoader
   const checkpointEvery = o.checkpointEvery ?? 0;
   const spikeFactor = o.spikeFactor ?? 3;
   const seed = o.seed ?? 0;
-  const opt = new AdamW(model.parameters(), { lr: o.lr, weightDecay: o.weightDecay ?? 0.1, beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95 });
+  const opt = new AdamW(o.parameters ?? model.parameters(), { lr: o.lr, weightDecay: o.weightDecay ?? 0.1, beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95 });
   const flat = opt.flat;
   await mkdir(o.outDir, { recursive: true });
   const metricsFile = path.join(o.outDir, 'metrics.jsonl');
