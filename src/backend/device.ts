@@ -15,12 +15,22 @@ import type { Kernels, Ptr } from './kernels.ts';
 const ALIGN = 16; // elements (64 bytes): SIMD- and cache-line aligned blocks
 const PAGE_ELEMS = 65536 / 4;
 
-export type BackendName = 'ref' | 'wasm';
+export type BackendName = 'ref' | 'wasm' | 'native';
+
+/**
+ * The linear memory a device allocates from: a WebAssembly.Memory (ref, wasm) or anything with the
+ * same two members (a native backend can expose its own block). grow() takes 64 KiB pages and the
+ * buffer may be replaced by a larger one afterwards.
+ */
+export interface DeviceMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(deltaPages: number): number;
+}
 
 /** Backend-specific pieces a Device is built from. */
 export interface BackendParts {
   name: BackendName;
-  memory: WebAssembly.Memory;
+  memory: DeviceMemory;
   kernels: Kernels;
   /** First element the allocator may use (above any static data of the kernels). */
   heapBase: Ptr;
@@ -49,7 +59,7 @@ interface HeapToken {
 
 export class Device {
   readonly name: BackendName;
-  readonly memory: WebAssembly.Memory;
+  readonly memory: DeviceMemory;
   readonly kernels: Kernels;
   f32: Float32Array;
   i32: Int32Array;
