@@ -2,13 +2,14 @@
 """PyTorch peer for `genlab bench kernels`: times the same kernels on the same shapes.
 
 Usage: peer_kernels.py '<json list of cases>'
-Each case: {"id", "op", "threads", "flops", ...shape fields}; prints one JSON object per case:
-{"id", "gflops"}. Timing matches the TypeScript side: warm up, repeat until >= min_time seconds
+Each case: {"id", "op", "threads", "flops", ...shape fields}; prints {"info": {"torch", "blas"}}
+first, then one JSON object per case: {"id", "gflops"}. Timing matches the TypeScript side: warm up, repeat until >= min_time seconds
 (and >= 3 runs), report the best run. Run with OPENBLAS_CORETYPE=SkylakeX on this machine.
 """
 
 import json
 import math
+import os
 import sys
 import time
 
@@ -108,10 +109,23 @@ def layer_norm_case(c, min_time):
     return best_time(run, setup, min_time)
 
 
+def blas_libraries():
+    """The BLAS shared objects this process loaded (Debian's torch uses whichever libblas.so.3
+    the alternatives system points at: the reference BLAS is ~25x slower than OpenBLAS)."""
+    torch.randn(8, 8) @ torch.randn(8, 8)
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+    except OSError:
+        return []
+    return sorted(os.path.realpath(p) for p in paths)
+
+
 def main():
     cases = json.loads(sys.argv[1])
     min_time = float(sys.argv[2]) if len(sys.argv) > 2 else 0.3
     torch.manual_seed(0)
+    print(json.dumps({"info": {"torch": torch.__version__, "blas": blas_libraries()}}), flush=True)
     for c in cases:
         torch.set_num_threads(int(c["threads"]))
         op = c["op"]

@@ -193,35 +193,6 @@ const SROW: usize = KB << 2; // bytes per score row
   }
 }
 
-/** dst_jj[:] += Σ_r w[r][jj] · x_r[:] for jj < jn (gradK / gradV rows, contiguous, d apart). */
-@inline function scatterRows(
-  w: usize, x0: usize, x1: usize, x2: usize, x3: usize, jn: i32, d: i32, dst: usize,
-): void {
-  const rowBytes = <usize>d << 2;
-  for (let jj = 0; jj < jn; jj++) {
-    const wp = w + (<usize>jj << 2);
-    const w0 = v128.load32_splat(wp), w1 = v128.load32_splat(wp, SROW);
-    const w2 = v128.load32_splat(wp, 2 * SROW), w3 = v128.load32_splat(wp, 3 * SROW);
-    const row = dst + <usize>jj * rowBytes;
-    let c = 0;
-    for (; c + 4 <= d; c += 4) {
-      const o = <usize>c << 2;
-      let a = v128.load(row + o);
-      a = madd(w0, v128.load(x0 + o), a);
-      a = madd(w1, v128.load(x1 + o), a);
-      a = madd(w2, v128.load(x2 + o), a);
-      a = madd(w3, v128.load(x3 + o), a);
-      v128.store(row + o, a);
-    }
-    const s0 = f32x4.extract_lane(w0, 0), s1 = f32x4.extract_lane(w1, 0);
-    const s2 = f32x4.extract_lane(w2, 0), s3 = f32x4.extract_lane(w3, 0);
-    for (; c < d; c++) {
-      const o = <usize>c << 2;
-      store<f32>(row + o, load<f32>(row + o) + s0 * load<f32>(x0 + o) + s1 * load<f32>(x1 + o) + s2 * load<f32>(x2 + o) + s3 * load<f32>(x3 + o));
-    }
-  }
-}
-
 /** Scores of the QB rows against keys [j0, j0 + jn): S = q·k into s (QB rows of SROW bytes). */
 @inline function scoreBlock(q0: usize, q1: usize, q2: usize, q3: usize, kb: usize, ks: usize, jn: i32, d: i32, s: usize): void {
   dots2(q0, q1, kb, ks, jn, d, s, s + SROW);
@@ -494,10 +465,40 @@ export function attentionForward(
   return t;
 }
 
+/** Query rows whose dS and P rows are gathered before updating gradK / gradV. */
+const QG = 16;
+
+/**
+ * dst rows jj < jn (contiguous, d floats each) += Σ_r w[r][jj] · x_r for the rows r < kc of a
+ * query group (w rows SROW bytes apart, x rows xStep bytes apart): a small GEMM whose register
+ * tiles (4 keys × 8 dims) read and write each gradient element once per group, not per row.
+ * The dims past the last multiple of 8 take a plain loop, so no load runs past a row's end.
+ */
+@inline function scatterGroup(w: usize, x: usize, xStep: usize, kc: i32, jn: i32, d: i32, dst: usize, tile: usize): void {
+  const rowBytes = <usize>d << 2;
+  const d8 = d & ~7;
+  for (let jj = 0; jj < jn; jj += 4) {
+    const mr = min(4, jn - jj);
+    const row = dst + <usize>jj * rowBytes;
+    for (let c = 0; c < d8; c += 8) {
+      micro(kc, w + (<usize>jj << 2), SROW, x + (<usize>c << 2), xStep, row + (<usize>c << 2), rowBytes, mr, NR, true, 0, tile);
+    }
+    for (let c = d8; c < d; c++) {
+      const o = <usize>c << 2;
+      for (let m = 0; m < mr; m++) {
+        let t: f32 = 0;
+        for (let r = 0; r < kc; r++) t += load<f32>(w + <usize>r * SROW + (<usize>(jj + m) << 2)) * load<f32>(x + <usize>r * xStep + o);
+        const at = row + <usize>m * rowBytes + o;
+        store<f32>(at, load<f32>(at) + t);
+      }
+    }
+  }
+}
+
 /**
  * Parts own whole (b, h) pairs, so the gradK/gradV rows they accumulate into never race.
- * Per query block and key block: P = exp(scale·qk − lse), dP = dO·v, dS = P (dP − Δ) scale with
- * Δ = dO·out, then dQ += dS k, dK += dSᵀ q, dV += Pᵀ dO.
+ * Per group of QG query rows and block of KB keys: P = exp(scale·qk − lse), dP = dO·v,
+ * dS = P (dP − Δ) scale with Δ = dO·out, then dQ += dS k, dK += dSᵀ q, dV += Pᵀ dO.
  */
 export function attentionBackward(
   part: i32, parts: i32, q: usize, k: usize, v: usize, out: usize, strides: usize, lse: usize,
@@ -507,82 +508,89 @@ export function attentionBackward(
   const pairs = batch * heads;
   const p0 = splitAt(pairs, part, parts, 1);
   const p1 = splitAt(pairs, part + 1, parts, 1);
-  const sP = scratch();
-  const sD = sP + <usize>QB * SROW;
-  const dq = sD + <usize>QB * SROW;
   const rowBytes = <usize>d << 2;
+  const ws = scratch();
+  const sP = ws; // QG rows of P
+  const sD = sP + <usize>QG * SROW; // QG rows of dP, then dS
+  const dq = sD + <usize>QG * SROW; // QG rows of dQ
+  const qp = dq + <usize>QG * rowBytes; // 4 packed q rows
+  const gp = qp + <usize>QB * rowBytes; // 4 packed dO rows
+  const delta = gp + <usize>QB * rowBytes; // QG values of Δ
+  const tile = delta + <usize>QG * 4;
+  const kt = tile + 128;
+  const tkPad = <usize>((tk + NR - 1) & ~(NR - 1));
+  const vt = kt + tkPad * rowBytes;
+  const pack = tq >= PACK_MIN_TQ && (vt + tkPad * rowBytes - ws) <= scratchSize();
   const ks = <usize>load<i32>(strides, 20) << 2;
   const vs = <usize>load<i32>(strides, 32) << 2;
-  const delta = dq + <usize>QB * rowBytes;
-  const qp = delta + 64;
-  const gp = qp + <usize>QB * rowBytes;
-  const kt = sP + fixedBytes(d);
-  const vt = kt + <usize>((tk + NR - 1) & ~(NR - 1)) * rowBytes;
-  const pack = tq >= PACK_MIN_TQ && panelsFit(tk, d, 2);
+  const qst = <usize>load<i32>(strides, 8) << 2;
+  const gst = <usize>load<i32>(strides, 56) << 2;
+  const vsc = f32x4.splat(scale);
   for (let bh = p0; bh < p1; bh++) {
     const b = bh / heads, h = bh - b * heads;
     const kBase = rowPtr(k, strides, 1, b, h, 0);
     const vBase = rowPtr(v, strides, 2, b, h, 0);
+    const gkBase = gk + <usize>bh * <usize>tk * rowBytes;
+    const gvBase = gv + <usize>bh * <usize>tk * rowBytes;
     if (pack) {
       packRowsT(kBase, ks, tk, d, kt);
       packRowsT(vBase, vs, tk, d, vt);
     }
-    const gkBase = gk + <usize>bh * <usize>tk * rowBytes;
-    const gvBase = gv + <usize>bh * <usize>tk * rowBytes;
-    for (let i0 = 0; i0 < tq; i0 += QB) {
-      const rows = min(QB, tq - i0);
-      const last3 = min(tk - 1, i0 + rows - 1 + off);
-      if (last3 < 0) continue;
-      const r1 = min(1, rows - 1), r2 = min(2, rows - 1), r3 = min(3, rows - 1);
-      const q0 = rowPtr(q, strides, 0, b, h, i0), q1 = rowPtr(q, strides, 0, b, h, i0 + r1);
-      const q2 = rowPtr(q, strides, 0, b, h, i0 + r2), q3 = rowPtr(q, strides, 0, b, h, i0 + r3);
-      const g0 = rowPtr(gout, strides, 4, b, h, i0), g1 = rowPtr(gout, strides, 4, b, h, i0 + r1);
-      const g2 = rowPtr(gout, strides, 4, b, h, i0 + r2), g3 = rowPtr(gout, strides, 4, b, h, i0 + r3);
-      store<f32>(delta, dotRow(g0, rowPtr(out, strides, 3, b, h, i0), d));
-      store<f32>(delta, dotRow(g1, rowPtr(out, strides, 3, b, h, i0 + r1), d), 4);
-      store<f32>(delta, dotRow(g2, rowPtr(out, strides, 3, b, h, i0 + r2), d), 8);
-      store<f32>(delta, dotRow(g3, rowPtr(out, strides, 3, b, h, i0 + r3), d), 12);
-      memory.fill(dq, 0, <usize>QB * rowBytes);
-      if (pack) {
-        packRows4(q0, q1, q2, q3, d, qp);
-        packRows4(g0, g1, g2, g3, d, gp);
+    for (let g0 = 0; g0 < tq; g0 += QG) {
+      const grows = min(QG, tq - g0);
+      const lastG = min(tk - 1, g0 + grows - 1 + off);
+      if (lastG < 0) continue;
+      for (let r = 0; r < grows; r++) {
+        const i = g0 + r;
+        store<f32>(delta + (<usize>r << 2), dotRow(rowPtr(gout, strides, 4, b, h, i), rowPtr(out, strides, 3, b, h, i), d));
       }
-      const kEnd = last3 + 1;
+      memory.fill(dq, 0, <usize>QG * rowBytes);
+      const kEnd = lastG + 1;
       for (let j0 = 0; j0 < kEnd; j0 += KB) {
         const jn = min(KB, kEnd - j0);
-        const kb = kBase + <usize>j0 * ks;
-        const vb = vBase + <usize>j0 * vs;
-        scores(qp, pack ? kt : 0, q0, q1, q2, q3, kBase, ks, j0, jn, d, sP);
-        scores(gp, pack ? vt : 0, g0, g1, g2, g3, vBase, vs, j0, jn, d, sD);
-        for (let r = 0; r < QB; r++) {
-          const pr = sP + <usize>r * SROW;
-          const dr = sD + <usize>r * SROW;
-          const rr = min(r, rows - 1);
-          // padded rows (r >= rows) get P = 0 so they add nothing to dK/dV
-          const last = r < rows ? min(tk - 1, i0 + rr + off) : -1;
-          // a row with no visible key has lse = −Inf; any finite shift keeps its P at 0
-          const l: f32 = last < 0 ? 0 : load<f32>(lse + ((<usize>(bh * tq + i0 + rr)) << 2));
-          scaleMask(pr, jn, j0, last, scale);
-          expShift(pr, jn, l);
-          const dl = f32x4.splat(load<f32>(delta + (<usize>r << 2)));
-          const vsc = f32x4.splat(scale);
-          let jj = 0;
-          for (; jj + 4 <= jn; jj += 4) {
-            const o = <usize>jj << 2;
-            v128.store(dr + o, f32x4.mul(f32x4.mul(v128.load(pr + o), f32x4.sub(v128.load(dr + o), dl)), vsc));
+        for (let i0 = g0; i0 < g0 + grows; i0 += QB) {
+          const rows = min(QB, tq - i0);
+          const sb = <usize>(i0 - g0) * SROW;
+          const r1 = min(1, rows - 1), r2 = min(2, rows - 1), r3 = min(3, rows - 1);
+          const q0 = rowPtr(q, strides, 0, b, h, i0), q1 = rowPtr(q, strides, 0, b, h, i0 + r1);
+          const q2 = rowPtr(q, strides, 0, b, h, i0 + r2), q3 = rowPtr(q, strides, 0, b, h, i0 + r3);
+          const g0r = rowPtr(gout, strides, 4, b, h, i0), g1 = rowPtr(gout, strides, 4, b, h, i0 + r1);
+          const g2 = rowPtr(gout, strides, 4, b, h, i0 + r2), g3 = rowPtr(gout, strides, 4, b, h, i0 + r3);
+          if (pack) {
+            packRows4(q0, q1, q2, q3, d, qp);
+            packRows4(g0r, g1, g2, g3, d, gp);
           }
-          const dlS = f32x4.extract_lane(dl, 0);
-          for (; jj < jn; jj++) {
-            const o = <usize>jj << 2;
-            store<f32>(dr + o, load<f32>(pr + o) * (load<f32>(dr + o) - dlS) * scale);
+          scores(qp, pack ? kt : 0, q0, q1, q2, q3, kBase, ks, j0, jn, d, sP + sb);
+          scores(gp, pack ? vt : 0, g0r, g1, g2, g3, vBase, vs, j0, jn, d, sD + sb);
+          for (let r = 0; r < QB; r++) {
+            const pr = sP + sb + <usize>r * SROW;
+            const dr = sD + sb + <usize>r * SROW;
+            const rr = min(r, rows - 1);
+            // padded rows (r >= rows) get P = 0 and dS = 0, adding nothing to dK/dV
+            const last = r < rows ? min(tk - 1, i0 + rr + off) : -1;
+            // a row with no visible key has lse = −Inf; any finite shift keeps its P at 0
+            const l: f32 = last < 0 ? 0 : load<f32>(lse + ((<usize>(bh * tq + i0 + rr)) << 2));
+            scaleMask(pr, jn, j0, last, scale);
+            expShift(pr, jn, l);
+            const dl = f32x4.splat(load<f32>(delta + (<usize>(i0 - g0 + rr) << 2)));
+            let jj = 0;
+            for (; jj + 4 <= jn; jj += 4) {
+              const o = <usize>jj << 2;
+              v128.store(dr + o, f32x4.mul(f32x4.mul(v128.load(pr + o), f32x4.sub(v128.load(dr + o), dl)), vsc));
+            }
+            const dlS = f32x4.extract_lane(dl, 0);
+            for (; jj < jn; jj++) {
+              const o = <usize>jj << 2;
+              store<f32>(dr + o, load<f32>(pr + o) * (load<f32>(dr + o) - dlS) * scale);
+            }
           }
+          accumulateRows(sD + sb, kBase + <usize>j0 * ks, ks, jn, d, dq + <usize>(i0 - g0) * rowBytes, rowBytes);
         }
-        accumulateRows(sD, kb, ks, jn, d, dq, rowBytes);
-        scatterRows(sD, q0, q1, q2, q3, jn, d, gkBase + <usize>j0 * rowBytes);
-        scatterRows(sP, g0, g1, g2, g3, jn, d, gvBase + <usize>j0 * rowBytes);
+        scatterGroup(sD, rowPtr(q, strides, 0, b, h, g0), qst, grows, jn, d, gkBase + <usize>j0 * rowBytes, tile);
+        scatterGroup(sP, rowPtr(gout, strides, 4, b, h, g0), gst, grows, jn, d, gvBase + <usize>j0 * rowBytes, tile);
       }
-      for (let r = 0; r < rows; r++) {
-        const dst = gq + (<usize>(bh * tq + i0 + r)) * rowBytes;
+      for (let r = 0; r < grows; r++) {
+        const dst = gq + (<usize>(bh * tq + g0 + r)) * rowBytes;
         const src = dq + <usize>r * rowBytes;
         let c = 0;
         for (; c + 4 <= d; c += 4) {
@@ -598,7 +606,7 @@ export function attentionBackward(
   }
 }
 
-/** Scratch bytes one thread needs for head dimension d. */
+/** Scratch bytes one thread needs for head dimension d (without packed K^T / V^T panels). */
 export function attentionScratchBytes(d: i32): i32 {
-  return <i32>((<usize>QB * SROW << 1) + (<usize>QB * <usize>d << 3) + 64);
+  return <i32>max(fixedBytes(d), 2 * <usize>QG * SROW + (<usize>(QG + 2 * QB) * <usize>d << 2) + <usize>QG * 4 + 128);
 }

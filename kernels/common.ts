@@ -77,6 +77,23 @@ export function heapBase(): usize {
   return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 2, 4, 6), v128.shuffle<f32>(ab, cd, 1, 3, 5, 7));
 }
 
+// Constants of the vector math below, loaded with load32_splat (one instruction) from static
+// data: a v128 constant is rebuilt from immediates at every use (four instructions), and V8 does
+// not hoist them out of loops.
+const C = memory.data<f32>([
+  -87.33, 88.73, 12582912.0, 1.44269504088896341, // 0..3: exp clamps, 1.5·2^23, log2 e
+  0.693359375, -2.12194440e-4, // 4..5: ln 2 split in two (Cody–Waite)
+  1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1, // 6..11
+  1.0, 2.0, 0.625, 0.5, // 12..15
+  -5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1, // 16..20: tanh
+  0.7978845608028654, 0.044715, 0.134145, 1.5957691216057308, // 21..24: gelu c = sqrt(2/pi), a, 3a, 2c
+  -2.0, 80.0, // 25..26
+]);
+
+@inline export function k(i: i32): v128 {
+  return v128.load32_splat(C + (<usize>i << 2));
+}
+
 /**
  * exp(x) per lane, ≈1 ulp (Cody–Waite reduction + Cephes' degree-6 polynomial), 0 below
  * -87.33 and +Inf above 88.72. Results that would be subnormal are flushed to 0 instead: the
@@ -87,26 +104,27 @@ export function heapBase(): usize {
  * two factors so n = 128 (x up to 88.72) still works.
  */
 @inline export function vexp(x: v128): v128 {
-  const lo = f32x4.splat(-87.33);
+  const lo = k(0);
   const tiny = f32x4.lt(x, lo);
-  x = f32x4.pmin(f32x4.pmax(x, lo), f32x4.splat(88.73));
-  const magic = f32x4.splat(12582912.0);
-  const t = madd(x, f32x4.splat(1.44269504088896341), magic);
+  x = f32x4.pmin(f32x4.pmax(x, lo), k(1));
+  const magic = k(2);
+  const t = madd(x, k(3), magic);
   const n = f32x4.sub(t, magic);
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = madd(p, r, f32x4.splat(1.3981999507e-3));
-  p = madd(p, r, f32x4.splat(8.3334519073e-3));
-  p = madd(p, r, f32x4.splat(4.1665795894e-2));
-  p = madd(p, r, f32x4.splat(1.6666665459e-1));
-  p = madd(p, r, f32x4.splat(5.0000001201e-1));
+  let r = f32x4.sub(x, f32x4.mul(n, k(4)));
+  r = f32x4.sub(r, f32x4.mul(n, k(5)));
+  let p = k(6);
+  p = madd(p, r, k(7));
+  p = madd(p, r, k(8));
+  p = madd(p, r, k(9));
+  p = madd(p, r, k(10));
+  p = madd(p, r, k(11));
   const r2 = f32x4.mul(r, r);
-  p = madd(p, r2, f32x4.add(r, f32x4.splat(1.0)));
+  p = madd(p, r2, f32x4.add(r, k(12)));
   const ni = i32x4.sub(t, i32x4.splat(0x4b400000));
   const h = i32x4.shr_s(ni, 1);
-  const e1 = i32x4.shl(i32x4.add(h, i32x4.splat(127)), 23);
-  const e2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), i32x4.splat(127)), 23);
+  const bias = i32x4.splat(127);
+  const e1 = i32x4.shl(i32x4.add(h, bias), 23);
+  const e2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), bias), 23);
   return v128.andnot(f32x4.mul(f32x4.mul(p, e1), e2), tiny);
 }
 
@@ -121,21 +139,29 @@ export function heapBase(): usize {
 @inline export function vtanh(x: v128): v128 {
   const ax = f32x4.abs(x);
   const z = f32x4.mul(x, x);
-  let p = f32x4.splat(-5.70498872745e-3);
-  p = madd(p, z, f32x4.splat(2.06390887954e-2));
-  p = madd(p, z, f32x4.splat(-5.37397155531e-2));
-  p = madd(p, z, f32x4.splat(1.33314422036e-1));
-  p = madd(p, z, f32x4.splat(-3.33332819422e-1));
+  let p = k(16);
+  p = madd(p, z, k(17));
+  p = madd(p, z, k(18));
+  p = madd(p, z, k(19));
+  p = madd(p, z, k(20));
   const small = madd(f32x4.mul(p, z), x, x);
   const e = vexp(f32x4.add(ax, ax));
-  let big = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(e, f32x4.splat(1.0))));
-  big = v128.or(big, v128.and(x, f32x4.splat(-0.0)));
-  return v128.bitselect(small, big, f32x4.lt(ax, f32x4.splat(0.625)));
+  const one = k(12);
+  let big = f32x4.sub(one, f32x4.div(k(13), f32x4.add(e, one)));
+  // copy the sign of x onto tanh(|x|)
+  big = v128.or(big, v128.andnot(x, i32x4.shr_u(i32x4.splat(-1), 1)));
+  return v128.bitselect(small, big, f32x4.lt(ax, k(14)));
 }
 
 @inline export function stanh(x: f32): f32 {
   return f32x4.extract_lane(vtanh(f32x4.splat(x)), 0);
 }
 
-export const GELU_C: f32 = 0.7978845608028654; // sqrt(2/pi)
-export const GELU_A: f32 = 0.044715;
+// indices of the gelu constants in the table
+export const K_ONE = 12;
+export const K_GELU_C = 21;
+export const K_GELU_A = 22;
+export const K_GELU_3A = 23;
+export const K_GELU_2C = 24;
+export const K_MINUS_TWO = 25;
+export const K_EIGHTY = 26;

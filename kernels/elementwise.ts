@@ -1,7 +1,7 @@
 // Elementwise and strided kernels. Contiguous ranges are split into parts in 16-element
 // aligned chunks; strided kernels split the flattened index space of their (coalesced) shape.
 
-import { splitAt, madd, vexp, vtanh, partial, GELU_C, GELU_A } from './common';
+import { splitAt, madd, vexp, vtanh, partial, k, K_ONE, K_GELU_C, K_GELU_A, K_GELU_3A, K_GELU_2C, K_MINUS_TWO, K_EIGHTY } from './common';
 
 const OP_ADD = 0;
 const OP_SUB = 1;
@@ -55,139 +55,205 @@ export function axpy(part: i32, parts: i32, x: usize, y: usize, n: i32, alpha: f
   }
 }
 
-@inline function geluV(x: v128): v128 {
-  const x3 = f32x4.mul(f32x4.mul(x, x), x);
-  const u = f32x4.mul(f32x4.splat(GELU_C), madd(x3, f32x4.splat(GELU_A), x));
-  const t = vtanh(u);
-  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1.0), t));
+// gelu(x) = 0.5 x (1 + tanh u) = x·σ(2u) with u = c (x + a x³): one exp and one division,
+// σ(2u) = 1 / (1 + e), e = exp(−2u). The exponent is capped at 80 so e stays finite and the
+// derivative's e·σ² term never meets Inf·0 (gelu is ~1e-35·x there anyway).
+@inline function geluExp(x: v128, x2: v128): v128 {
+  const u = f32x4.mul(k(K_GELU_C), madd(f32x4.mul(x2, x), k(K_GELU_A), x));
+  return vexp(f32x4.pmin(f32x4.mul(u, k(K_MINUS_TWO)), k(K_EIGHTY)));
 }
 
-// d/dx gelu = 0.5 (1 + t) + 0.5 x (1 − t²) · c (1 + 3a x²)
+@inline function geluV(x: v128): v128 {
+  const e = geluExp(x, f32x4.mul(x, x));
+  return f32x4.div(x, f32x4.add(k(K_ONE), e));
+}
+
+// d/dx gelu = σ + x σ (1 − σ) · 2u' with σ = σ(2u), u' = c (1 + 3a x²), and 1 − σ = e·σ
+// (no cancellation as σ → 1).
 @inline function geluGradV(x: v128): v128 {
   const x2 = f32x4.mul(x, x);
-  const u = f32x4.mul(f32x4.splat(GELU_C), madd(f32x4.mul(x2, x), f32x4.splat(GELU_A), x));
-  const t = vtanh(u);
-  const one = f32x4.splat(1.0);
-  const half = f32x4.splat(0.5);
-  const du = f32x4.mul(f32x4.splat(GELU_C), madd(x2, f32x4.splat(3.0 * GELU_A), one));
-  const sech2 = f32x4.sub(one, f32x4.mul(t, t));
-  return madd(f32x4.mul(f32x4.mul(half, x), sech2), du, f32x4.mul(half, f32x4.add(one, t)));
+  const e = geluExp(x, x2);
+  const sg = f32x4.div(k(K_ONE), f32x4.add(k(K_ONE), e));
+  const du2 = f32x4.mul(k(K_GELU_2C), madd(x2, k(K_GELU_3A), k(K_ONE)));
+  return madd(f32x4.mul(f32x4.mul(x, du2), e), f32x4.mul(sg, sg), sg);
 }
 
-@inline function unaryV(op: i32, x: v128): v128 {
-  if (op == U_GELU) return geluV(x);
-  if (op == U_RELU) return v128.and(x, f32x4.gt(x, f32x4.splat(0)));
-  if (op == U_TANH) return vtanh(x);
-  if (op == U_EXP) return vexp(x);
-  return f32x4.neg(x);
+@inline function reluV(x: v128): v128 {
+  return v128.and(x, f32x4.gt(x, f32x4.splat(0)));
 }
 
-@inline function unaryGradV(op: i32, x: v128): v128 {
-  if (op == U_GELU) return geluGradV(x);
-  if (op == U_RELU) return v128.and(f32x4.splat(1.0), f32x4.gt(x, f32x4.splat(0)));
-  if (op == U_TANH) {
-    const t = vtanh(x);
-    return f32x4.sub(f32x4.splat(1.0), f32x4.mul(t, t));
-  }
-  if (op == U_EXP) return vexp(x);
-  return f32x4.splat(-1.0);
+@inline function reluGradV(x: v128): v128 {
+  return v128.and(k(K_ONE), f32x4.gt(x, f32x4.splat(0)));
 }
 
-// The op switch sits outside the loops (one loop per op) so each loop inlines its function.
-@inline function unaryRange(op: i32, x: usize, out: usize, s: i32, e: i32): void {
-  let i = s;
-  for (; i + 4 <= e; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(out + o, unaryV(op, v128.load(x + o)));
+@inline function tanhGradV(x: v128): v128 {
+  const t = vtanh(x);
+  return f32x4.sub(k(K_ONE), f32x4.mul(t, t));
+}
+
+// One loop per op, each calling its function directly: loops that differ only in an op
+// constant get folded into one loop with the op switch inside by the optimizer.
+
+/** out[i] = f(x[i]) for i in [s, e); the tail goes through one padded vector. */
+@inline function tailUnary(x: usize, out: usize, i: i32, e: i32, v: v128): void {
+  for (let l = 0; i < e; i++, l++) {
+    store<f32>(out + (<usize>i << 2), l == 0 ? f32x4.extract_lane(v, 0) : l == 1 ? f32x4.extract_lane(v, 1) : f32x4.extract_lane(v, 2));
   }
-  for (; i < e; i++) {
-    const o = <usize>i << 2;
-    store<f32>(out + o, f32x4.extract_lane(unaryV(op, f32x4.splat(load<f32>(x + o))), 0));
-  }
+}
+
+/** The (up to 3) tail elements from i, zero-padded into one vector. */
+@inline function tailLoad(x: usize, i: i32, e: i32): v128 {
+  let v = f32x4.splat(0);
+  if (i < e) v = f32x4.replace_lane(v, 0, load<f32>(x + (<usize>i << 2)));
+  if (i + 1 < e) v = f32x4.replace_lane(v, 1, load<f32>(x + (<usize>(i + 1) << 2)));
+  if (i + 2 < e) v = f32x4.replace_lane(v, 2, load<f32>(x + (<usize>(i + 2) << 2)));
+  return v;
 }
 
 export function unary(part: i32, parts: i32, op: i32, x: usize, out: usize, n: i32): void {
   const s = splitAt(n, part, parts, 16);
   const e = splitAt(n, part + 1, parts, 16);
-  if (op == U_GELU) unaryRange(U_GELU, x, out, s, e);
-  else if (op == U_RELU) unaryRange(U_RELU, x, out, s, e);
-  else if (op == U_TANH) unaryRange(U_TANH, x, out, s, e);
-  else if (op == U_EXP) unaryRange(U_EXP, x, out, s, e);
-  else unaryRange(U_NEG, x, out, s, e);
+  const e4 = s + ((e - s) & ~3);
+  let i = s;
+  if (op == U_GELU) {
+    // two independent vectors per step: the exp chains are long enough to leave the core idle
+    const e8 = s + ((e - s) & ~7);
+    for (; i < e8; i += 8) {
+      const o = <usize>i << 2;
+      const y0 = geluV(v128.load(x + o));
+      const y1 = geluV(v128.load(x + o, 16));
+      v128.store(out + o, y0);
+      v128.store(out + o, y1, 16);
+    }
+    for (; i < e4; i += 4) v128.store(out + (<usize>i << 2), geluV(v128.load(x + (<usize>i << 2))));
+    if (i < e) tailUnary(x, out, i, e, geluV(tailLoad(x, i, e)));
+  } else if (op == U_RELU) {
+    for (; i < e4; i += 4) v128.store(out + (<usize>i << 2), reluV(v128.load(x + (<usize>i << 2))));
+    if (i < e) tailUnary(x, out, i, e, reluV(tailLoad(x, i, e)));
+  } else if (op == U_TANH) {
+    for (; i < e4; i += 4) v128.store(out + (<usize>i << 2), vtanh(v128.load(x + (<usize>i << 2))));
+    if (i < e) tailUnary(x, out, i, e, vtanh(tailLoad(x, i, e)));
+  } else if (op == U_EXP) {
+    for (; i < e4; i += 4) v128.store(out + (<usize>i << 2), vexp(v128.load(x + (<usize>i << 2))));
+    if (i < e) tailUnary(x, out, i, e, vexp(tailLoad(x, i, e)));
+  } else {
+    for (; i < e4; i += 4) v128.store(out + (<usize>i << 2), f32x4.neg(v128.load(x + (<usize>i << 2))));
+    for (; i < e; i++) store<f32>(out + (<usize>i << 2), -load<f32>(x + (<usize>i << 2)));
+  }
 }
 
-@inline function unaryGradRange(op: i32, x: usize, g: usize, gx: usize, s: i32, e: i32): void {
-  let i = s;
-  for (; i + 4 <= e; i += 4) {
+/** gx[i] += d[i] · g[i] for the tail elements, d computed on one padded vector. */
+@inline function tailGrad(g: usize, gx: usize, i: i32, e: i32, d: v128): void {
+  for (let l = 0; i < e; i++, l++) {
     const o = <usize>i << 2;
-    v128.store(gx + o, madd(unaryGradV(op, v128.load(x + o)), v128.load(g + o), v128.load(gx + o)));
-  }
-  for (; i < e; i++) {
-    const o = <usize>i << 2;
-    const d = f32x4.extract_lane(unaryGradV(op, f32x4.splat(load<f32>(x + o))), 0);
-    store<f32>(gx + o, load<f32>(gx + o) + d * load<f32>(g + o));
+    const di = l == 0 ? f32x4.extract_lane(d, 0) : l == 1 ? f32x4.extract_lane(d, 1) : f32x4.extract_lane(d, 2);
+    store<f32>(gx + o, load<f32>(gx + o) + di * load<f32>(g + o));
   }
 }
 
 export function unaryBackward(part: i32, parts: i32, op: i32, x: usize, g: usize, gx: usize, n: i32): void {
   const s = splitAt(n, part, parts, 16);
   const e = splitAt(n, part + 1, parts, 16);
-  if (op == U_GELU) unaryGradRange(U_GELU, x, g, gx, s, e);
-  else if (op == U_RELU) unaryGradRange(U_RELU, x, g, gx, s, e);
-  else if (op == U_TANH) unaryGradRange(U_TANH, x, g, gx, s, e);
-  else if (op == U_EXP) unaryGradRange(U_EXP, x, g, gx, s, e);
-  else unaryGradRange(U_NEG, x, g, gx, s, e);
+  const e4 = s + ((e - s) & ~3);
+  let i = s;
+  if (op == U_GELU) {
+    const e8 = s + ((e - s) & ~7);
+    for (; i < e8; i += 8) {
+      const o = <usize>i << 2;
+      const d0 = geluGradV(v128.load(x + o));
+      const d1 = geluGradV(v128.load(x + o, 16));
+      v128.store(gx + o, madd(d0, v128.load(g + o), v128.load(gx + o)));
+      v128.store(gx + o, madd(d1, v128.load(g + o, 16), v128.load(gx + o, 16)), 16);
+    }
+    for (; i < e4; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(gx + o, madd(geluGradV(v128.load(x + o)), v128.load(g + o), v128.load(gx + o)));
+    }
+    if (i < e) tailGrad(g, gx, i, e, geluGradV(tailLoad(x, i, e)));
+  } else if (op == U_RELU) {
+    for (; i < e4; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(gx + o, madd(reluGradV(v128.load(x + o)), v128.load(g + o), v128.load(gx + o)));
+    }
+    if (i < e) tailGrad(g, gx, i, e, reluGradV(tailLoad(x, i, e)));
+  } else if (op == U_TANH) {
+    for (; i < e4; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(gx + o, madd(tanhGradV(v128.load(x + o)), v128.load(g + o), v128.load(gx + o)));
+    }
+    if (i < e) tailGrad(g, gx, i, e, tanhGradV(tailLoad(x, i, e)));
+  } else if (op == U_EXP) {
+    for (; i < e4; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(gx + o, madd(vexp(v128.load(x + o)), v128.load(g + o), v128.load(gx + o)));
+    }
+    if (i < e) tailGrad(g, gx, i, e, vexp(tailLoad(x, i, e)));
+  } else {
+    for (; i < e; i++) {
+      const o = <usize>i << 2;
+      store<f32>(gx + o, load<f32>(gx + o) - load<f32>(g + o));
+    }
+  }
 }
 
 // ---- strided kernels ----
 // shape/strides arrive as i32 arrays in memory (written by the JS wrapper after coalescing
 // dimensions, so the innermost dimension is as long as possible).
 
-@inline function binV(op: i32, a: v128, b: v128): v128 {
-  if (op == OP_ADD) return f32x4.add(a, b);
-  if (op == OP_SUB) return f32x4.sub(a, b);
-  if (op == OP_MUL) return f32x4.mul(a, b);
+// The binary op is a type parameter so each instantiation of binRun holds only its own
+// instruction: with a runtime (or inlined-constant) op, the optimizer folds the four loops into
+// one that tests the op on every vector. The type's byte size names the op (AS folds sizeof<T>()
+// at compile time): i8 add, i16 sub, i32 mul, i64 div.
+type Add = i8;
+type Sub = i16;
+type Mul = i32;
+type Div = i64;
+
+@inline function binV<Op>(a: v128, b: v128): v128 {
+  if (sizeof<Op>() == 1) return f32x4.add(a, b);
+  if (sizeof<Op>() == 2) return f32x4.sub(a, b);
+  if (sizeof<Op>() == 4) return f32x4.mul(a, b);
   return f32x4.div(a, b);
 }
 
-@inline function binS(op: i32, a: f32, b: f32): f32 {
-  if (op == OP_ADD) return a + b;
-  if (op == OP_SUB) return a - b;
-  if (op == OP_MUL) return a * b;
+@inline function binS<Op>(a: f32, b: f32): f32 {
+  if (sizeof<Op>() == 1) return a + b;
+  if (sizeof<Op>() == 2) return a - b;
+  if (sizeof<Op>() == 4) return a * b;
   return a / b;
 }
 
-@inline function binRun(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, len: i32): void {
+@inline function binRun<Op>(a: usize, sa: i32, b: usize, sb: i32, out: usize, len: i32): void {
   let i = 0;
   if (sa == 1 && sb == 1) {
     for (; i + 4 <= len; i += 4) {
       const o = <usize>i << 2;
-      v128.store(out + o, binV(op, v128.load(a + o), v128.load(b + o)));
+      v128.store(out + o, binV<Op>(v128.load(a + o), v128.load(b + o)));
     }
   } else if (sa == 1 && sb == 0) {
     const vb = v128.load32_splat(b);
     for (; i + 4 <= len; i += 4) {
       const o = <usize>i << 2;
-      v128.store(out + o, binV(op, v128.load(a + o), vb));
+      v128.store(out + o, binV<Op>(v128.load(a + o), vb));
     }
   } else if (sa == 0 && sb == 1) {
     const va = v128.load32_splat(a);
     for (; i + 4 <= len; i += 4) {
       const o = <usize>i << 2;
-      v128.store(out + o, binV(op, va, v128.load(b + o)));
+      v128.store(out + o, binV<Op>(va, v128.load(b + o)));
     }
   }
   for (; i < len; i++) {
-    const r = binS(op, load<f32>(a + ((<usize>(i * sa)) << 2)), load<f32>(b + ((<usize>(i * sb)) << 2)));
+    const r = binS<Op>(load<f32>(a + ((<usize>(i * sa)) << 2)), load<f32>(b + ((<usize>(i * sb)) << 2)));
     store<f32>(out + (<usize>i << 2), r);
   }
 }
 
 @inline function binDispatch(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, len: i32): void {
-  if (op == OP_ADD) binRun(OP_ADD, a, sa, b, sb, out, len);
-  else if (op == OP_SUB) binRun(OP_SUB, a, sa, b, sb, out, len);
-  else if (op == OP_MUL) binRun(OP_MUL, a, sa, b, sb, out, len);
-  else binRun(OP_DIV, a, sa, b, sb, out, len);
+  if (op == OP_ADD) binRun<Add>(a, sa, b, sb, out, len);
+  else if (op == OP_SUB) binRun<Sub>(a, sa, b, sb, out, len);
+  else if (op == OP_MUL) binRun<Mul>(a, sa, b, sb, out, len);
+  else binRun<Div>(a, sa, b, sb, out, len);
 }
 
 function total(shape: usize, nd: i32): i32 {

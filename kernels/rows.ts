@@ -19,12 +19,23 @@ import { splitAt, madd, vexp, hsum, hmax, partial, partialSize } from './common'
   return s;
 }
 
-/** Row maximum; NaN anywhere gives NaN (f32x4.max and the scalar tail both propagate it). */
+/**
+ * Row maximum; NaN anywhere gives NaN (f32x4.max and the scalar tail both propagate it). Four
+ * independent maxima: V8's NaN-correct f32x4.max is a chain of several instructions, and one
+ * accumulator would make the loop wait on it.
+ */
 @inline function rowMax(p: usize, n: i32): f32 {
-  let a = f32x4.splat(-Infinity);
+  let a0 = f32x4.splat(-Infinity), a1 = a0, a2 = a0, a3 = a0;
   let i = 0;
-  for (; i + 4 <= n; i += 4) a = f32x4.max(a, v128.load(p + (<usize>i << 2)));
-  let m = hmax(a);
+  for (; i + 16 <= n; i += 16) {
+    const q = p + (<usize>i << 2);
+    a0 = f32x4.max(a0, v128.load(q));
+    a1 = f32x4.max(a1, v128.load(q, 16));
+    a2 = f32x4.max(a2, v128.load(q, 32));
+    a3 = f32x4.max(a3, v128.load(q, 48));
+  }
+  for (; i + 4 <= n; i += 4) a0 = f32x4.max(a0, v128.load(p + (<usize>i << 2)));
+  let m = hmax(f32x4.max(f32x4.max(a0, a1), f32x4.max(a2, a3)));
   for (; i < n; i++) m = max(m, load<f32>(p + (<usize>i << 2)));
   return m;
 }

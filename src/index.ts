@@ -34,3 +34,9 @@ export { serveCommand, createServer, type ServeCommandOptions, type RunningServe
 // Fine-tuning
 export { LoraAdapter, attachAdapter, freezeBase, mergeAdapter, unmergeAdapter, type LoraConfig } from './nn/lora.ts';
 export { loadAdapter, saveAdapter } from './io/peft.ts';
+
+// Alignment
+export { readPreferences, tokenizePairs, type PreferencePair, type TokenizedPair } from './align/preferences.ts';
+export { dpoLoss, referenceLogprobs, trainDpo, type DpoTrainOptions } from './align/dpo.ts';
+export { RewardModel, trainRewardModel, loadRewardModel, saveRewardModel, scoreCompletions } from './align/reward-model.ts';
+export { generateBestOf, meanLogprobScorer, type BestOfOptions, type CompletionScorer } from './generate/best-of.ts';

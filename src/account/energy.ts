@@ -161,6 +161,11 @@ export class EnergyMeter {
     return new EnergyMeter(opts);
   }
 
+  /** Reads the RAPL counters now (the meter also does this every sampleMs). */
+  sample(): void {
+    if (this.rapl) sample(this.rapl);
+  }
+
   /** Ends the measurement; later calls return the same report. */
   stop(): EnergyReport {
     if (this.stopped) return this.stopped;

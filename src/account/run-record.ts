@@ -245,7 +245,7 @@ export async function buildRunRecord(f: RunFacts): Promise<RunRecord> {
     evaluations: [
       {
         name: 'validation-loss',
-        data: `held-out documents of the training sources (${m.val.documents} documents, ${m.val.tokens} tokens, ${(100 * m.split.valFraction).toFixed(1)}% by characters)`,
+        data: `held-out documents of the training sources (${m.val.documents} document${m.val.documents === 1 ? '' : 's'}, ${m.val.tokens} tokens, ${(100 * m.split.valFraction).toFixed(1)}% by characters)`,
         metrics: { loss: f.result.valLoss, perplexity: Math.exp(f.result.valLoss) },
         createdAt: new Date().toISOString(),
         command: 'measured by the trainer at the end of training (mean over up to 8 validation batches)',

@@ -1,34 +1,95 @@
 // The default device: chosen once by init() (or GENLAB_BACKEND), used by creation functions when
 // no device is passed. Backends are loaded on demand so the browser build never pulls in Node-only
 // pieces it does not use.
+//
+// Without an explicit choice genlab uses the native backend where its addon was built and loads,
+// and the wasm backend elsewhere; `--backend` / GENLAB_BACKEND=native|wasm|ref override that.
 
 import { Device, type BackendName } from './device.ts';
 import { createRefBackend } from './ref/ref-backend.ts';
 
+export type Precision = 'fp32' | 'bf16';
+
 export interface InitOptions {
-  /** 'wasm' (default) or 'ref'; GENLAB_BACKEND overrides the default when this is omitted. */
+  /** 'native' (default where built), 'wasm' (default elsewhere) or 'ref'; GENLAB_BACKEND overrides the default. */
   backend?: BackendName;
-  /** Worker threads for the wasm kernels (default: all cores). */
+  /** Threads for the native or wasm kernels (default: all cores). */
   threads?: number;
+  /**
+   * Matmul operand precision (default 'fp32', or $GENLAB_PRECISION): 'bf16' rounds both operands
+   * of every matmul to bfloat16 and accumulates in fp32 (weights, gradients, optimizer state and
+   * every other kernel stay fp32). The native backend runs it on AMX or AVX512-BF16 where they
+   * are faster; ref and wasm emulate it.
+   */
+  precision?: Precision;
+  /** Native backend only: force an instruction set and/or bf16 kernel (tests, benchmarks). */
+  native?: {
+    isa?: 'portable' | 'avx2' | 'avx512' | 'amx';
+    bf16Kernel?: 'emulated' | 'avx512bf16' | 'amx' | 'amx-emulated';
+    splitAll?: boolean;
+  };
 }
 
 let current: Device | null = null;
+const precisions = new WeakMap<Device, Precision>();
 
-export const backendNames: readonly BackendName[] = ['ref', 'wasm'];
+/** The matmul precision a device was created with ('fp32' for devices made outside createDevice). */
+export function devicePrecision(device: Device): Precision {
+  return precisions.get(device) ?? 'fp32';
+}
+
+export const backendNames: readonly BackendName[] = ['ref', 'wasm', 'native'];
+
+/** The backend createDevice picks without an explicit choice: native where it loads, else wasm. */
+export async function defaultBackend(): Promise<BackendName> {
+  const env = typeof process !== 'undefined' ? process.env['GENLAB_BACKEND'] : undefined;
+  if (env) return env as BackendName;
+  if (typeof process === 'undefined' || !process.versions?.node) return 'wasm';
+  const { nativeStatus } = await import('./native/native-addon.ts');
+  return nativeStatus().available ? 'native' : 'wasm';
+}
 
 /** Creates a device without making it the default. */
 export async function createDevice(opts: InitOptions = {}): Promise<Device> {
-  const env = typeof process !== 'undefined' ? process.env['GENLAB_BACKEND'] : undefined;
-  const name = opts.backend ?? (env as BackendName | undefined) ?? 'wasm';
+  const name = opts.backend ?? (await defaultBackend());
   if (!backendNames.includes(name)) {
     throw new Error(`unknown backend '${name}' (from ${opts.backend ? 'options' : 'GENLAB_BACKEND'}); choose one of: ${backendNames.join(', ')}`);
   }
+  const envPrecision = typeof process !== 'undefined' ? process.env['GENLAB_PRECISION'] : undefined;
+  const precision = opts.precision ?? (envPrecision as Precision | undefined) ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'bf16') {
+    throw new Error(`unknown precision '${String(precision)}' (from ${opts.precision ? 'options' : 'GENLAB_PRECISION'}); choose fp32 or bf16`);
+  }
+  if (name === 'native') {
+    const { createNativeBackend } = await import('./native/native-backend.ts');
+    return remember(precision, new Device(
+      createNativeBackend({
+        ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+        precision,
+        ...(opts.native?.isa ? { isa: opts.native.isa } : {}),
+        ...(opts.native?.bf16Kernel ? { bf16Kernel: opts.native.bf16Kernel } : {}),
+        ...(opts.native?.splitAll ? { splitAll: true } : {}),
+      }),
+    ));
+  }
+  let parts;
   if (name === 'ref') {
     if (opts.threads !== undefined && opts.threads !== 1) throw new Error('the ref backend runs on one thread; omit threads or pass 1');
-    return new Device(createRefBackend());
+    parts = createRefBackend();
+  } else {
+    const { createWasmBackend } = await import('./wasm/wasm-backend.ts');
+    parts = await createWasmBackend(opts.threads === undefined ? {} : { threads: opts.threads });
   }
-  const { createWasmBackend } = await import('./wasm/wasm-backend.ts');
-  return new Device(await createWasmBackend(opts.threads === undefined ? {} : { threads: opts.threads }));
+  if (precision === 'bf16') {
+    const { emulateBf16Matmul } = await import('./native/bf16-emulation.ts');
+    parts.kernels = emulateBf16Matmul(parts.kernels, parts.memory);
+  }
+  return remember(precision, new Device(parts));
+}
+
+function remember(precision: Precision, device: Device): Device {
+  precisions.set(device, precision);
+  return device;
 }
 
 /** Chooses the default device (call once at start-up; later calls replace it). */
@@ -45,7 +106,7 @@ export function setDefaultDevice(device: Device): void {
 
 export function defaultDevice(): Device {
   if (!current) {
-    throw new Error("genlab has no device yet: call `await init()` (wasm backend) or `await init({ backend: 'ref' })` first");
+    throw new Error("genlab has no device yet: call `await init()` (native or wasm backend) or `await init({ backend: 'ref' })` first");
   }
   return current;
 }

@@ -263,6 +263,12 @@ export async function benchKernels(opts: BenchKernelsOptions): Promise<BenchRow[
     const peerCases = list.flatMap((c, ci) => peerThreads.map((threads) => ({ id: `${ci}:${threads}`, op: c.op, threads, flops: c.flops, ...c.peer })));
     try {
       const results = await runPeer('peer_kernels.py', [JSON.stringify(peerCases), String(minTime)]);
+      const info = results.find((r) => r['info'])?.['info'] as { torch?: string; blas?: string[] } | undefined;
+      if (info) {
+        const blas = (info.blas ?? []).map((p) => p.split('/').slice(-2).join('/')).join(', ') || 'unknown';
+        const slow = (info.blas ?? []).some((p) => /\/blas\/libblas/.test(p)) ? ' — the reference BLAS: install libopenblas0 for a fair peer' : '';
+        print(`PyTorch ${info.torch ?? '?'} peer, BLAS: ${blas}${slow}`);
+      }
       const byId = new Map(results.map((r) => [String(r['id']), r['gflops']]));
       for (const row of rows) {
         const peer = byId.get(`${list.indexOf(caseOf.get(row)!)}:${row.threads}`);

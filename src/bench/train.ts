@@ -3,8 +3,8 @@
 // shapes in the same invocation.
 
 import { backward, noGrad } from '../autograd/tape.ts';
-import type { Device } from '../backend/device.ts';
-import { createDevice } from '../backend/registry.ts';
+import type { BackendName, Device } from '../backend/device.ts';
+import { createDevice, defaultBackend, type Precision } from '../backend/registry.ts';
 import { Rng } from '../backend/rng.ts';
 import { defaultGptConfig, Gpt, type GptConfig } from '../models/gpt.ts';
 import { AdamW } from '../optim/adamw.ts';
@@ -39,6 +39,8 @@ export interface TrainBenchRow {
   bench: 'train' | 'generate';
   config: string;
   backend: string;
+  /** Matmul precision of genlab's run (PyTorch always runs fp32). */
+  precision: Precision;
   threads: number;
   tokens_per_s: number;
   peak_bytes?: number;
@@ -123,6 +125,10 @@ export interface TrainBenchOptions {
   configs?: string[];
   /** Skip the PyTorch peer. */
   noPeer?: boolean;
+  /** genlab's backend (default: native where built, else wasm). */
+  backend?: BackendName;
+  /** Matmul precisions to run genlab at (default fp32); each gets a row. */
+  precisions?: Precision[];
   print?: (line: string) => void;
 }
 
@@ -134,35 +140,44 @@ async function runBench(kind: 'train' | 'generate', opts: TrainBenchOptions): Pr
   const rows: TrainBenchRow[] = [];
   const peer = !opts.noPeer && torchAvailable();
   if (!peer && !opts.noPeer) print('PyTorch peer skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)');
+  const backend = opts.backend ?? (await defaultBackend());
+  const precisions = opts.precisions ?? ['fp32'];
   for (const threads of opts.threads) {
     for (const c of configs) {
-      // A fresh device per config, so peak memory is this config's alone.
-      const dev = await createDevice({ backend: 'wasm', threads });
-      let row: TrainBenchRow;
-      try {
-        if (kind === 'train') {
-          const r = benchTrainStep(dev, c);
-          row = { bench: kind, config: c.name, backend: 'wasm', threads, tokens_per_s: r.tokensPerSecond, peak_bytes: r.peakBytes };
-        } else {
-          row = { bench: kind, config: c.name, backend: 'wasm', threads, tokens_per_s: benchDecode(dev, c) };
+      // The peer once per config and thread count, right after genlab's runs, for every precision.
+      const group: TrainBenchRow[] = [];
+      for (const precision of precisions) {
+        // A fresh device per config, so peak memory is this config's alone.
+        const dev = await createDevice({ backend, threads, precision });
+        try {
+          if (kind === 'train') {
+            const r = benchTrainStep(dev, c);
+            group.push({ bench: kind, config: c.name, backend, precision, threads, tokens_per_s: r.tokensPerSecond, peak_bytes: r.peakBytes });
+          } else {
+            group.push({ bench: kind, config: c.name, backend, precision, threads, tokens_per_s: benchDecode(dev, c) });
+          }
+        } finally {
+          await dev.close();
         }
-      } finally {
-        await dev.close();
       }
       if (peer) {
         const [p] = await runPeer('peer_train.py', [kind, JSON.stringify([c]), String(threads)]);
         const pt = p?.['tokens_per_s'] as number | undefined;
         if (pt) {
-          row.peer_tokens_per_s = pt;
-          row.ratio = row.tokens_per_s / pt;
+          for (const row of group) {
+            row.peer_tokens_per_s = pt;
+            row.ratio = row.tokens_per_s / pt;
+          }
         }
       }
-      rows.push(row);
-      if (opts.json) print(JSON.stringify(row));
-      else {
-        const mem = row.peak_bytes ? `  peak ${(row.peak_bytes / 2 ** 20).toFixed(0)} MiB` : '';
-        const vs = row.ratio !== undefined ? `  PyTorch ${row.peer_tokens_per_s!.toFixed(0)} tok/s  ratio ${row.ratio.toFixed(2)}×` : '';
-        print(`${kind} ${c.name.padEnd(10)} threads ${threads}  genlab ${row.tokens_per_s.toFixed(0).padStart(6)} tok/s${vs}${mem}`);
+      for (const row of group) {
+        rows.push(row);
+        if (opts.json) print(JSON.stringify(row));
+        else {
+          const mem = row.peak_bytes ? `  peak ${(row.peak_bytes / 2 ** 20).toFixed(0)} MiB` : '';
+          const vs = row.ratio !== undefined ? `  PyTorch ${row.peer_tokens_per_s!.toFixed(0)} tok/s  ratio ${row.ratio.toFixed(2)}×` : '';
+          print(`${kind} ${c.name.padEnd(10)} ${backend} ${row.precision} threads ${threads}  genlab ${row.tokens_per_s.toFixed(0).padStart(6)} tok/s${vs}${mem}`);
+        }
       }
     }
   }

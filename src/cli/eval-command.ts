@@ -18,7 +18,10 @@ export interface EvalResult {
   bitsPerByte: number;
 }
 
-export async function evalCommand(o: { model: string; data: string[]; maxTokens?: number; json?: boolean }): Promise<EvalResult> {
+export async function evalCommand(o: { model: string; data: string[]; maxTokens?: number; json?: boolean; calibration?: boolean; heldOut?: boolean; bins?: number }): Promise<EvalResult> {
+  // --calibration: expected calibration error and a reliability diagram (src/account/calibration-command.ts).
+  if (o.calibration) return (await import('../account/calibration-command.ts')).calibrationCommand(o);
+  if (o.heldOut || o.bins !== undefined) throw new Error('--held-out and --bins apply to calibration; add --calibration');
   const { model, tokenizer } = await loadModel(o.model);
   const dev = model.device;
   const T = model.config.nPositions;
@@ -64,5 +67,11 @@ export async function evalCommand(o: { model: string; data: string[]; maxTokens?
   const result: EvalResult = { tokens, bytes, loss, perplexity: Math.exp(loss), bitsPerByte: nats / Math.LN2 / bytes };
   if (o.json) console.log(JSON.stringify(result));
   else console.log(`tokens ${tokens}  loss ${loss.toFixed(4)} nats/token  perplexity ${result.perplexity.toFixed(2)}  bits/byte ${result.bitsPerByte.toFixed(4)}`);
+  // Recorded in the model's run record (run.json, or evaluations.json) for the model card.
+  try {
+    await (await import('../account/run-record.ts')).recordEvaluation(o.model, { name: 'corpus-loss', data: o.data.join(' + '), metrics: { ...result }, createdAt: new Date().toISOString(), command: `genlab eval --model ${o.model} --data ${o.data.join(' ')}${o.maxTokens ? ` --max-tokens ${o.maxTokens}` : ''}` });
+  } catch (err) {
+    process.stderr.write(`genlab: the result was not recorded in ${o.model}: ${(err as Error).message}\n`);
+  }
   return result;
 }

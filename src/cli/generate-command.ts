@@ -16,6 +16,9 @@ export interface GenerateCommandOptions {
   num: number;
   logprobs?: number;
   json?: boolean;
+  /** Candidates per completion ranked by the reward model (or mean log-probability); see best-of.ts. */
+  bestOf?: number;
+  rewardModel?: string;
 }
 
 const pct = (lp: number): string => `${(100 * Math.exp(lp)).toFixed(1)}%`;
@@ -33,7 +36,10 @@ export async function generateCommand(o: GenerateCommandOptions): Promise<void> 
     ...(o.stop ? { stop: o.stop } : {}),
   };
   try {
-    if (o.json) {
+    if (o.bestOf !== undefined || o.rewardModel !== undefined) {
+      const { bestOfCommand } = await import('./best-of-command.ts');
+      await bestOfCommand(lm, o, opts);
+    } else if (o.json) {
       console.log(JSON.stringify(await generate(lm, o.prompt, opts), null, 2));
     } else if (o.logprobs) {
       const result = await generate(lm, o.prompt, opts);

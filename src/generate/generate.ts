@@ -33,9 +33,10 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /**
    * Watermark the text (Kirchenbauer et al. 2023): δ is added to the logits of a green list seeded
-   * by the previous token before sampling. Reported logprobs stay the model's own.
+   * by the previous token before sampling (true = default γ 0.25, δ 2). Reported logprobs stay the
+   * model's own.
    */
-  watermark?: WatermarkOptions;
+  watermark?: boolean | WatermarkOptions;
 }
 
 export interface TokenAlternative {
@@ -117,7 +118,7 @@ export async function* generateStream(lm: LanguageModel, prompt: string | readon
   const maxStop = stop.reduce((m, s) => Math.max(m, s.length), 0);
   const rows: RowState[] = Array.from({ length: n }, () => ({ decoder: tokenizer.streamDecoder(), pending: '', released: '', count: 0, done: false }));
   const logprobs = new Float64Array(V);
-  const watermark = opts.watermark ? new Watermark(opts.watermark) : null;
+  const watermark = opts.watermark ? new Watermark(opts.watermark === true ? {} : opts.watermark) : null;
   const biased = watermark ? new Float64Array(V) : null;
   const prev = new Array<number>(n).fill(ids[ids.length - 1]!);
   const cache = model.createCache(n, ids.length + maxTokens);

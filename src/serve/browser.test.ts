@@ -1,7 +1,8 @@
 // The web app in a real browser (Debian's Chromium driven by playwright-core): type, press Tab,
 // see three streamed suggestions, insert one, rate it, inspect the likelihood view, record a
-// preference and find it in SQLite; settings survive a reload; keyboard-only use; no layout
-// overflow at 1280×800 and 390×844. Screenshots go to test-artifacts/ (look at them).
+// preference and find it in SQLite; settings survive a reload; keyboard-only use; an alignment
+// run from the Align tab with live charts, switching to its result and comparing old and new; no
+// layout overflow at 1280×800 and 390×844. Screenshots go to test-artifacts/ (look at them).
 // Needs /usr/bin/chromium (apt-get install -y chromium) or GENLAB_CHROMIUM=/path/to/chromium.
 
 import assert from 'node:assert/strict';
@@ -37,7 +38,7 @@ describe('the web app in Chromium', () => {
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', path.join(ROOT, 'web'), '--outDir', web, '--logLevel', 'error'], { stdio: 'inherit' });
     tiny = await makeTinyModel();
     db = path.join(tmp, 'feedback.sqlite');
-    srv = await startTestServer(tiny.lm, tiny.dir, { webRoot: web, db });
+    srv = await startTestServer(tiny.lm, tiny.dir, { webRoot: web, db, runsDir: path.join(tmp, 'runs') });
     await mkdir(ARTIFACTS, { recursive: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -223,5 +224,52 @@ describe('the web app in Chromium', () => {
     await noOverflow(page, 390, 'compare view');
     await page.screenshot({ path: path.join(ARTIFACTS, 'compare-390x844.png'), fullPage: true });
     await page.context().close();
+  });
+
+  it('aligns on the collected feedback from the Align tab, switches to the result and compares it with the base', async () => {
+    for (const prompt of ['We the people', 'The Congress', 'Our nation']) {
+      const r = await fetch(`${srv.url}/api/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'preference', prompt, chosen: ' of the United States', rejected: ' zq vx', source: 'compare' }) });
+      assert.equal(r.status, 201);
+    }
+    const total = ((await (await fetch(`${srv.url}/api/align`)).json()) as { pairs: { total: number } }).pairs.total;
+    assert.ok(total >= 3);
+    const page = await open(1280, 800);
+    await page.getByRole('tab', { name: 'Align' }).click();
+    await page.getByText(`${total} feedback pairs`).waitFor();
+    await page.locator('#align-steps').fill('24');
+    await page.locator('#align-lr').fill('0.005');
+    await page.getByRole('button', { name: 'Start alignment' }).click();
+    // Live progress: the charts fill while the run trains.
+    await page.waitForFunction(() => {
+      const p = document.querySelector('progress');
+      return p !== null && Number(p.getAttribute('value')) >= 3;
+    });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'align-running-1280x800.png') });
+    await page.getByText(/Serving the aligned model as tiny\+dpo-\d+/).waitFor({ timeout: 60_000 });
+    const status = await page.locator('.run-status').innerText();
+    assert.match(status, /done .* step 24 of 24/i);
+    assert.equal(await page.locator('.chart svg path').count(), 2, 'loss and margin curves');
+    const lossLabel = await page.locator('.chart svg').first().getAttribute('aria-label');
+    assert.match(lossLabel ?? '', /^DPO loss: \d\.\d{3} at step 24$/);
+    const aligned = (await page.locator('.result .ok').innerText()).match(/as (\S+)\./)![1]!;
+    await page.getByRole('button', { name: `Use ${aligned}` }).click();
+    assert.equal(await page.locator('#model').inputValue(), aligned);
+    await page.getByText(`${aligned}, 128-token context`).waitFor();
+    await page.locator('#align-prompt').fill('The Congress of the United States');
+    await page.getByRole('button', { name: 'Generate with both' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('.result .side').length === 2 && document.querySelectorAll('.result .side .cursor').length === 0);
+    const headings = await page.locator('.result .side h3').allTextContents();
+    assert.deepEqual(headings, ['Before · tiny', `After · ${aligned}`]);
+    await noOverflow(page, 1280, 'align view');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'align-done-1280x800.png'), fullPage: true });
+    assert.deepEqual((page as Page & { errors: string[] }).errors, []);
+    await page.context().close();
+
+    const phone = await open(390, 844);
+    await phone.getByRole('tab', { name: 'Align' }).click();
+    await phone.locator('.chart svg path').first().waitFor();
+    await noOverflow(phone, 390, 'align view');
+    await phone.screenshot({ path: path.join(ARTIFACTS, 'align-390x844.png'), fullPage: true });
+    await phone.context().close();
   });
 });

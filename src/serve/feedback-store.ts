@@ -11,6 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { feedbackPairs } from '../align/preferences.ts';
 
 export interface RatingInput {
   kind: 'rating';
@@ -155,20 +156,8 @@ export class FeedbackStore {
    * completion of the exact same prompt (a rating says which of the two the person preferred).
    */
   *pairs(opts: { ratings?: boolean; model?: string } = {}): Generator<PreferencePair> {
-    const byModel = opts.model !== undefined ? 'AND model = @model' : '';
-    const params = opts.model !== undefined ? { model: opts.model } : {};
-    const prefs = this.db.prepare(`SELECT prompt, chosen, rejected FROM feedback WHERE kind = 'preference' ${byModel} ORDER BY id`);
-    for (const r of prefs.iterate(params) as Iterable<PreferencePair>) yield { prompt: r.prompt, chosen: r.chosen, rejected: r.rejected };
-    if (!opts.ratings) return;
-    const rated = this.db.prepare(
-      `SELECT up.prompt AS prompt, up.completion AS chosen, down.completion AS rejected
-         FROM feedback up JOIN feedback down
-           ON up.prompt = down.prompt AND up.kind = 'rating' AND down.kind = 'rating' AND up.rating = 1 AND down.rating = -1
-              AND up.completion <> down.completion
-        WHERE 1 = 1 ${opts.model !== undefined ? 'AND up.model = @model AND down.model = @model' : ''}
-        ORDER BY up.id, down.id`,
-    );
-    for (const r of rated.iterate(params) as Iterable<PreferencePair>) yield { prompt: r.prompt, chosen: r.chosen, rejected: r.rejected };
+    // The query lives with the alignment code, so `genlab align --data feedback.sqlite` reads exactly these pairs.
+    for (const p of feedbackPairs(this.db, opts)) yield { prompt: p.prompt, chosen: p.chosen, rejected: p.rejected };
   }
 
   integrityCheck(): string {

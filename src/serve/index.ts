@@ -3,7 +3,10 @@
 import path from 'node:path';
 import type { BackendName } from '../backend/device.ts';
 import { defaultDevice, init } from '../backend/registry.ts';
+import { loadRewardModel, type LoadedRewardModel } from '../align/reward-model.ts';
 import { loadModel } from '../io/model-folder.ts';
+import { loadAdapter } from '../io/peft.ts';
+import type { LoraAdapter } from '../nn/lora.ts';
 import { FeedbackStore } from './feedback-store.ts';
 import type { ServeLimits } from './limits.ts';
 import { createServer, type GenlabServer } from './server.ts';
@@ -33,6 +36,12 @@ export interface ServeCommandOptions {
   /** Built web app folder (default web/dist of this package). */
   webRoot?: string | null;
   logger?: boolean;
+  /** LoRA adapter folders served as models named `name` on the first model (one copy of the base in memory). */
+  adapters?: ReadonlyArray<{ name: string; dir: string }>;
+  /** Reward model folder: ranks best_of candidates and answers POST /api/reward. */
+  rewardModel?: string;
+  /** Where alignment runs started from the app write their adapters (default runs/align). */
+  runsDir?: string;
 }
 
 export interface RunningServer {
@@ -70,11 +79,23 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<RunningSe
   await ensureDevice(opts.backend, opts.threads);
   const loaded = [];
   for (const dir of dirs) loaded.push(await loadModel(dir));
+  const adapters: Array<{ name: string; adapter: LoraAdapter; dir: string }> = [];
+  for (const a of opts.adapters ?? []) {
+    try {
+      adapters.push({ name: a.name, adapter: await loadAdapter(a.dir, loaded[0]!.model), dir: a.dir });
+    } catch (err) {
+      throw new Error(`--adapter ${a.name}=${a.dir}: ${(err as Error).message}`);
+    }
+  }
+  const rewardModel: LoadedRewardModel | null = opts.rewardModel ? await loadRewardModel(opts.rewardModel) : null;
   const store = new FeedbackStore(opts.db ?? defaultDbPath());
   let server: GenlabServer;
   try {
     server = await createServer({
       models: loaded.map((lm) => ({ lm, dir: lm.dir })),
+      adapters,
+      rewardModel,
+      ...(opts.runsDir !== undefined ? { runsDir: opts.runsDir } : {}),
       store,
       ...(opts.apiKey !== undefined ? { apiKey: opts.apiKey } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),

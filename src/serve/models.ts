@@ -1,19 +1,37 @@
-// The models a server answers for, each with its own generation queue. A model's id is its folder
-// name (what clients pass as `model`); GET /v1/models lists them.
+// The models a server answers for. A model's id is its folder name (what clients pass as
+// `model`); GET /v1/models lists them. A LoRA adapter is served as a model of its own that shares
+// its base's weights and generation queue: every job on that queue first points the base's linear
+// layers at the job's adapter (or at none), which costs a few pointer writes, so one base model in
+// memory answers for itself and any number of adapters, and a request picks one by `model`.
 
 import path from 'node:path';
 import type { LanguageModel } from '../generate/generate.ts';
 import { promptIds } from '../generate/generate.ts';
+import { Linear } from '../nn/layers.ts';
+import { attachAdapter, type LoraAdapter } from '../nn/lora.ts';
 import { ApiError, badRequest } from './errors.ts';
-import { GenerationQueue } from './queue.ts';
+import { GenerationQueue, type QueueStats } from './queue.ts';
+
+/** The queue of one served model: runs jobs one at a time with the model's adapter attached. */
+export interface ModelQueue {
+  run<T>(signal: AbortSignal, job: () => Promise<T>): Promise<T>;
+  stats(): QueueStats;
+  retryAfterSeconds(): number;
+}
 
 export interface ServedModel {
   id: string;
   lm: LanguageModel;
-  queue: GenerationQueue;
+  queue: ModelQueue;
   /** Unix seconds when the server loaded it. */
   created: number;
   contextLength: number;
+  /** The LoRA adapter this id applies to its base model, or null for a plain model. */
+  adapter: LoraAdapter | null;
+  /** The id of the plain model whose weights this one uses (itself for a plain model). */
+  baseId: string;
+  /** Where it was loaded from, when known. */
+  dir: string | null;
 }
 
 export interface ModelSource {
@@ -23,22 +41,75 @@ export interface ModelSource {
   dir?: string;
 }
 
+class AdapterQueue implements ModelQueue {
+  constructor(
+    private readonly shared: GenerationQueue,
+    private readonly lm: LanguageModel,
+    private readonly adapter: LoraAdapter | null,
+  ) {}
+
+  run<T>(signal: AbortSignal, job: () => Promise<T>): Promise<T> {
+    return this.shared.run(signal, () => {
+      attachAdapter(this.lm.model, this.adapter);
+      return job();
+    });
+  }
+
+  stats(): QueueStats {
+    return this.shared.stats();
+  }
+
+  retryAfterSeconds(): number {
+    return this.shared.retryAfterSeconds();
+  }
+}
+
 export class ModelRegistry {
   private readonly byId = new Map<string, ServedModel>();
+  private readonly queues = new Map<string, GenerationQueue>();
 
   constructor(sources: readonly ModelSource[], maxQueue: number) {
     if (sources.length === 0) throw new Error('the server needs at least one model');
-    const created = Math.floor(Date.now() / 1000);
     for (const s of sources) {
       const base = s.id ?? (s.dir ? path.basename(path.resolve(s.dir)) : 'genlab');
       let id = base;
       for (let i = 2; this.byId.has(id); i++) id = `${base}-${i}`;
-      this.byId.set(id, { id, lm: s.lm, queue: new GenerationQueue(maxQueue), created, contextLength: s.lm.model.config.nPositions });
+      const shared = new GenerationQueue(maxQueue);
+      this.queues.set(id, shared);
+      this.byId.set(id, { id, lm: s.lm, queue: new AdapterQueue(shared, s.lm, null), created: now(), contextLength: s.lm.model.config.nPositions, adapter: null, baseId: id, dir: s.dir ?? null });
     }
   }
 
   list(): ServedModel[] {
     return [...this.byId.values()];
+  }
+
+  /** The shared queue of a plain model (alignment runs put their training steps on it). */
+  baseQueue(baseId: string): GenerationQueue {
+    const q = this.queues.get(baseId);
+    if (!q) throw new Error(`no plain model '${baseId}' is served`);
+    return q;
+  }
+
+  /**
+   * Serves `adapter` on the plain model `baseId` under `id`. Ids are unique: an existing id is
+   * refused unless `replace` (then the id points at the new adapter from the next request on).
+   */
+  addAdapter(id: string, baseId: string, adapter: LoraAdapter, opts: { dir?: string; replace?: boolean } = {}): ServedModel {
+    const base = this.byId.get(baseId);
+    if (!base || base.adapter !== null) throw new Error(`cannot add adapter '${id}': '${baseId}' is not a plain served model (serving: ${[...this.byId.keys()].join(', ')})`);
+    if (!/^[A-Za-z0-9._+:-]{1,128}$/.test(id)) throw new Error(`adapter name '${id}' must be 1–128 letters, digits or . _ + : -`);
+    if (this.byId.has(id) && !opts.replace) throw new Error(`a model named '${id}' is already served; pick another adapter name`);
+    // Fail now, not on the first request, when the adapter does not fit this base. (Checked without
+    // attaching it: a generation on the base may be running.)
+    checkAdapterFits(base.lm, adapter, id);
+    const served: ServedModel = { id, lm: base.lm, queue: new AdapterQueue(this.queues.get(baseId)!, base.lm, adapter), created: now(), contextLength: base.contextLength, adapter, baseId, dir: opts.dir ?? null };
+    this.byId.set(id, served);
+    return served;
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
   }
 
   /** The model a request names; app routes may omit it and get the first model. */
@@ -49,6 +120,19 @@ export class ModelRegistry {
       throw new ApiError(404, `The model '${id}' does not exist on this server; it serves: ${[...this.byId.keys()].join(', ')}.`, 'model', 'model_not_found');
     }
     return m;
+  }
+}
+
+const now = (): number => Math.floor(Date.now() / 1000);
+
+function checkAdapterFits(lm: LanguageModel, adapter: LoraAdapter, id: string): void {
+  const linears = new Map(lm.model.namedModules().filter((e): e is [string, Linear] => e[1] instanceof Linear));
+  for (const [name, m] of adapter.modules) {
+    const lin = linears.get(name);
+    if (!lin) throw new Error(`adapter '${id}' adapts ${name}, which this base model does not have; was it trained on another base?`);
+    if (m.a.shape[1] !== lin.inFeatures || m.b.shape[0] !== lin.outFeatures) {
+      throw new Error(`adapter '${id}': ${name} is ${lin.inFeatures}→${lin.outFeatures} in the base but the adapter has A ${m.a.shape.join('×')}, B ${m.b.shape.join('×')}; was it trained on another base?`);
+    }
   }
 }
 

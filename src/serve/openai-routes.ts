@@ -1,9 +1,12 @@
 // OpenAI-compatible endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models.
 // Request and response shapes follow OpenAI's API reference, so the official clients work
-// unchanged. Extensions: `top_k` on both generation endpoints (as vLLM has it).
+// unchanged. Extensions: `top_k` on both generation endpoints (as vLLM has it). `best_of` > n
+// generates best_of candidates and returns the n best: by the server's reward model when it has
+// one, else by mean token log-probability (what OpenAI's completions endpoint ranked by).
 
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { scoreCompletions, type LoadedRewardModel } from '../align/reward-model.ts';
 import { generateStream, type GenerateOptions } from '../generate/generate.ts';
 import type { SamplingOptions } from '../generate/sampling.ts';
 import { CHAT_STOP, renderChat, type ChatMessage } from './chat-template.ts';
@@ -79,8 +82,39 @@ function checkUnsupported(body: SamplingFields): void {
   }
   if (body.logit_bias && Object.keys(body.logit_bias).length > 0) throw badRequest("'logit_bias' is not supported by this server; omit it or pass {}.", 'logit_bias', 'unsupported_parameter');
   const n = body.n ?? 1;
-  if (body.best_of !== null && body.best_of !== undefined && body.best_of !== n) {
-    throw badRequest(`'best_of' must equal 'n' (${n}): this server returns every completion it generates.`, 'best_of', 'unsupported_parameter');
+  const bestOf = body.best_of ?? n;
+  if (bestOf < n) throw badRequest(`'best_of' (${bestOf}) must be at least 'n' (${n}): it is how many candidates the n results are picked from.`, 'best_of', 'invalid_value');
+  if (bestOf > n && body.stream) throw badRequest("'best_of' larger than 'n' cannot be streamed: the best candidates are known only at the end. Set stream to false.", 'best_of', 'invalid_value');
+}
+
+/**
+ * Indexes of the n best candidates, best first: by reward when the server has a reward model,
+ * else by mean token log-probability. Equal scores keep generation order.
+ */
+function pickBest(n: number, texts: readonly string[], meanLogprobs: readonly number[], prompt: string, reward: LoadedRewardModel | null): number[] {
+  const scores = reward ? scoreCompletions(reward, prompt, texts) : meanLogprobs;
+  return scores
+    .map((score, i) => ({ score: Number.isNaN(score) ? -Infinity : score, i }))
+    .sort((a, b) => (b.score === a.score ? a.i - b.i : b.score - a.score))
+    .slice(0, n)
+    .map((x) => x.i);
+}
+
+/** Mean log-probability of each candidate's generated tokens (events of one generateStream). */
+class MeanLogprobs {
+  private readonly sums: Float64Array;
+  private readonly counts: Float64Array;
+  constructor(n: number) {
+    this.sums = new Float64Array(n);
+    this.counts = new Float64Array(n);
+  }
+  push(ev: { type: string; index: number; token?: { logprob: number } }): void {
+    if (ev.type !== 'token' || !ev.token) return;
+    this.sums[ev.index]! += ev.token.logprob;
+    this.counts[ev.index]!++;
+  }
+  values(): number[] {
+    return Array.from(this.sums, (s, i) => (this.counts[i]! > 0 ? s / this.counts[i]! : -Infinity));
   }
 }
 
@@ -88,7 +122,7 @@ function usage(promptTokens: number, completionTokens: number): { prompt_tokens:
   return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 }
 
-export function registerOpenAiRoutes(app: FastifyInstance, models: ModelRegistry, limits: ServeLimits): void {
+export function registerOpenAiRoutes(app: FastifyInstance, models: ModelRegistry, limits: ServeLimits, reward: LoadedRewardModel | null = null): void {
   app.get('/v1/models', async () => ({
     object: 'list',
     data: models.list().map((m) => ({
@@ -98,27 +132,30 @@ export function registerOpenAiRoutes(app: FastifyInstance, models: ModelRegistry
       owned_by: 'genlab',
       context_length: m.contextLength,
       vocab_size: m.lm.model.config.vocabSize,
+      parent: m.adapter ? m.baseId : null,
     })),
   }));
 
   app.get('/v1/models/:id', async (req) => {
     const m = models.get((req.params as { id: string }).id);
-    return { id: m.id, object: 'model', created: m.created, owned_by: 'genlab', context_length: m.contextLength, vocab_size: m.lm.model.config.vocabSize };
+    return { id: m.id, object: 'model', created: m.created, owned_by: 'genlab', context_length: m.contextLength, vocab_size: m.lm.model.config.vocabSize, parent: m.adapter ? m.baseId : null };
   });
 
-  app.post('/v1/completions', { schema: { body: completionSchema(limits) } }, async (req, reply) => completions(req.body as CompletionBody, reply, models, limits));
-  app.post('/v1/chat/completions', { schema: { body: chatSchema(limits) } }, async (req, reply) => chat(req.body as ChatBody, reply, models, limits));
+  app.post('/v1/completions', { schema: { body: completionSchema(limits) } }, async (req, reply) => completions(req.body as CompletionBody, reply, models, limits, reward));
+  app.post('/v1/chat/completions', { schema: { body: chatSchema(limits) } }, async (req, reply) => chat(req.body as ChatBody, reply, models, limits, reward));
 }
 
-async function completions(body: CompletionBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits): Promise<unknown> {
+async function completions(body: CompletionBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits, reward: LoadedRewardModel | null): Promise<unknown> {
   const served = models.get(body.model);
   checkUnsupported(body);
   const { tokenizer } = served.lm;
   const prompts: (string | number[])[] =
     typeof body.prompt === 'string' ? [body.prompt] : typeof body.prompt[0] === 'number' ? [body.prompt as number[]] : (body.prompt as (string | number[])[]);
   const n = body.n ?? 1;
-  if (prompts.length * n > limits.maxN) {
-    throw badRequest(`${prompts.length} prompts × n=${n} = ${prompts.length * n} completions; this server returns at most ${limits.maxN} per request.`, 'n', 'invalid_value');
+  const bestOf = body.best_of ?? n;
+  if (prompts.length * bestOf > limits.maxN) {
+    const what = bestOf > n ? `best_of=${bestOf}` : `n=${n}`;
+    throw badRequest(`${prompts.length} prompts × ${what} = ${prompts.length * bestOf} completions; this server generates at most ${limits.maxN} per request.`, bestOf > n ? 'best_of' : 'n', 'invalid_value');
   }
   const echo = body.echo ?? false;
   const maxTokens = body.max_tokens ?? 16;
@@ -186,11 +223,18 @@ async function completions(body: CompletionBody, reply: FastifyReply, models: Mo
       const choices: unknown[] = [];
       let completionTokens = 0;
       for (let p = 0; p < encoded.length; p++) {
-        const accs = Array.from({ length: n }, () => new ChoiceAccumulator(tokenizer, tokenizer.eotId));
+        const candidates = maxTokens > 0 ? bestOf : n;
+        const all = Array.from({ length: candidates }, () => new ChoiceAccumulator(tokenizer, tokenizer.eotId));
+        const means = new MeanLogprobs(candidates);
         if (maxTokens > 0) {
-          for await (const ev of generateStream(served.lm, encoded[p]!, { ...opts, signal: scope.signal })) accs[ev.index]!.push(ev);
+          for await (const ev of generateStream(served.lm, encoded[p]!, { ...opts, n: candidates, signal: scope.signal })) {
+            all[ev.index]!.push(ev);
+            means.push(ev);
+          }
           scope.check();
         }
+        completionTokens += all.reduce((sum, a) => sum + a.completionTokens, 0);
+        const accs = candidates > n ? pickBest(n, all.map((a) => a.text), means.values(), promptTexts[p]!, reward).map((i) => all[i]!) : all;
         const echoed = echo && k !== null ? echoLogprobs(p) : null;
         const base = promptTexts[p]!.length;
         accs.forEach((acc, i) => {
@@ -200,7 +244,6 @@ async function completions(body: CompletionBody, reply: FastifyReply, models: Mo
             logprobs = echoed ? concatLegacy(echoed, own) : own;
           }
           choices.push({ text: (echo ? promptTexts[p]! : '') + acc.text, index: p * n + i, logprobs, finish_reason: acc.finishReason ?? 'length' });
-          completionTokens += acc.completionTokens;
         });
       }
       return { id, object: 'text_completion', created, model: served.id, choices, usage: usage(promptTokens, completionTokens) };
@@ -219,7 +262,7 @@ class LeadingTrim {
   }
 }
 
-async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits): Promise<unknown> {
+async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits, reward: LoadedRewardModel | null): Promise<unknown> {
   const served: ServedModel = models.get(body.model);
   checkUnsupported(body);
   const { tokenizer } = served.lm;
@@ -227,7 +270,9 @@ async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, 
     throw badRequest("'top_logprobs' requires 'logprobs' to be true.", 'top_logprobs', 'invalid_value');
   }
   const n = body.n ?? 1;
-  const ids = encodePrompt(served, renderChat(body.messages), 'messages');
+  const bestOf = body.best_of ?? n;
+  const promptText = renderChat(body.messages);
+  const ids = encodePrompt(served, promptText, 'messages');
   const requested = body.max_completion_tokens ?? body.max_tokens ?? null;
   const maxParam = body.max_completion_tokens !== null && body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
   const maxTokens = requested ?? Math.min(limits.maxTokens, Math.max(1, served.contextLength - ids.length));
@@ -274,21 +319,27 @@ async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, 
           }
         });
       }
-      for await (const ev of generateStream(served.lm, ids, { ...opts, signal: scope.signal })) accs[ev.index]!.push(ev);
+      const all = bestOf > n ? Array.from({ length: bestOf }, () => new ChoiceAccumulator(tokenizer, tokenizer.eotId)) : accs;
+      const means = new MeanLogprobs(all.length);
+      for await (const ev of generateStream(served.lm, ids, { ...opts, n: all.length, signal: scope.signal })) {
+        all[ev.index]!.push(ev);
+        means.push(ev);
+      }
       scope.check();
+      const picked = bestOf > n ? pickBest(n, all.map((a) => new LeadingTrim().apply(a.text)), means.values(), promptText, reward).map((i) => all[i]!) : accs;
       return {
         id,
         object: 'chat.completion',
         created,
         model: served.id,
         system_fingerprint: null,
-        choices: accs.map((acc, index) => ({
+        choices: picked.map((acc, index) => ({
           index,
           message: { role: 'assistant', content: new LeadingTrim().apply(acc.text), refusal: null },
           logprobs: wantLogprobs ? { content: chatLogprobs(tokenizer, acc.entries), refusal: null } : null,
           finish_reason: acc.finishReason ?? 'length',
         })),
-        usage: usage(ids.length, accs.reduce((s, a) => s + a.completionTokens, 0)),
+        usage: usage(ids.length, all.reduce((s, a) => s + a.completionTokens, 0)),
       };
     }),
   );

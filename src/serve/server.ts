@@ -8,6 +8,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { LoadedRewardModel } from '../align/reward-model.ts';
+import type { LoraAdapter } from '../nn/lora.ts';
+import { AlignmentRuns } from './align-runs.ts';
+import { registerAlignRoutes } from './align-routes.ts';
 import { AUTOCOMPLETE_DEFAULTS, registerAppRoutes } from './app-routes.ts';
 import { ApiError, validationError } from './errors.ts';
 import type { FeedbackStore } from './feedback-store.ts';
@@ -26,11 +30,18 @@ export interface ServerOptions {
   webRoot?: string | null;
   /** Log requests (Fastify's logger) to stdout. */
   logger?: boolean;
+  /** LoRA adapters served as models of their own on a plain model (default: the first). */
+  adapters?: ReadonlyArray<{ name: string; adapter: LoraAdapter; base?: string; dir?: string }>;
+  /** Ranks `best_of` candidates and answers POST /api/reward. */
+  rewardModel?: LoadedRewardModel | null;
+  /** Where alignment runs started from the app write their adapters (default runs/align). */
+  runsDir?: string;
 }
 
 export interface GenlabServer {
   app: FastifyInstance;
   models: ModelRegistry;
+  alignRuns: AlignmentRuns;
   limits: ServeLimits;
   /** Where the web app is served from, or null when it is not built. */
   webRoot: string | null;
@@ -64,6 +75,9 @@ function fastifyErrorToApi(err: FastifyError, bodyLimit: number): ApiError | nul
 export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
   const limits = resolveLimits(opts.limits);
   const models = new ModelRegistry(opts.models, limits.maxQueue);
+  for (const a of opts.adapters ?? []) models.addAdapter(a.name, a.base ?? models.list()[0]!.id, a.adapter, a.dir ? { dir: a.dir } : {});
+  const rewardModel = opts.rewardModel ?? null;
+  const alignRuns = new AlignmentRuns(models, opts.store, opts.runsDir ?? path.join(process.cwd(), 'runs', 'align'));
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: limits.bodyLimit,
@@ -132,14 +146,16 @@ export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
   }));
 
   app.get('/api/config', async () => ({
-    models: models.list().map((m) => ({ id: m.id, context_length: m.contextLength, vocab_size: m.lm.model.config.vocabSize })),
+    models: models.list().map((m) => ({ id: m.id, context_length: m.contextLength, vocab_size: m.lm.model.config.vocabSize, parent: m.adapter ? m.baseId : null })),
     limits: { max_tokens: limits.maxTokens, max_n: limits.maxN, max_top_logprobs: limits.maxTopLogprobs },
+    reward_model: rewardModel !== null,
     autocomplete_defaults: AUTOCOMPLETE_DEFAULTS,
     auth: opts.apiKey !== undefined,
   }));
 
-  registerOpenAiRoutes(app, models, limits);
+  registerOpenAiRoutes(app, models, limits, rewardModel);
   registerAppRoutes(app, models, opts.store, limits);
+  registerAlignRoutes(app, alignRuns, rewardModel, limits);
 
   const root = opts.webRoot === undefined ? defaultWebRoot() : opts.webRoot;
   const webRoot = root !== null && existsSync(path.join(root, 'index.html')) ? path.resolve(root) : null;
@@ -163,7 +179,7 @@ export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
         ),
     );
   }
-  return { app, models, limits, webRoot };
+  return { app, models, alignRuns, limits, webRoot };
 }
 
 function escapeHtml(s: string): string {

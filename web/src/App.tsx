@@ -1,8 +1,10 @@
 // Write With Transformer, genlab edition: an editor that completes your text, a view of how
-// likely the model finds each token, and a compare mode that collects preferences.
+// likely the model finds each token, a compare mode that collects preferences, and an align mode
+// that trains on them.
 
 import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { Api, ApiError, type FeedbackStats, type ServerConfig } from './api.ts';
+import { AlignPanel } from './components/AlignPanel.tsx';
 import { CompareView } from './components/CompareView.tsx';
 import { Editor, type Inserted } from './components/Editor.tsx';
 import { FeedbackPanel } from './components/FeedbackPanel.tsx';
@@ -10,12 +12,13 @@ import { LikelihoodView } from './components/LikelihoodView.tsx';
 import { SettingsPanel } from './components/SettingsPanel.tsx';
 import { DEFAULT_SETTINGS, settingsRecord, usePersistentState, type Settings } from './settings.ts';
 
-type Mode = 'write' | 'likelihood' | 'compare';
+type Mode = 'write' | 'likelihood' | 'compare' | 'align';
 
 const MODES: { id: Mode; label: string }[] = [
   { id: 'write', label: 'Write' },
   { id: 'likelihood', label: 'Likelihood' },
   { id: 'compare', label: 'Compare' },
+  { id: 'align', label: 'Align' },
 ];
 
 export function App() {
@@ -28,6 +31,8 @@ export function App() {
   const [history, setHistory] = useState<Inserted[]>([]);
   const [stats, setStats] = useState<FeedbackStats | null>(null);
   const [message, setMessage] = useState('');
+  const [configVersion, setConfigVersion] = useState(0);
+  const refreshConfig = useCallback(() => setConfigVersion((v) => v + 1), []);
   const keyRef = useRef(settings.apiKey);
   keyRef.current = settings.apiKey;
   const api = useMemo(() => new Api(() => keyRef.current), []);
@@ -52,7 +57,7 @@ export function App() {
         if (err instanceof ApiError && err.status === 401) setAskKey(true);
       },
     );
-  }, [api, settings.apiKey]);
+  }, [api, settings.apiKey, configVersion]);
 
   const rate = (key: string, rating: 'up' | 'down'): void => {
     const item = history.find((h) => h.key === key);
@@ -138,6 +143,9 @@ export function App() {
           {mode === 'write' && <Editor api={api} settings={settings} doc={doc} setDoc={setDoc} onInserted={(it) => setHistory((hs) => [it, ...hs].slice(0, 30))} announce={setMessage} />}
           {mode === 'likelihood' && <LikelihoodView api={api} settings={settings} doc={doc} goWrite={() => setMode('write')} />}
           {mode === 'compare' && <CompareView api={api} settings={settings} doc={doc} announce={setMessage} onSaved={refreshStats} />}
+          {mode === 'align' && (
+            <AlignPanel api={api} settings={settings} config={config} doc={doc} selectModel={(id) => setSettings((s) => ({ ...s, model: id }))} refreshConfig={refreshConfig} announce={setMessage} />
+          )}
         </main>
         <aside className="side-panel" aria-label="Settings and feedback">
           <SettingsPanel settings={settings} setSettings={setSettings} config={config} askKey={askKey} />

@@ -2,7 +2,8 @@
 // and OpenAI-style error objects turned into readable errors.
 
 export interface ServerConfig {
-  models: { id: string; context_length: number; vocab_size: number }[];
+  /** `parent` is the base model of a LoRA adapter served as its own id (null for a plain model). */
+  models: { id: string; context_length: number; vocab_size: number; parent?: string | null }[];
   limits: { max_tokens: number; max_n: number; max_top_logprobs: number };
   autocomplete_defaults: { length: number; n: number; temperature: number; top_k: number; top_p: number };
   auth: boolean;
@@ -57,6 +58,45 @@ export interface FeedbackStats {
   up: number;
   down: number;
   preferences: number;
+}
+
+export interface AlignPoint {
+  step: number;
+  loss: number;
+  margin: number;
+  accuracy: number;
+  chosen: number;
+  rejected: number;
+}
+
+export interface AlignRun {
+  id: string;
+  status: 'preparing' | 'running' | 'saving' | 'done' | 'failed' | 'cancelled';
+  base: string;
+  model: string | null;
+  created_at: string;
+  finished_at: string | null;
+  settings: { steps: number; beta: number; lr: number; loraR: number; batch: number };
+  pairs: { total: number; train: number; val: number; skipped: number };
+  steps: number;
+  step: number;
+  points: AlignPoint[];
+  events: { step: number; kind: string; message: string }[];
+  eval: Record<string, number> | null;
+  error: string | null;
+}
+
+export interface AlignSummary {
+  pairs: { preferences: number; from_ratings: number; total: number };
+  active: string | null;
+  runs: AlignRun[];
+}
+
+export interface AlignRequest {
+  model?: string;
+  steps?: number;
+  beta?: number;
+  lr?: number;
 }
 
 export class ApiError extends Error {
@@ -121,6 +161,28 @@ export class Api {
     const res = await fetch('api/feedback/export', { headers: this.headers(false) });
     if (!res.ok) throw await errorFrom(res);
     return URL.createObjectURL(await res.blob());
+  }
+
+  alignSummary(): Promise<AlignSummary> {
+    return this.call('GET', 'api/align');
+  }
+
+  startAlign(req: AlignRequest): Promise<AlignRun> {
+    return this.call('POST', 'api/align', req);
+  }
+
+  alignRun(id: string, since: number): Promise<AlignRun> {
+    return this.call('GET', `api/align/${encodeURIComponent(id)}?since=${since}`);
+  }
+
+  cancelAlign(id: string): Promise<AlignRun> {
+    return this.call('POST', `api/align/${encodeURIComponent(id)}/cancel`, {});
+  }
+
+  /** One completion (not streamed); the same seed and settings give comparable outputs across models. */
+  async complete(req: Omit<SuggestRequest, 'n'> & { seed: number }, signal?: AbortSignal): Promise<string> {
+    const r = await this.call<{ suggestions: { text: string }[] }>('POST', 'api/autocomplete', { ...req, n: 1 }, signal);
+    return r.suggestions[0]?.text ?? '';
   }
 
   /** Streams suggestion events as the server generates them. */

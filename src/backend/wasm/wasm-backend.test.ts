@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Device } from '../device.ts';
+import { expectClose, reductionTol } from '../kernel-harness.ts';
 import { kernelSuite } from '../kernel-suite.ts';
 import { BinaryOp, UnaryOp } from '../kernels.ts';
 import { Rng } from '../rng.ts';
@@ -116,6 +117,67 @@ describe('wasm backend threads', () => {
       await dev.close();
     }
   });
+});
+
+describe('wasm matmul block and path edges', () => {
+  let dev: Device;
+  before(async () => {
+    dev = new Device(await createWasmBackend({ threads: 2, splitAll: true }));
+  });
+  after(async () => {
+    await dev.close();
+  });
+
+  // Sizes straddle the packing blocks (KC = 384, MC = 64, NC = 1024, 4×8 tiles) and the
+  // few-rows path (m <= 4 without packing, which falls back to packing for k > 6144).
+  const shapes: [number, number, number][] = [
+    [1000, 7, 65],
+    [65, 1000, 7],
+    [1, 1000, 1000],
+    [3, 1025, 770],
+    [70, 1030, 769],
+    [4, 9, 7000],
+  ];
+  for (const [m, n, k] of shapes) {
+    it(`${m}×${n}×${k}, every transpose, with bias and accumulate`, () => {
+      const rng = new Rng(m * 131 + n * 7 + k);
+      const a = Float32Array.from({ length: m * k }, () => rng.normal());
+      const b = Float32Array.from({ length: k * n }, () => rng.normal());
+      const bias = Float32Array.from({ length: n }, () => rng.normal());
+      const c0 = Float32Array.from({ length: m * n }, () => rng.normal());
+      const storages = [a, b, bias, c0].map((data) => {
+        const s = dev.allocStorage(data.length);
+        dev.refreshViews();
+        dev.f32.set(data, s.ptr);
+        return s;
+      });
+      const [ap, bp, biasp] = storages.map((s) => s.ptr) as [number, number, number];
+      const cp = storages[3]!.ptr;
+      try {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const accumulate = transA !== transB;
+            dev.refreshViews();
+            dev.f32.set(c0, cp);
+            dev.kernels.matmul(ap, bp, cp, biasp, 1, m, n, k, transA, transB, 0, 0, 0, accumulate);
+            // float64 reference; A is read as stored m×k or k×m, B as k×n or n×k
+            const want = new Float64Array(m * n);
+            for (let i = 0; i < m; i++) {
+              for (let j = 0; j < n; j++) {
+                let acc = 0;
+                for (let p = 0; p < k; p++) acc += a[transA ? p * m + i : i * k + p]! * b[transB ? j * k + p : p * n + j]!;
+                want[i * n + j] = acc + bias[j]! + (accumulate ? c0[i * n + j]! : 0);
+              }
+            }
+            dev.refreshViews();
+            expectClose(`transA=${transA} transB=${transB}`, dev.f32.subarray(cp, cp + m * n), want, reductionTol(k));
+          }
+        }
+      } finally {
+        for (const s of storages) dev.freeStorage(s);
+      }
+    });
+  }
 });
 
 describe('wasm backend process lifetime', () => {

@@ -94,22 +94,36 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       return 1;
     }
     for (let i = 0, j = nd - 1; i < j; i++, j--) {
-      for (const base of [SHAPE, STRIDES_A, STRIDES_B]) {
-        const t = dims[base + i]!;
-        dims[base + i] = dims[base + j]!;
-        dims[base + j] = t;
-      }
+      swap(SHAPE + i, SHAPE + j);
+      swap(STRIDES_A + i, STRIDES_A + j);
+      swap(STRIDES_B + i, STRIDES_B + j);
     }
     return nd;
   }
 
+  function swap(i: number, j: number): void {
+    const t = dims[i]!;
+    dims[i] = dims[j]!;
+    dims[j] = t;
+  }
+
+  const order = new Int32Array(MAX_DIMS);
+
   /** True when distinct indices of the coalesced shape always reach distinct B (dst) elements. */
   function injectiveB(nd: number): boolean {
-    const order: number[] = [];
-    for (let d = 0; d < nd; d++) order.push(d);
-    order.sort((x, y) => Math.abs(dims[STRIDES_B + x]!) - Math.abs(dims[STRIDES_B + y]!));
+    // dimensions by increasing |dst stride| (insertion sort: nd <= MAX_DIMS, no allocation)
+    for (let d = 0; d < nd; d++) {
+      let at = d;
+      while (at > 0 && Math.abs(dims[STRIDES_B + order[at - 1]!]!) > Math.abs(dims[STRIDES_B + d]!)) {
+        order[at] = order[at - 1]!;
+        at--;
+      }
+      order[at] = d;
+    }
+    // each stride must step over everything the smaller ones can reach
     let span = 0;
-    for (const d of order) {
+    for (let i = 0; i < nd; i++) {
+      const d = order[i]!;
       const s = Math.abs(dims[STRIDES_B + d]!);
       if (s <= span) return false;
       span += (dims[SHAPE + d]! - 1) * s;
@@ -436,17 +450,21 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
     a[6] = offset >>> 0;
   }
 
+  function putStrides(kernel: string, which: number, st: readonly number[]): void {
+    if (st.length !== 3) throw new Error(`${kernel}: strides must be [sb, sh, st], got [${st.join(', ')}]`);
+    dims[which * 3] = st[0]!;
+    dims[which * 3 + 1] = st[1]!;
+    dims[which * 3 + 2] = st[2]!;
+  }
+
   /** Writes the 15 attention strides; false when there is nothing to compute. */
   function prepareAttention(kernel: string, p: AttentionArgs, outStrides: readonly number[], goStrides: readonly number[]): boolean {
     if (p.batch <= 0 || p.heads <= 0 || p.tq <= 0) return false;
-    const all = [p.qStrides, p.kStrides, p.vStrides, outStrides, goStrides];
-    for (let i = 0; i < all.length; i++) {
-      const s = all[i]!;
-      if (s.length !== 3) throw new Error(`${kernel}: strides must be [sb, sh, st], got [${s.join(', ')}]`);
-      dims[i * 3] = s[0]!;
-      dims[i * 3 + 1] = s[1]!;
-      dims[i * 3 + 2] = s[2]!;
-    }
+    putStrides(kernel, 0, p.qStrides);
+    putStrides(kernel, 1, p.kStrides);
+    putStrides(kernel, 2, p.vStrides);
+    putStrides(kernel, 3, outStrides);
+    putStrides(kernel, 4, goStrides);
     const need = env.exports.attentionScratchBytes(p.headDim);
     if (need > env.scratchBytes) {
       throw new Error(`${kernel}: head dimension ${p.headDim} needs ${need} scratch bytes per thread, the wasm backend has ${env.scratchBytes}; use smaller heads`);

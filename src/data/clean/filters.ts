@@ -39,6 +39,20 @@ export function defaultFilterConfig() {
         ],
       },
       javascript: { enabled: true },
+      /** RFC 5322 header lines (and their indented continuations) of raw e-mail and mbox files. */
+      mailHeaders: {
+        enabled: true,
+        names: [
+          'from', 'to', 'cc', 'bcc', 'subject', 'date', 'reply-to', 'sender', 'return-path', 'received', 'message-id',
+          'in-reply-to', 'references', 'mime-version', 'content-type', 'content-transfer-encoding', 'content-disposition',
+          'content-length', 'delivered-to', 'delivery-date', 'errors-to', 'precedence', 'importance', 'priority',
+          'organization', 'user-agent', 'status', 'lines', 'thread-index', 'thread-topic',
+        ],
+        /** Any header starting with one of these (X-Mailer, List-Id, Resent-From, ...). */
+        prefixes: ['x-', 'list-', 'resent-'],
+      },
+      /** Menus: at least minItems short items (at most maxItemWords words) separated by | · » or •. */
+      navigation: { enabled: true, minItems: 3, maxItemWords: 4 },
       terminalPunctuation: { enabled: false },
       minWords: { enabled: false, min: 5 },
     },
@@ -52,8 +66,9 @@ export function defaultFilterConfig() {
       stopWords: { enabled: true, min: 2, words: ['the', 'be', 'to', 'of', 'and', 'that', 'have', 'with'] },
       bulletLines: { enabled: true, max: 0.9 },
       ellipsisLines: { enabled: true, max: 0.3 },
-      lineEndPunctuation: { enabled: true, min: 0.12 },
-      shortLines: { enabled: true, maxChars: 30, max: 0.67 },
+      /** minLines (genlab): a ratio over one or two lines says nothing (one-paragraph documents). */
+      lineEndPunctuation: { enabled: true, min: 0.12, minLines: 3 },
+      shortLines: { enabled: true, maxChars: 30, max: 0.67, minLines: 3 },
       duplicateLines: { enabled: true, max: 0.3, maxChars: 0.2 },
       duplicateParagraphs: { enabled: true, max: 0.3, maxChars: 0.2 },
       topNgrams: { enabled: true, max: { '2': 0.2, '3': 0.18, '4': 0.16 } as Record<string, number> },
@@ -67,6 +82,8 @@ export type FilterConfig = ReturnType<typeof defaultFilterConfig>;
 export const LINE_FILTERS: readonly FilterInfo[] = [
   { name: 'boilerplate', kind: 'line', source: `${C4}: policy lines; navigation/footer phrases added by genlab`, description: 'short lines containing a boilerplate phrase (cookie/privacy notices, "all rights reserved", "click here", ...)' },
   { name: 'javascript', kind: 'line', source: C4, description: 'lines containing the word "javascript" (browser warnings)' },
+  { name: 'mailHeaders', kind: 'line', source: 'genlab (RFC 5322 header syntax)', description: 'e-mail header lines ("Received: ...", "X-Mailer: ...", mbox "From " lines) and their indented continuation lines' },
+  { name: 'navigation', kind: 'line', source: 'genlab (menu lines, in the spirit of jusText\'s link-density rule)', description: 'menu lines: several short items separated by "|", "·", "»" or "•"' },
   { name: 'terminalPunctuation', kind: 'line', source: C4, description: 'lines not ending in terminal punctuation (off by default: it destroys hard-wrapped text such as books and e-mails)' },
   { name: 'minWords', kind: 'line', source: C4, description: 'lines with fewer than min words (off by default: it removes headings and list items)' },
 ];
@@ -81,8 +98,8 @@ export const DOCUMENT_FILTERS: readonly FilterInfo[] = [
   { name: 'stopWords', kind: 'document', source: GOPHER, description: 'fewer than min distinct English stop words (the, be, to, of, and, that, have, with)' },
   { name: 'bulletLines', kind: 'document', source: GOPHER, description: 'more than max of the lines start with a bullet' },
   { name: 'ellipsisLines', kind: 'document', source: GOPHER, description: 'more than max of the lines end with an ellipsis' },
-  { name: 'lineEndPunctuation', kind: 'document', source: FINEWEB, description: 'fewer than min of the lines end in punctuation' },
-  { name: 'shortLines', kind: 'document', source: FINEWEB, description: 'more than max of the lines are shorter than maxChars characters' },
+  { name: 'lineEndPunctuation', kind: 'document', source: FINEWEB, description: 'fewer than min of the lines end in punctuation (documents with at least minLines lines)' },
+  { name: 'shortLines', kind: 'document', source: FINEWEB, description: 'more than max of the lines are shorter than maxChars characters (documents with at least minLines lines)' },
   { name: 'duplicateLines', kind: 'document', source: GOPHER_REP, description: 'repeated lines: more than max of the lines, or more than maxChars of the characters' },
   { name: 'duplicateParagraphs', kind: 'document', source: GOPHER_REP, description: 'repeated paragraphs: more than max of the paragraphs, or more than maxChars of the characters' },
   { name: 'topNgrams', kind: 'document', source: GOPHER_REP, description: 'the most frequent n-gram (n = 2, 3, 4) covers more than max[n] of the characters' },
@@ -144,16 +161,46 @@ export function compileLineFilters(c: FilterConfig['lines']): (text: string) => 
   const checks: { name: string; test: (line: string, lower: string, words: number) => boolean }[] = [];
   if (c.boilerplate.enabled) checks.push({ name: 'boilerplate', test: (_l, lower, words) => words <= c.boilerplate.maxWords && phrases.some((p) => lower.includes(p)) });
   if (c.javascript.enabled) checks.push({ name: 'javascript', test: (_l, lower) => lower.includes('javascript') });
+  if (c.navigation.enabled) {
+    checks.push({
+      name: 'navigation',
+      test: (l) => {
+        const items = l.split(/\s*[|·»•]\s*/).filter((x) => x !== '');
+        return items.length >= c.navigation.minItems && items.every((x) => splitWords(x).length <= c.navigation.maxItemWords);
+      },
+    });
+  }
   if (c.terminalPunctuation.enabled) checks.push({ name: 'terminalPunctuation', test: (l) => !TERMINAL.test(l.trimEnd()) });
   if (c.minWords.enabled) checks.push({ name: 'minWords', test: (_l, _lower, words) => words < c.minWords.min });
+  const headerNames = new Set(c.mailHeaders.names.map((n) => n.toLowerCase()));
+  const headerPrefixes = c.mailHeaders.prefixes.map((p) => p.toLowerCase());
+  const HEADER = /^([A-Za-z][A-Za-z0-9-]{0,60}):(?: |$)/;
+  const MBOX_FROM = /^From \S+ +\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d \d{4}$/;
+  const isHeader = (line: string): boolean => {
+    if (MBOX_FROM.test(line)) return true;
+    const m = HEADER.exec(line);
+    if (m === null) return false;
+    const name = m[1]!.toLowerCase();
+    return headerNames.has(name) || headerPrefixes.some((p) => name.startsWith(p));
+  };
   return (text) => {
-    if (checks.length === 0) return { text, removed: [] };
+    if (checks.length === 0 && !c.mailHeaders.enabled) return { text, removed: [] };
     const removed: LineRemoval[] = [];
     const kept: string[] = [];
+    let inHeader = false;
     for (const line of text.split('\n')) {
       if (line.trim() === '') {
+        inHeader = false;
         kept.push(line);
         continue;
+      }
+      if (c.mailHeaders.enabled) {
+        // Folded header values continue on lines that start with whitespace.
+        inHeader = isHeader(line) || (inHeader && /^\s/.test(line));
+        if (inHeader) {
+          removed.push({ filter: 'mailHeaders', line });
+          continue;
+        }
       }
       const lower = line.toLowerCase();
       const words = splitWords(line).length;
@@ -250,10 +297,12 @@ export function compileDocumentFilters(c: FilterConfig['documents']): (text: str
     return f > c.ellipsisLines.max ? `${fmt(f)} of lines end with an ellipsis > ${c.ellipsisLines.max}` : null;
   });
   add('lineEndPunctuation', (d) => {
+    if (d.lines.length < c.lineEndPunctuation.minLines) return null;
     const f = ratio(d.lines.filter((l) => LINE_END_PUNCT.test(l)).length, d.lines.length);
     return f < c.lineEndPunctuation.min ? `${fmt(f)} of lines end in punctuation < ${c.lineEndPunctuation.min}` : null;
   });
   add('shortLines', (d) => {
+    if (d.lines.length < c.shortLines.minLines) return null;
     const f = ratio(d.lines.filter((l) => l.length < c.shortLines.maxChars).length, d.lines.length);
     return f > c.shortLines.max ? `${fmt(f)} of lines are shorter than ${c.shortLines.maxChars} characters > ${c.shortLines.max}` : null;
   });
@@ -284,10 +333,15 @@ export function compileDocumentFilters(c: FilterConfig['documents']): (text: str
     return null;
   });
   const dup = ngramLimits(c.duplicateNgrams.max, 'documents.duplicateNgrams.max');
+  // Words covered by a repeated (n+1)-gram are covered by a repeated n-gram too, so coverage only
+  // falls as n grows: once it is below every remaining threshold, longer n-grams cannot fail.
+  const dupRest = dup.map((_, i) => Math.min(...dup.slice(i + 1).map(([, v]) => v), Infinity));
   add('duplicateNgrams', (d) => {
-    for (const [n, max] of dup) {
+    for (let i = 0; i < dup.length; i++) {
+      const [n, max] = dup[i]!;
       const f = duplicateNgramCharFraction(d.ngrams, n);
       if (f > max) return `repeated ${n}-grams cover ${fmt(f)} of characters > ${max}`;
+      if (f <= dupRest[i]!) break;
     }
     return null;
   });

@@ -1,7 +1,7 @@
 // Text normalisation before any filter looks at a document, so that filters and dedup see one
 // canonical form: Unicode NFC (é as one code point, not e + combining accent), no control or
 // zero-width characters, every Unicode space as an ASCII space, single spaces inside lines, no
-// trailing spaces, at most one blank line between paragraphs. Newlines are kept: line- and
+// trailing spaces (indentation shrinks to one space), at most one blank line between paragraphs. Newlines are kept: line- and
 // paragraph-level filters depend on them.
 
 /** C0/C1 controls except tab and newline (tab becomes a space below). */
@@ -15,7 +15,8 @@ const LINE_SEPARATORS = /\r\n?|[\u2028\u2029\u0085]/g;
 /** The canonical form of `text` (idempotent: normalizing twice changes nothing). */
 export function normalizeText(text: string): string {
   let t = text.normalize('NFC').replace(LINE_SEPARATORS, '\n').replace(INVISIBLE, '').replace(CONTROL, '').replace(SPACES, ' ');
-  t = t.replace(/ {2,}/g, ' ').replace(/ +\n|\n +/g, '\n');
+  // A single leading space survives: it marks continuation lines (mail headers, indented quotes).
+  t = t.replace(/ {2,}/g, ' ').replace(/ +\n/g, '\n');
   t = t.replace(/\n{3,}/g, '\n\n');
   return t.trim();
 }

@@ -193,10 +193,11 @@ export async function cleanCorpus(o: CleanOptions): Promise<CleanReport> {
   const lsh = nearCfg.enabled ? new LshIndex(nearCfg) : null;
   const exact = new U64Map();
   const keptIds: string[] = [];
+  const label = (source: string, id: string): string => (o.sources.length > 1 ? `${source}: ${id}` : id);
   const pii: PiiCounts = { email: 0, phone: 0, ip: 0 };
 
-  const out = new JsonlWriter(new AtomicFileWriter(path.join(o.outDir, CLEAN_DOCUMENTS_FILE)));
-  const removedOut = o.writeRemoved ? new JsonlWriter(new AtomicFileWriter(path.join(o.outDir, CLEAN_REMOVED_FILE))) : null;
+  const out = new JsonlWriter(await AtomicFileWriter.open(path.join(o.outDir, CLEAN_DOCUMENTS_FILE)));
+  const removedOut = o.writeRemoved ? new JsonlWriter(await AtomicFileWriter.open(path.join(o.outDir, CLEAN_REMOVED_FILE))) : null;
   let docs = 0;
   let chars = 0;
   let bytes = 0;
@@ -283,7 +284,7 @@ export async function cleanCorpus(o: CleanOptions): Promise<CleanReport> {
             continue;
           }
         }
-        keptIds.push(`${doc.source}/${doc.id}`);
+        keptIds.push(label(doc.source, doc.id));
         outChars += text.length;
         await out.push({ text, id: doc.id, source: doc.source });
       }

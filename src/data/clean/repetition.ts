@@ -26,6 +26,54 @@ export function duplicateStats(items: readonly string[]): DuplicateStats {
   return { fraction: items.length === 0 ? 0 : dups / items.length, charFraction: chars === 0 ? 0 : dupChars / chars };
 }
 
+/**
+ * Counts 64-bit keys (two uint32 halves) with open addressing. A generation number marks the
+ * live slots, so clearing between n-gram lengths and documents costs nothing.
+ */
+class KeyCounter {
+  private hi = new Uint32Array(0);
+  private lo = new Uint32Array(0);
+  private count = new Int32Array(0);
+  private gen = new Uint32Array(0);
+  private current = 0;
+
+  reset(keys: number): void {
+    let cap = 64;
+    while (cap < keys * 2) cap *= 2;
+    if (cap > this.hi.length) {
+      this.hi = new Uint32Array(cap);
+      this.lo = new Uint32Array(cap);
+      this.count = new Int32Array(cap);
+      this.gen = new Uint32Array(cap);
+      this.current = 0;
+    }
+    this.current++;
+    if (this.current === 0xffffffff) {
+      this.gen.fill(0);
+      this.current = 1;
+    }
+  }
+
+  /** Increments the key's count and returns the new count. */
+  add(hi: number, lo: number): number {
+    const mask = this.hi.length - 1;
+    let i = (Math.imul(hi ^ lo, 0x9e3779b1) >>> 0) & mask;
+    for (;;) {
+      if (this.gen[i] !== this.current) {
+        this.gen[i] = this.current;
+        this.hi[i] = hi;
+        this.lo[i] = lo;
+        this.count[i] = 1;
+        return 1;
+      }
+      if (this.hi[i] === hi && this.lo[i] === lo) return ++this.count[i]!;
+      i = (i + 1) & mask;
+    }
+  }
+}
+
+const counter = new KeyCounter();
+
 /** Words as small integers (equal words get equal ids) so n-grams can be hashed cheaply. */
 function internWords(words: readonly string[]): Int32Array {
   const ids = new Map<string, number>();
@@ -41,67 +89,79 @@ function internWords(words: readonly string[]): Int32Array {
   return out;
 }
 
-/**
- * n-gram keys as exact numbers: the key of an n-gram is an id for the pair (key of its first n-1
- * words, id of its last word), assigned through a Map, so equal keys mean equal n-grams (no hash
- * collisions). Word ids and keys stay below 2^26 for any document under 64M words, so the pair
- * fits a double exactly. Keys for n are built from those for n-1: one pass per length.
- */
-function extendKeys(prev: Float64Array, ids: Int32Array, n: number): Float64Array {
-  const m = Math.max(0, ids.length - n + 1);
-  const next = new Float64Array(m);
-  const chain = new Map<number, number>();
-  const scale = 2 ** 26;
-  for (let i = 0; i < m; i++) {
-    const pair = prev[i]! * scale + ids[i + n - 1]!;
-    let id = chain.get(pair);
-    if (id === undefined) {
-      id = chain.size;
-      chain.set(pair, id);
-    }
-    next[i] = id;
-  }
-  return next;
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
+/**
+ * Per-document n-gram state. Keys of all n-grams of one length are two independent 32-bit
+ * hashes (a 64-bit key: a false match needs a collision of both, about 1 in 10^19 per pair),
+ * extended in place from length n-1 to n, so each length costs one pass.
+ */
 export interface NgramContext {
   words: readonly string[];
   ids: Int32Array;
   /** Total characters of all words. */
   chars: number;
-  /** keys[n] for the lengths computed so far. */
-  keys: Float64Array[];
+  /** Length the hashes currently describe. */
+  n: number;
+  h1: Uint32Array;
+  h2: Uint32Array;
 }
 
 export function ngramContext(words: readonly string[]): NgramContext {
   let chars = 0;
   for (const w of words) chars += w.length;
   const ids = internWords(words);
-  return { words, ids, chars, keys: [new Float64Array(0), Float64Array.from(ids)] };
+  const h1 = new Uint32Array(ids.length);
+  const h2 = new Uint32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    h1[i] = mix(ids[i]! + 0x51ed27);
+    h2[i] = mix(Math.imul(ids[i]!, 0x27d4eb2f) ^ 0x165667b1);
+  }
+  return { words, ids, chars, n: 1, h1, h2 };
 }
 
-function ngramKeys(ctx: NgramContext, n: number): Float64Array {
+/** Moves the context's hashes to length n (lengths only grow; callers ask in increasing n). */
+function hashesFor(ctx: NgramContext, n: number): number {
   if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`n-gram length must be a positive integer, got ${n}`);
-  while (ctx.keys.length <= n) ctx.keys.push(extendKeys(ctx.keys[ctx.keys.length - 1]!, ctx.ids, ctx.keys.length));
-  return ctx.keys[n]!;
+  if (n < ctx.n) {
+    const fresh = ngramContext(ctx.words);
+    Object.assign(ctx, fresh);
+  }
+  const { ids, h1, h2 } = ctx;
+  while (ctx.n < n) {
+    const k = ctx.n;
+    const m = ids.length - k;
+    for (let i = 0; i < m; i++) {
+      const w = ids[i + k]!;
+      h1[i] = mix(Math.imul(h1[i]!, 0x01000193) ^ w);
+      h2[i] = mix(Math.imul(h2[i]! ^ 0x9e3779b9, 0x85ebca77) + w);
+    }
+    ctx.n++;
+  }
+  return Math.max(0, ids.length - n + 1);
 }
 
 /** Characters in the most frequent n-gram times its count, over all word characters. */
 export function topNgramCharFraction(ctx: NgramContext, n: number): number {
-  const keys = ngramKeys(ctx, n);
-  if (keys.length === 0 || ctx.chars === 0) return 0;
-  const counts = new Map<number, number>();
+  const m = hashesFor(ctx, n);
+  if (m === 0 || ctx.chars === 0) return 0;
+  counter.reset(m);
   let best = -1;
-  let bestCount = 0;
-  for (let i = 0; i < keys.length; i++) {
-    const c = (counts.get(keys[i]!) ?? 0) + 1;
-    counts.set(keys[i]!, c);
+  let bestCount = 1;
+  for (let i = 0; i < m; i++) {
+    const c = counter.add(ctx.h1[i]!, ctx.h2[i]!);
     if (c > bestCount) {
       bestCount = c;
       best = i;
     }
   }
-  if (bestCount < 2) return 0;
+  if (best < 0) return 0;
   let len = 0;
   for (let k = 0; k < n; k++) len += ctx.words[best + k]!.length;
   return (len * bestCount) / ctx.chars;
@@ -109,15 +169,17 @@ export function topNgramCharFraction(ctx: NgramContext, n: number): number {
 
 /** Characters of words covered by a repeated occurrence of any n-gram, each word counted once. */
 export function duplicateNgramCharFraction(ctx: NgramContext, n: number): number {
-  const keys = ngramKeys(ctx, n);
-  if (keys.length === 0 || ctx.chars === 0) return 0;
-  const seen = new Set<number>();
-  const covered = new Uint8Array(ctx.words.length);
-  for (let i = 0; i < keys.length; i++) {
-    if (seen.has(keys[i]!)) covered.fill(1, i, i + n);
-    else seen.add(keys[i]!);
-  }
+  const m = hashesFor(ctx, n);
+  if (m === 0 || ctx.chars === 0) return 0;
+  counter.reset(m);
+  const words = ctx.words;
   let dup = 0;
-  for (let i = 0; i < covered.length; i++) if (covered[i]) dup += ctx.words[i]!.length;
+  let coveredTo = 0;
+  for (let i = 0; i < m; i++) {
+    if (counter.add(ctx.h1[i]!, ctx.h2[i]!) > 1) {
+      for (let k = Math.max(i, coveredTo); k < i + n; k++) dup += words[k]!.length;
+      coveredTo = i + n;
+    }
+  }
   return dup / ctx.chars;
 }

@@ -1,0 +1,337 @@
+// Fused causal attention, flash style: scores are computed block by block (BR queries × BC keys)
+// with an online softmax, so no T×T matrix is ever stored, and backward recomputes the
+// probabilities from the saved log-sum-exp. Operands are copied per block into zero-padded
+// scratch tiles (head dimension rounded up to the vector width, keys transposed where a product
+// needs them), which makes every inner loop a whole number of vectors for any strides and sizes.
+//
+// Forward splits over (batch, head, query block); backward over (batch, head), each task owning
+// its heads' gradient rows, so results do not depend on thread timing.
+
+#include "simd.h"
+
+namespace gl {
+namespace GL_NS {
+namespace {
+
+// Register tile of the small products: RB rows × SG_NV vectors.
+constexpr int RB = 4;
+constexpr int SG_NV = VW == 16 ? 4 : 2;
+
+template <int R, int NV>
+inline void tile(int K, const float* A, long ars, long acs, const float* B, long ldb, float* C, long ldc, bool acc) {
+  V c[R][NV];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) c[r][v] = acc ? vload(C + r * ldc + v * VW) : V{};
+  for (int p = 0; p < K; p++) {
+    V b[NV];
+    for (int v = 0; v < NV; v++) b[v] = vload(B + (long)p * ldb + v * VW);
+    for (int r = 0; r < R; r++) {
+      V av = vset(A[r * ars + (long)p * acs]);
+      for (int v = 0; v < NV; v++) c[r][v] += av * b[v];
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) vstore(C + r * ldc + v * VW, c[r][v]);
+}
+
+template <int R>
+inline void tileRow(int nv, int K, const float* A, long ars, long acs, const float* B, long ldb, float* C, long ldc, bool acc) {
+  switch (nv) {
+    case 1: tile<R, 1>(K, A, ars, acs, B, ldb, C, ldc, acc); break;
+    case 2: tile<R, 2>(K, A, ars, acs, B, ldb, C, ldc, acc); break;
+#if VW == 16
+    case 3: tile<R, 3>(K, A, ars, acs, B, ldb, C, ldc, acc); break;
+    case 4: tile<R, 4>(K, A, ars, acs, B, ldb, C, ldc, acc); break;
+#endif
+    default: break;
+  }
+}
+
+/**
+ * C (M×N, ldc) = or += A · B with A(i, p) = A[i·ars + p·acs] (any layout: A is only broadcast)
+ * and B row-major (K×N, ldb). N must be a multiple of VW.
+ */
+void smallGemm(int M, int N, int K, const float* A, long ars, long acs, const float* B, long ldb, float* C, long ldc, bool acc) {
+  for (int c0 = 0; c0 < N; c0 += SG_NV * VW) {
+    int nv = std::min(SG_NV, (N - c0) / VW);
+    int r = 0;
+    for (; r + RB <= M; r += RB) tileRow<RB>(nv, K, A + r * ars, ars, acs, B + c0, ldb, C + (long)r * ldc + c0, ldc, acc);
+    for (; r < M; r++) tileRow<1>(nv, K, A + r * ars, ars, acs, B + c0, ldb, C + (long)r * ldc + c0, ldc, acc);
+  }
+}
+
+struct Args {
+  const float *q, *k, *v;
+  long qs[3], ks[3], vs[3];
+  long batch, heads, tq, tk, d;
+  float scale;
+  long off;  // causal offset
+  float* out;
+  long os[3];
+  float* lse;
+};
+
+Args readArgs(Ctx* c, const double* a) {
+  Args r;
+  r.q = fptr(c, a[0]);
+  r.k = fptr(c, a[1]);
+  r.v = fptr(c, a[2]);
+  for (int i = 0; i < 3; i++) {
+    r.qs[i] = (long)a[3 + i];
+    r.ks[i] = (long)a[6 + i];
+    r.vs[i] = (long)a[9 + i];
+    r.os[i] = (long)a[20 + i];
+  }
+  r.batch = (long)a[12];
+  r.heads = (long)a[13];
+  r.tq = (long)a[14];
+  r.tk = (long)a[15];
+  r.d = (long)a[16];
+  r.scale = (float)a[17];
+  r.off = (long)a[18];
+  r.out = fptr(c, a[19]);
+  r.lse = fptr(c, a[23]);
+  return r;
+}
+
+inline long roundUp(long x, long m) { return (x + m - 1) / m * m; }
+
+/** Block sizes whose scratch tiles (forward: 2 BR×dp, 2 BC×dp, BR×BC) fit one thread's scratch. */
+void blockSizes(long dp, long& br, long& bc) {
+  br = 64;
+  bc = 64;
+  auto bytes = [&](long r, long k) { return 4 * (3 * r * dp + 3 * k * dp + 3 * r * k + 4 * r + 64); };
+  while (bytes(br, bc) > (long)SCRATCH_BYTES && (br > 1 || bc > VW)) {
+    if (br >= bc && br > 1) br /= 2;
+    else bc = std::max<long>(VW, bc / 2);
+  }
+}
+
+/** dst (rows × dp) = rows of src (row stride `st`, d contiguous), zero-padded to dp. */
+inline void loadRows(float* dst, long dp, const float* src, long st, long rows, long d) {
+  for (long r = 0; r < rows; r++) {
+    std::memcpy(dst + r * dp, src + r * st, d * sizeof(float));
+    std::memset(dst + r * dp + d, 0, (dp - d) * sizeof(float));
+  }
+}
+
+/** dst (dp × ld) = transpose of rows of src, columns ≥ rows zero up to ld. */
+inline void loadTransposed(float* dst, long ld, const float* src, long st, long rows, long d, long dp) {
+  for (long c = 0; c < dp; c++) {
+    float* o = dst + c * ld;
+    if (c < d)
+      for (long r = 0; r < rows; r++) o[r] = src[r * st + c];
+    else
+      for (long r = 0; r < rows; r++) o[r] = 0;
+    for (long r = rows; r < ld; r++) o[r] = 0;
+  }
+}
+
+}  // namespace
+
+double kAttentionForward(Ctx* c, const double* a) {
+  const Args A = readArgs(c, a);
+  const long d = A.d, dp = roundUp(d, VW);
+  long BR, BC;
+  blockSizes(dp, BR, BC);
+  const long qBlocks = (A.tq + BR - 1) / BR;
+  const long units = A.batch * A.heads * qBlocks;
+  if (units == 0) return 0;
+  double macs = 2.0 * A.batch * A.heads * A.tq * std::min(A.tk, A.tq + A.off + 1) * d;
+  long parts = tasksFor(c, macs, MIN_MACS, units, 1 << 20);
+  parallelFor(parts > 1 ? c->threads : 1, units, [&](long u, int th) {
+    const long bh = u / qBlocks, qb = u % qBlocks;
+    const long b = bh / A.heads, h = bh % A.heads;
+    const long i0 = qb * BR, rows = std::min(BR, A.tq - i0);
+    float* s = static_cast<float*>(threadScratch(th));
+    float* Qb = s;                 // BR × dp
+    float* Kt = Qb + BR * dp;      // dp × BC
+    float* Vb = Kt + dp * BC;      // BC × dp
+    float* S = Vb + BC * dp;       // BR × BC
+    float* Ob = S + BR * BC;       // BR × dp
+    float* mrow = Ob + BR * dp;    // BR
+    float* lrow = mrow + BR;       // BR
+    const float* q = A.q + b * A.qs[0] + h * A.qs[1];
+    const float* k = A.k + b * A.ks[0] + h * A.ks[1];
+    const float* v = A.v + b * A.vs[0] + h * A.vs[1];
+    loadRows(Qb, dp, q + i0 * A.qs[2], A.qs[2], rows, d);
+    std::memset(Ob, 0, rows * dp * sizeof(float));
+    for (long r = 0; r < rows; r++) {
+      mrow[r] = -INFINITY;
+      lrow[r] = 0;
+    }
+    // Keys visible to the block's last row.
+    const long lastKey = std::min(A.tk - 1, i0 + rows - 1 + A.off);
+    for (long j0 = 0; j0 <= lastKey; j0 += BC) {
+      const long cols = std::min(BC, lastKey + 1 - j0);
+      const long ld = roundUp(cols, VW);
+      loadTransposed(Kt, ld, k + j0 * A.ks[2], A.ks[2], cols, d, dp);
+      loadRows(Vb, dp, v + j0 * A.vs[2], A.vs[2], cols, d);
+      smallGemm((int)rows, (int)ld, (int)dp, Qb, dp, 1, Kt, ld, S, ld, false);
+      for (long r = 0; r < rows; r++) {
+        const long last = std::min(A.tk - 1, i0 + r + A.off);
+        float* sr = S + r * ld;
+        const long visible = std::min(cols, last - j0 + 1);
+        if (visible <= 0) {
+          for (long j = 0; j < ld; j++) sr[j] = 0;
+          continue;
+        }
+        float m = mrow[r];
+        for (long j = 0; j < visible; j++) {
+          sr[j] *= A.scale;
+          m = sr[j] > m ? sr[j] : m;
+        }
+        const float alpha = sexp(mrow[r] - m);
+        float sum = 0;
+        const V mv = vset(m);
+        long j = 0;
+        for (; j + VW <= visible; j += VW) {
+          V e = vexp(vload(sr + j) - mv);
+          vstore(sr + j, e);
+          sum += hsum(e);
+        }
+        for (; j < visible; j++) {
+          sr[j] = sexp(sr[j] - m);
+          sum += sr[j];
+        }
+        for (; j < ld; j++) sr[j] = 0;
+        lrow[r] = lrow[r] * alpha + sum;
+        mrow[r] = m;
+        if (alpha != 1.0f) {
+          const V av = vset(alpha);
+          for (long e = 0; e < dp; e += VW) vstore(Ob + r * dp + e, vload(Ob + r * dp + e) * av);
+        }
+      }
+      smallGemm((int)rows, (int)dp, (int)cols, S, ld, 1, Vb, dp, Ob, dp, true);
+    }
+    float* o = A.out + b * A.os[0] + h * A.os[1];
+    float* lse = A.lse + (b * A.heads + h) * A.tq;
+    for (long r = 0; r < rows; r++) {
+      float* orow = o + (i0 + r) * A.os[2];
+      if (lrow[r] == 0) {
+        // No visible key: an empty softmax.
+        for (long e = 0; e < d; e++) orow[e] = 0;
+        lse[i0 + r] = -INFINITY;
+        continue;
+      }
+      const float inv = 1.0f / lrow[r];
+      for (long e = 0; e < d; e++) orow[e] = Ob[r * dp + e] * inv;
+      lse[i0 + r] = mrow[r] + (float)std::log((double)lrow[r]);
+    }
+  });
+  return 0;
+}
+
+double kAttentionBackward(Ctx* c, const double* a) {
+  const Args A = readArgs(c, a);
+  const float* gout = fptr(c, a[24]);
+  const long gs[3] = {(long)a[25], (long)a[26], (long)a[27]};
+  float* gradQ = fptr(c, a[28]);
+  float* gradK = fptr(c, a[29]);
+  float* gradV = fptr(c, a[30]);
+  const long d = A.d, dp = roundUp(d, VW);
+  long BR, BC;
+  blockSizes(dp, BR, BC);
+  // Backward keeps more tiles: Kt, Vt (dp×BC), Kb, dKb, dVb (BC×dp), Qb, dOb, dQb (BR×dp), P, dS (BR×BC).
+  while (4 * (3 * BR * dp + 2 * dp * BC + 3 * BC * dp + 2 * BR * BC + A.tq + 64) > (long)SCRATCH_BYTES && BR > 1) {
+    BR = std::max<long>(1, BR / 2);
+    BC = std::max<long>(VW, BC / 2);
+  }
+  const long units = A.batch * A.heads;
+  if (units == 0 || A.tq == 0) return 0;
+  double macs = 5.0 * A.batch * A.heads * A.tq * std::min(A.tk, A.tq + A.off + 1) * d;
+  long parts = tasksFor(c, macs, MIN_MACS, units, 1 << 20);
+  parallelFor(parts > 1 ? c->threads : 1, units, [&](long bh, int th) {
+    const long b = bh / A.heads, h = bh % A.heads;
+    float* s = static_cast<float*>(threadScratch(th));
+    float* Kt = s;                  // dp × BC
+    float* Vt = Kt + dp * BC;       // dp × BC
+    float* Kb = Vt + dp * BC;       // BC × dp
+    float* dKb = Kb + BC * dp;      // BC × dp
+    float* dVb = dKb + BC * dp;     // BC × dp
+    float* Qb = dVb + BC * dp;      // BR × dp
+    float* dOb = Qb + BR * dp;      // BR × dp
+    float* dQb = dOb + BR * dp;     // BR × dp
+    float* P = dQb + BR * dp;       // BR × BC
+    float* dS = P + BR * BC;        // BR × BC
+    float* delta = dS + BR * BC;    // tq
+    const float* q = A.q + b * A.qs[0] + h * A.qs[1];
+    const float* k = A.k + b * A.ks[0] + h * A.ks[1];
+    const float* v = A.v + b * A.vs[0] + h * A.vs[1];
+    const float* o = A.out + b * A.os[0] + h * A.os[1];
+    const float* go = gout + b * gs[0] + h * gs[1];
+    const float* lse = A.lse + bh * A.tq;
+    float* gq = gradQ + bh * A.tq * d;
+    float* gk = gradK + bh * A.tk * d;
+    float* gv = gradV + bh * A.tk * d;
+    // Σ_j P_ij dP_ij = gradOut_i · out_i
+    for (long i = 0; i < A.tq; i++) {
+      float acc = 0;
+      for (long e = 0; e < d; e++) acc += go[i * gs[2] + e] * o[i * A.os[2] + e];
+      delta[i] = acc;
+    }
+    const long keys = std::min(A.tk, A.tq + A.off);  // keys any query sees
+    for (long j0 = 0; j0 < keys; j0 += BC) {
+      const long cols = std::min(BC, keys - j0);
+      const long ld = roundUp(cols, VW);
+      loadTransposed(Kt, ld, k + j0 * A.ks[2], A.ks[2], cols, d, dp);
+      loadTransposed(Vt, ld, v + j0 * A.vs[2], A.vs[2], cols, d, dp);
+      loadRows(Kb, dp, k + j0 * A.ks[2], A.ks[2], cols, d);
+      std::memset(dKb, 0, cols * dp * sizeof(float));
+      std::memset(dVb, 0, cols * dp * sizeof(float));
+      // The first query that sees key j0: i + off >= j0.
+      const long firstQ = std::max<long>(0, j0 - A.off);
+      for (long i0 = firstQ / BR * BR; i0 < A.tq; i0 += BR) {
+        const long rows = std::min(BR, A.tq - i0);
+        loadRows(Qb, dp, q + i0 * A.qs[2], A.qs[2], rows, d);
+        loadRows(dOb, dp, go + i0 * gs[2], gs[2], rows, d);
+        smallGemm((int)rows, (int)ld, (int)dp, Qb, dp, 1, Kt, ld, P, ld, false);
+        smallGemm((int)rows, (int)ld, (int)dp, dOb, dp, 1, Vt, ld, dS, ld, false);
+        for (long r = 0; r < rows; r++) {
+          const long i = i0 + r;
+          const long visible = std::min(cols, std::min(A.tk - 1, i + A.off) - j0 + 1);
+          float* pr = P + r * ld;
+          float* dr = dS + r * ld;
+          long j = 0;
+          if (visible > 0) {
+            const V lv = vset(lse[i]), sv = vset(A.scale), dv = vset(delta[i]);
+            for (; j + VW <= visible; j += VW) {
+              V p = vexp(vload(pr + j) * sv - lv);
+              vstore(pr + j, p);
+              vstore(dr + j, p * (vload(dr + j) - dv) * sv);
+            }
+            for (; j < visible; j++) {
+              float p = sexp(pr[j] * A.scale - lse[i]);
+              pr[j] = p;
+              dr[j] = p * (dr[j] - delta[i]) * A.scale;
+            }
+          }
+          for (; j < ld; j++) {
+            pr[j] = 0;
+            dr[j] = 0;
+          }
+        }
+        // dV += Pᵀ dO;  dK += dSᵀ Q;  dQ = dS K
+        smallGemm((int)cols, (int)dp, (int)rows, P, 1, ld, dOb, dp, dVb, dp, true);
+        smallGemm((int)cols, (int)dp, (int)rows, dS, 1, ld, Qb, dp, dKb, dp, true);
+        smallGemm((int)rows, (int)dp, (int)cols, dS, ld, 1, Kb, dp, dQb, dp, false);
+        for (long r = 0; r < rows; r++) {
+          float* dst = gq + (i0 + r) * d;
+          for (long e = 0; e < d; e++) dst[e] += dQb[r * dp + e];
+        }
+      }
+      for (long r = 0; r < cols; r++) {
+        float* dk = gk + (j0 + r) * d;
+        float* dv = gv + (j0 + r) * d;
+        for (long e = 0; e < d; e++) {
+          dk[e] += dKb[r * dp + e];
+          dv[e] += dVb[r * dp + e];
+        }
+      }
+    }
+  });
+  return 0;
+}
+
+}  // namespace GL_NS
+}  // namespace gl

@@ -1,0 +1,255 @@
+// fp32 GEMM for one ISA build: the packed, cache-blocked path of gemm_driver.h with an
+// MR×NR register-tile micro-kernel (AVX-512: 14×32 in 28 zmm accumulators; AVX2: 6×16;
+// portable: 6×8), and a streaming path for few rows (decode: M <= 8), where packing B would
+// cost more than the product. With bf16 operands requested, the packers (and the streaming path)
+// round each operand to bfloat16 and the fp32 FMAs then multiply exactly those values: bf16
+// products, fp32 accumulation. When the CPU has AVX512-BF16 or AMX, kMatmul hands the packed
+// path to those kernels instead (gemm_bf16.cc, gemm_amx.cc).
+
+#include "gemm_driver.h"
+#include "simd.h"
+
+namespace gl {
+#if defined(__x86_64__)
+namespace bf16avx512 { void gemm(Ctx* c, const GemmArgs& g); }
+namespace amx { void gemm(Ctx* c, const GemmArgs& g); }
+namespace amxemu { void gemm(Ctx* c, const GemmArgs& g); }
+#endif
+
+namespace GL_NS {
+namespace {
+
+#if VW == 16
+constexpr int MR = 14;
+#else
+constexpr int MR = 6;
+#endif
+constexpr int NV = 2;
+constexpr int NR = NV * VW;
+
+template <bool ROUND>
+inline float rnd(float x) {
+  if constexpr (ROUND) return bf16Round(x);
+  else return x;
+}
+
+template <bool ROUND>
+inline V rndv(V x) {
+  if constexpr (ROUND) return vroundBf16(x);
+  else return x;
+}
+
+template <bool ROUND>
+struct F32Policy {
+  static constexpr int MR = gl::GL_NS::MR;
+  static constexpr int NR = gl::GL_NS::NR;
+  static constexpr long KC = 256;
+  static constexpr long MC_MAX = MR * (VW == 16 ? 24 : 48);
+  static constexpr long NC_MAX = 1024;
+
+  static size_t packABytes(long mc, long kc) { return (size_t)ceilDiv(mc, MR) * MR * kc * 4; }
+  static void begin() {}
+  static void end() {}
+  static const void* panelA(const void* pa, long ip, long kc) { return static_cast<const float*>(pa) + ip * MR * kc; }
+  static const void* panelB(const void* pb, long jp, long kc) { return static_cast<const float*>(pb) + jp * NR * kc; }
+
+  /** Panels [ip][p][MR]: A(i, p) for MR consecutive rows, zero rows past mc. */
+  static void packA(void* dst, const float* A, long lda, bool trans, long i0, long mc, long p0, long kc) {
+    float* out = static_cast<float*>(dst);
+    for (long ip = 0; ip * MR < mc; ip++) {
+      const int rows = (int)std::min((long)MR, mc - ip * MR);
+      float* pan = out + ip * MR * kc;
+      const long r0 = i0 + ip * MR;
+      if (trans) {
+        // A(i, p) = A[p·lda + i]: MR consecutive floats per p.
+        for (long p = 0; p < kc; p++) {
+          const float* src = A + (p0 + p) * lda + r0;
+          float* o = pan + p * MR;
+          int i = 0;
+          for (; i < rows; i++) o[i] = rnd<ROUND>(src[i]);
+          for (; i < MR; i++) o[i] = 0;
+        }
+      } else {
+        const float* rowp[MR];
+        for (int i = 0; i < MR; i++) rowp[i] = A + (r0 + std::min(i, rows - 1)) * lda + p0;
+        for (long p = 0; p < kc; p++) {
+          float* o = pan + p * MR;
+          for (int i = 0; i < MR; i++) o[i] = i < rows ? rnd<ROUND>(rowp[i][p]) : 0.0f;
+        }
+      }
+    }
+  }
+
+  /** Panels [jp][p][NR]: B(p, j) for NR consecutive columns, zero columns past nc. */
+  static void packB(void* dst, const float* B, long ldb, bool trans, long p0, long kc, long j0, long nc) {
+    float* out = static_cast<float*>(dst);
+    for (long jp = 0; jp * NR < nc; jp++) {
+      const int cols = (int)std::min((long)NR, nc - jp * NR);
+      float* pan = out + jp * NR * kc;
+      const long c0 = j0 + jp * NR;
+      if (!trans) {
+        for (long p = 0; p < kc; p++) {
+          const float* src = B + (p0 + p) * ldb + c0;
+          float* o = pan + p * NR;
+          if (cols == NR) {
+            for (int v = 0; v < NV; v++) vstore(o + v * VW, rndv<ROUND>(vload(src + v * VW)));
+          } else {
+            int j = 0;
+            for (; j < cols; j++) o[j] = rnd<ROUND>(src[j]);
+            for (; j < NR; j++) o[j] = 0;
+          }
+        }
+      } else {
+        // B(p, j) = B[j·ldb + p]: read each column's run of kc, write it strided.
+        for (int j = 0; j < NR; j++) {
+          if (j < cols) {
+            const float* src = B + (c0 + j) * ldb + p0;
+            for (long p = 0; p < kc; p++) pan[p * NR + j] = rnd<ROUND>(src[p]);
+          } else {
+            for (long p = 0; p < kc; p++) pan[p * NR + j] = 0;
+          }
+        }
+      }
+    }
+  }
+
+  static void micro(long kc, const void* pav, const void* pbv, float* C, long ldc, int mr, int nr, bool load, const float* bias) {
+    const float* pa = static_cast<const float*>(pav);
+    const float* pb = static_cast<const float*>(pbv);
+    V acc[MR][NV];
+    for (int i = 0; i < MR; i++)
+      for (int v = 0; v < NV; v++) acc[i][v] = V{};
+#pragma GCC unroll 2
+    for (long p = 0; p < kc; p++) {
+      V b[NV];
+      for (int v = 0; v < NV; v++) b[v] = *reinterpret_cast<const V*>(pb + p * NR + v * VW);
+      for (int i = 0; i < MR; i++) {
+        const V a = vset(pa[p * MR + i]);
+        for (int v = 0; v < NV; v++) acc[i][v] += a * b[v];
+      }
+    }
+    if (mr == MR && nr == NR) {
+      for (int i = 0; i < MR; i++) {
+        for (int v = 0; v < NV; v++) {
+          V x = acc[i][v];
+          if (load) x += vload(C + i * ldc + v * VW);
+          if (bias) x += vload(bias + v * VW);
+          vstore(C + i * ldc + v * VW, x);
+        }
+      }
+    } else {
+      alignas(64) float tile[MR * NR];
+      for (int i = 0; i < MR; i++)
+        for (int v = 0; v < NV; v++) vstore(tile + i * NR + v * VW, acc[i][v]);
+      storeTile(tile, NR, C, ldc, mr, nr, load, bias);
+    }
+  }
+};
+
+constexpr long SMALL_M = 8;
+
+/**
+ * Few rows (decode, short prompts): stream B once per call. Without transB, a task owns a range
+ * of columns and accumulates M rows of it in scratch; with transB every output is a dot product
+ * of two contiguous rows.
+ */
+template <bool ROUND>
+void gemmSmallM(Ctx* c, const GemmArgs& g) {
+  const long M = g.m, N = g.n, K = g.k;
+  const bool sharedC = g.batch > 1 && g.strideC < M * N;
+  const long batches = sharedC ? 1 : g.batch;
+  const double macs = (double)g.batch * M * N * K;
+  const int threads = (macs >= MIN_MACS || c->splitAll) ? c->threads : 1;
+  const long W = g.transB ? 16 : std::min(512L, std::max(64L, ceilDiv(ceilDiv(N, 4L * threads), VW) * VW));
+  const long units = ceilDiv(N, W);
+  const long kp = ceilDiv(K, 16) * 16;
+  parallelFor(threads, batches * units, [&](long t, int th) {
+    float* s = static_cast<float*>(threadScratch(th));
+    float* Ab = s;             // M × kp, A's rows made contiguous (and rounded)
+    float* acc = s + M * kp;   // M × W
+    const long unit = t % units;
+    const long j0 = unit * W, j1 = std::min(N, j0 + W), w = j1 - j0;
+    const long b0 = sharedC ? 0 : t / units, b1 = sharedC ? g.batch : b0 + 1;
+    for (long bi = b0; bi < b1; bi++) {
+      const float* A = g.a + bi * g.strideA;
+      const float* B = g.b + bi * g.strideB;
+      float* C = g.c + bi * g.strideC;
+      for (long i = 0; i < M; i++)
+        for (long p = 0; p < K; p++) Ab[i * kp + p] = rnd<ROUND>(g.transA ? A[p * M + i] : A[i * K + p]);
+      if (!g.transB) {
+        std::memset(acc, 0, M * W * sizeof(float));
+        const long wv = w / VW * VW;
+        for (long p = 0; p < K; p++) {
+          const float* brow = B + p * N + j0;
+          if (p + 8 < K) __builtin_prefetch(B + (p + 8) * N + j0);
+          for (long j = 0; j < wv; j += VW) {
+            const V bv = rndv<ROUND>(vload(brow + j));
+            for (long i = 0; i < M; i++) vstore(acc + i * W + j, vload(acc + i * W + j) + vset(Ab[i * kp + p]) * bv);
+          }
+          for (long j = wv; j < w; j++) {
+            const float bv = rnd<ROUND>(brow[j]);
+            for (long i = 0; i < M; i++) acc[i * W + j] += Ab[i * kp + p] * bv;
+          }
+        }
+        for (long i = 0; i < M; i++)
+          for (long j = 0; j < w; j++) {
+            float* out = C + i * N + j0 + j;
+            *out = acc[i * W + j] + (g.accumulate ? *out : 0.0f) + (g.bias ? g.bias[j0 + j] : 0.0f);
+          }
+      } else {
+        const long kv = K / VW * VW;
+        for (long j = j0; j < j1; j++) {
+          const float* brow = B + j * K;
+          for (long i = 0; i < M; i++) {
+            const float* arow = Ab + i * kp;
+            V s0{}, s1{};
+            long p = 0;
+            for (; p + 2 * VW <= kv; p += 2 * VW) {
+              s0 += vload(arow + p) * rndv<ROUND>(vload(brow + p));
+              s1 += vload(arow + p + VW) * rndv<ROUND>(vload(brow + p + VW));
+            }
+            for (; p < kv; p += VW) s0 += vload(arow + p) * rndv<ROUND>(vload(brow + p));
+            float sum = hsum(s0 + s1);
+            for (; p < K; p++) sum += arow[p] * rnd<ROUND>(brow[p]);
+            float* out = C + i * N + j;
+            *out = sum + (g.accumulate ? *out : 0.0f) + (g.bias ? g.bias[j] : 0.0f);
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+double kMatmul(Ctx* c, const double* a) {
+  GemmArgs g = readGemmArgs(c, a);
+  const bool bf16 = c->bf16 != BF16_NONE;
+  // The streaming path needs M × (K + W) floats of scratch.
+  const bool small = g.m <= SMALL_M && g.k > 0 && (size_t)g.m * (ceilDiv(g.k, 16) * 16 + 512) * 4 <= SCRATCH_BYTES;
+  if (small && g.batch > 0 && g.n > 0 && g.m > 0) {
+    if (bf16) gemmSmallM<true>(c, g);
+    else gemmSmallM<false>(c, g);
+    return 0;
+  }
+#if defined(__x86_64__)
+  if (c->bf16 == BF16_AVX512) {
+    bf16avx512::gemm(c, g);
+    return 0;
+  }
+  if (c->bf16 == BF16_AMX) {
+    amx::gemm(c, g);
+    return 0;
+  }
+  if (c->bf16 == BF16_AMX_EMULATED) {
+    amxemu::gemm(c, g);
+    return 0;
+  }
+#endif
+  if (bf16) gemmDriver<F32Policy<true>>(c, g);
+  else gemmDriver<F32Policy<false>>(c, g);
+  return 0;
+}
+
+}  // namespace GL_NS
+}  // namespace gl

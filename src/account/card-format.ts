@@ -1,0 +1,64 @@
+// Types and number formatting shared by the model card's sections.
+
+import type { Block } from './card-doc.ts';
+import type { RequirementKey } from './crfm.ts';
+import type { CarbonIntensity } from './emissions.ts';
+import type { Evaluation, RunRecord } from './run-record.ts';
+
+export interface CardSample {
+  prompt: string;
+  text: string;
+  /** Mean probability the model gave its own tokens, and the least confident token. */
+  meanProbability: number;
+  lowest: { text: string; probability: number };
+  /** What the sample illustrates. */
+  purpose: string;
+}
+
+export interface CardInput {
+  name: string;
+  /** The folder as the user named it (for commands in the card). */
+  dir: string;
+  record: Partial<RunRecord> | null;
+  evaluations: Evaluation[];
+  model: { nLayer: number; nEmbd: number; nHead: number; nPositions: number; vocabSize: number; parameters: number };
+  samples: CardSample[];
+  intensity?: CarbonIntensity;
+  memberStates?: string[];
+  license?: string;
+  chartFile: string;
+}
+
+export interface Assessment {
+  key: RequirementKey;
+  title: string;
+  points: number;
+  evidence: string[];
+}
+
+export interface Section {
+  assessment: Assessment;
+  blocks: Block[];
+}
+
+// ------------------------------------------------------------------ formatting
+
+export const sci = (x: number, digits = 2): string => (x === 0 ? '0' : x.toExponential(digits).replace('e+', 'e'));
+export const int = (x: number): string => Math.round(x).toLocaleString('en-US');
+export const pct = (x: number, digits = 1): string => `${(100 * x).toFixed(digits)}%`;
+export function energyText(kWh: number): string {
+  if (kWh >= 1) return `${kWh.toFixed(3)} kWh`;
+  if (kWh >= 1e-3) return `${(kWh * 1000).toFixed(2)} Wh (${kWh.toPrecision(3)} kWh)`;
+  return `${(kWh * 3.6e6).toFixed(1)} J (${kWh.toPrecision(3)} kWh)`;
+}
+export function gramsText(g: number): string {
+  return g >= 1000 ? `${(g / 1000).toFixed(3)} kg CO2e` : g >= 1 ? `${g.toFixed(2)} g CO2e` : `${(g * 1000).toFixed(2)} mg CO2e`;
+}
+export function duration(s: number): string {
+  if (s < 120) return `${s.toFixed(1)} s`;
+  if (s < 7200) return `${(s / 60).toFixed(1)} min`;
+  return `${(s / 3600).toFixed(2)} h`;
+}
+export const UNKNOWN = '**unknown**';
+
+export const evalsNamed = (evals: Evaluation[], name: string): Evaluation[] => evals.filter((e) => e.name === name);

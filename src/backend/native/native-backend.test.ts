@@ -1,0 +1,158 @@
+// The native backend: the shared kernel suite on every instruction-set path this machine runs
+// (one thread, and two threads with every call split so the threaded code runs on the suite's
+// small inputs), plus what is specific to native: its own memory, determinism across runs,
+// pointer checks, thread changes, and the build itself. bf16 precision: bf16.test.ts.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { Device } from '../device.ts';
+import { kernelSuite } from '../kernel-suite.ts';
+import { Rng } from '../rng.ts';
+import { nativeStatus } from './native-addon.ts';
+import { createNativeBackend } from './native-backend.ts';
+
+const status = nativeStatus();
+
+function compilerPresent(): boolean {
+  try {
+    execFileSync(process.env['CXX'] || 'g++', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('native addon', () => {
+  it('is built wherever a C++ compiler is present (npm install builds it)', (t) => {
+    if (!compilerPresent() && !status.available) {
+      t.skip('no C++ compiler and no addon: genlab uses wasm here');
+      return;
+    }
+    assert.ok(status.available, `the native addon should be built on a machine with a compiler: ${status.reason}`);
+    assert.ok(status.features!.isas.includes('portable'));
+  });
+});
+
+if (status.available) {
+  for (const isa of status.features!.isas) {
+    kernelSuite(`native ${isa} ×1`, async () => new Device(createNativeBackend({ isa, threads: 1 })));
+    kernelSuite(`native ${isa} ×2, every call split`, async () => new Device(createNativeBackend({ isa, threads: 2, splitAll: true })));
+  }
+
+  describe('native backend', () => {
+    let dev: Device;
+    before(() => {
+      dev = new Device(createNativeBackend({ threads: 2 }));
+    });
+    after(() => dev.close());
+
+    const upload = (d: Device, data: ArrayLike<number>): number => {
+      const s = d.allocStorage(data.length);
+      d.refreshViews();
+      d.f32.set(data, s.ptr);
+      return s.ptr;
+    };
+    const randoms = (n: number, seed: number): Float32Array => {
+      const rng = new Rng(seed);
+      return Float32Array.from({ length: n }, () => rng.normal());
+    };
+
+    it('memory grows in place: earlier views stay valid and see the same bytes', () => {
+      const first = dev.memory.buffer;
+      const early = upload(dev, [1, 2, 3]);
+      const view = new Float32Array(first, early * 4, 3);
+      // 64 MiB more than the memory had: forces several grow() calls.
+      const big = dev.allocStorage(first.byteLength / 4 + (16 << 20));
+      assert.ok(dev.memory.buffer.byteLength > first.byteLength);
+      dev.refreshViews();
+      dev.kernels.fill(early, 3, 7);
+      assert.deepEqual([...view], [7, 7, 7], 'a view made before growing must see kernel writes');
+      dev.kernels.fill(big.ptr + big.size - 4, 4, 5);
+      assert.deepEqual([...dev.f32.subarray(big.ptr + big.size - 4, big.ptr + big.size)], [5, 5, 5, 5]);
+      dev.freeStorage(big);
+    });
+
+    it('rejects pointers outside the memory instead of faulting', () => {
+      const end = dev.memory.buffer.byteLength / 4;
+      assert.throws(() => dev.kernels.fill(end - 2, 4, 0), /fill: out reaches outside the device memory/);
+      assert.throws(() => dev.kernels.matmul(16, 16, end - 10, 0, 1, 4, 4, 4, false, false, 0, 0, 0, false), /matmul: C reaches outside/);
+    });
+
+    it('two threads give bit-identical results run after run (deterministic reductions)', () => {
+      const m = 300;
+      const n = 260;
+      const k = 190;
+      const a = upload(dev, randoms(m * k, 1));
+      const b = upload(dev, randoms(k * n, 2));
+      const rows = 4096;
+      const dim = 96;
+      const x = upload(dev, randoms(rows * dim, 3));
+      const g = upload(dev, randoms(rows * dim, 4));
+      const gamma = upload(dev, randoms(dim, 5));
+      const mean = upload(dev, new Float32Array(rows));
+      const rstd = upload(dev, new Float32Array(rows));
+      const out = upload(dev, new Float32Array(rows * dim));
+      dev.kernels.layerNormForward(x, gamma, gamma, out, mean, rstd, rows, dim, 1e-5);
+      const runOnce = (): Float32Array[] => {
+        const c = upload(dev, new Float32Array(m * n));
+        const gx = upload(dev, new Float32Array(rows * dim));
+        const gg = upload(dev, new Float32Array(dim));
+        const gb = upload(dev, new Float32Array(dim));
+        dev.kernels.matmul(a, b, c, 0, 1, m, n, k, false, false, 0, 0, 0, false);
+        dev.kernels.layerNormBackward(x, gamma, mean, rstd, g, gx, gg, gb, rows, dim);
+        const ss = dev.kernels.sumSquares(x, rows * dim);
+        dev.refreshViews();
+        return [dev.f32.slice(c, c + m * n), dev.f32.slice(gx, gx + rows * dim), dev.f32.slice(gg, gg + dim), dev.f32.slice(gb, gb + dim), Float32Array.of(ss)];
+      };
+      const first = runOnce();
+      for (let rep = 0; rep < 3; rep++) {
+        const again = runOnce();
+        first.forEach((arr, i) => assert.deepEqual(again[i], arr, `output ${i} changed between runs`));
+      }
+    });
+
+    it('one and two threads agree on big kernels', () => {
+      const one = new Device(createNativeBackend({ threads: 1 }));
+      try {
+        const m = 333;
+        const n = 517;
+        const k = 129;
+        const A = randoms(m * k, 11);
+        const B = randoms(n * k, 12);
+        const bias = randoms(n, 13);
+        const results = [one, dev].map((d) => {
+          const a = upload(d, A);
+          const b = upload(d, B);
+          const bp = upload(d, bias);
+          const c = upload(d, new Float32Array(m * n));
+          d.kernels.matmul(a, b, c, bp, 1, m, n, k, false, true, 0, 0, 0, false);
+          d.refreshViews();
+          return d.f32.slice(c, c + m * n);
+        });
+        // Same tiles and summation order per element, whatever the thread count.
+        assert.deepEqual(results[1], results[0]);
+      } finally {
+        void one.close();
+      }
+    });
+
+    it('setThreads switches between one and two threads', () => {
+      dev.setThreads(1);
+      assert.equal(dev.threads, 1);
+      const x = upload(dev, randoms(1 << 16, 7));
+      const one = dev.kernels.sumSquares(x, 1 << 16);
+      dev.setThreads(2);
+      assert.equal(dev.threads, 2);
+      const two = dev.kernels.sumSquares(x, 1 << 16);
+      assert.ok(Math.abs(one - two) <= 1e-12 * one, `${one} vs ${two}`);
+      assert.throws(() => dev.setThreads(0), /setThreads: expected a positive integer/);
+    });
+
+    it('names an unavailable instruction set and how to proceed', () => {
+      const missing = (['avx2', 'avx512', 'amx'] as const).find((i) => !status.features!.isas.includes(i));
+      if (!missing) return;
+      assert.throws(() => createNativeBackend({ isa: missing }), new RegExp(`does not run the '${missing}' kernels.*available: `));
+    });
+  });
+}

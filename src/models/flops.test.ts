@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { forwardFlopsPerToken, trainingFlops } from './flops.ts';
+import { defaultGptConfig } from './gpt.ts';
+
+/**
+ * Counts a forward pass over one sequence of T tokens matmul by matmul, the way the model runs it:
+ * per layer the QKV projection (T×C)·(C×3C), the causal scores and weighted sums per query, the
+ * output projection, the two MLP matmuls; then the LM head. A (m×k)·(k×n) product costs 2·m·n·k.
+ */
+function handCount(c: { nEmbd: number; nLayer: number; nInner: number | null; vocabSize: number }, T: number): number {
+  const C = c.nEmbd;
+  const H = c.nInner ?? 4 * C;
+  const mm = (m: number, k: number, n: number): number => 2 * m * k * n;
+  let total = 0;
+  for (let l = 0; l < c.nLayer; l++) {
+    total += mm(T, C, 3 * C); // c_attn
+    for (let t = 0; t < T; t++) {
+      // Query t attends to keys 0..t: q·Kᵀ over all heads (head widths sum to C), then weights·V.
+      total += mm(1, C, t + 1) + mm(1, t + 1, C);
+    }
+    total += mm(T, C, C); // c_proj
+    total += mm(T, C, H) + mm(T, H, C); // mlp.c_fc, mlp.c_proj
+  }
+  total += mm(T, C, c.vocabSize); // lm_head (tied to wte)
+  return total;
+}
+
+describe('FLOP counter', () => {
+  it('equals a hand count for a 1-layer toy model: 496 forward FLOP per token', () => {
+    const c = defaultGptConfig({ vocabSize: 10, nPositions: 8, nEmbd: 4, nLayer: 1, nHead: 2 });
+    // By hand: c_attn 2·4·12 = 96, c_proj 2·4·4 = 32, MLP 2·4·16·2 = 256, attention 4·4·(T+1)/2 = 32
+    // at T = 3, head 2·4·10 = 80: 496 per token; training = 3 × 496 × 6 tokens = 8928.
+    assert.equal(forwardFlopsPerToken(c, 3), 496);
+    assert.equal(handCount(c, 3) / 3, 496);
+    assert.equal(trainingFlops(c, 6, 3), 8928);
+  });
+
+  it('equals the matmul-by-matmul count for wider, deeper shapes and an explicit n_inner', () => {
+    for (const [cfg, T] of [
+      [defaultGptConfig({ vocabSize: 512, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 2 }), 64],
+      [defaultGptConfig({ vocabSize: 2048, nPositions: 128, nEmbd: 192, nLayer: 4, nHead: 4, nInner: 500 }), 100],
+      [defaultGptConfig({ vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12 }), 1024],
+    ] as const) {
+      const expected = handCount(cfg, T) / T;
+      assert.ok(Math.abs(forwardFlopsPerToken(cfg, T) - expected) <= 1e-9 * expected, `${cfg.nLayer}×${cfg.nEmbd}: ${forwardFlopsPerToken(cfg, T)} vs ${expected}`);
+    }
+  });
+
+  it('GPT-2 small at 1024 tokens: about 2N + 2·n_layer·n_ctx·d (Kaplan et al.) plus the LM head', () => {
+    const c = defaultGptConfig({ vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12 });
+    const nonEmbedding = 12 * 12 * 768 * 768; // 12 layers × 12·d² weights
+    const head = 2 * 768 * 50257;
+    // Kaplan's attention term counts QKᵀ over the full context; genlab counts QKᵀ and the weighted
+    // sum of V (twice the work) over the causal average (half the keys), the same total at n_ctx + 1.
+    const kaplan = 2 * nonEmbedding + 2 * 12 * 1025 * 768;
+    assert.equal(forwardFlopsPerToken(c, 1024), kaplan + head);
+    assert.ok(Math.abs(forwardFlopsPerToken(c, 1024) / 2.66e8 - 1) < 0.01, 'about 266 MFLOP per token');
+  });
+});

@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../backend/rng.ts';
+import { bootstrapChinchilla, computeOptimal, fitChinchilla, fitComputeLaw, paretoFrontier, predictFromCompute, predictLoss, quantile, type ChinchillaParams } from './fit.ts';
+import { lbfgs } from './lbfgs.ts';
+
+test('L-BFGS minimises the Rosenbrock function and a badly scaled quadratic', () => {
+  const rosen = lbfgs((x, g) => {
+    const [a, b] = [x[0]!, x[1]!];
+    g[0] = -2 * (1 - a) - 400 * a * (b - a * a);
+    g[1] = 200 * (b - a * a);
+    return (1 - a) ** 2 + 100 * (b - a * a) ** 2;
+  }, [-1.2, 1]);
+  assert.ok(rosen.converged);
+  assert.ok(Math.abs(rosen.x[0]! - 1) < 1e-6 && Math.abs(rosen.x[1]! - 1) < 1e-6, `${rosen.x}`);
+  const scales = [1, 10, 100, 1000, 1e4];
+  const q = lbfgs((x, g) => {
+    let f = 0;
+    for (let i = 0; i < 5; i++) {
+      g[i] = scales[i]! * (x[i]! - i);
+      f += 0.5 * scales[i]! * (x[i]! - i) ** 2;
+    }
+    return f;
+  }, [5, 5, 5, 5, 5]);
+  for (let i = 0; i < 5; i++) assert.ok(Math.abs(q.x[i]! - i) < 1e-6);
+});
+
+// Hoffmann et al.'s published fit, as the "true" law of a synthetic sweep.
+const TRUE: ChinchillaParams = { E: 1.69, A: 406.4, B: 410.7, alpha: 0.34, beta: 0.28 };
+
+function sweep(noise: number, seed = 1) {
+  const rng = new Rng(seed);
+  const pts = [];
+  for (const n of [1e6, 3e6, 1e7, 3e7, 1e8, 3e8]) {
+    for (const d of [3e7, 1e8, 3e8, 1e9, 3e9]) pts.push({ n, d, loss: predictLoss(TRUE, n, d) * Math.exp(noise * rng.normal()) });
+  }
+  return pts;
+}
+
+function assertClose(p: ChinchillaParams, tol: Record<keyof ChinchillaParams, number>): void {
+  for (const k of Object.keys(tol) as (keyof ChinchillaParams)[]) {
+    assert.ok(Math.abs(p[k] - TRUE[k]) / TRUE[k] <= tol[k], `${k}: fitted ${p[k]}, true ${TRUE[k]}`);
+  }
+}
+
+test('the L(N, D) fit recovers known parameters from noiseless synthetic runs', () => {
+  const fit = fitChinchilla(sweep(0));
+  assertClose(fit.params, { E: 1e-3, A: 1e-2, B: 1e-2, alpha: 1e-3, beta: 1e-3 });
+  assert.ok(fit.rmseLog < 1e-5);
+  assert.ok(fit.converged > 0 && fit.starts === 4500);
+});
+
+test('with 0.5% noise the fit stays close and the bootstrap interval covers the truth', () => {
+  const pts = sweep(0.005, 3);
+  const fit = fitChinchilla(pts);
+  assertClose(fit.params, { E: 0.05, A: 0.6, B: 0.6, alpha: 0.12, beta: 0.12 });
+  const boots = bootstrapChinchilla(pts, fit, { samples: 60, seed: 2 });
+  assert.ok(boots.length >= 55);
+  for (const k of ['E', 'alpha', 'beta'] as const) {
+    const lo = quantile(boots.map((b) => b[k]), 0.025);
+    const hi = quantile(boots.map((b) => b[k]), 0.975);
+    assert.ok(lo <= TRUE[k] && TRUE[k] <= hi, `${k}: 95% interval [${lo}, ${hi}] misses ${TRUE[k]}`);
+  }
+  // Extrapolating to 11× the compute of the largest run lands within 1.5% of the true loss.
+  const target = predictLoss(fit.params, 1e9, 1e10);
+  assert.ok(Math.abs(target / predictLoss(TRUE, 1e9, 1e10) - 1) < 0.015);
+});
+
+test('the compute-optimal allocation matches a brute-force search along C = kND', () => {
+  const C = 1e21;
+  const k = 6;
+  const opt = computeOptimal(TRUE, C, k);
+  let best = { n: 0, loss: Infinity };
+  for (let e = 6; e <= 12; e += 0.0005) {
+    const n = 10 ** e;
+    const loss = predictLoss(TRUE, n, C / (k * n));
+    if (loss < best.loss) best = { n, loss };
+  }
+  assert.ok(Math.abs(Math.log10(opt.n) - Math.log10(best.n)) < 0.002, `${opt.n} vs ${best.n}`);
+  assert.ok(Math.abs(opt.loss - best.loss) < 1e-9);
+  assert.equal(opt.n * opt.d * k, C);
+  assert.throws(() => computeOptimal({ ...TRUE, alpha: 0 }, C, k), /alpha = 0/);
+});
+
+test('the compute law L(C) = aC^b + c is recovered from its frontier', () => {
+  const truth = { a: 180, b: -0.155, c: 1.7 };
+  const pts = [1e9, 3e9, 1e10, 3e10, 1e11, 3e11, 1e12].map((flops) => ({ flops, loss: predictFromCompute(truth, flops) }));
+  const fit = fitComputeLaw(pts);
+  assert.ok(Math.abs(fit.params.b - truth.b) < 1e-3, `b = ${fit.params.b}`);
+  assert.ok(Math.abs(fit.params.c - truth.c) / truth.c < 1e-3, `c = ${fit.params.c}`);
+  assert.ok(Math.abs(predictFromCompute(fit.params, 1e14) / predictFromCompute(truth, 1e14) - 1) < 1e-3);
+});
+
+test('pareto frontier keeps only runs that beat every cheaper run', () => {
+  const runs = [{ flops: 1, loss: 5 }, { flops: 2, loss: 6 }, { flops: 3, loss: 4 }, { flops: 3, loss: 4.5 }, { flops: 4, loss: 4 }, { flops: 5, loss: 3 }];
+  assert.deepEqual(paretoFrontier(runs).map((r) => r.flops), [1, 3, 5]);
+});
+
+test('fits reject too few runs and non-positive values with a clear message', () => {
+  assert.throws(() => fitChinchilla(sweep(0).slice(0, 4)), /needs at least 5 runs, got 4/);
+  assert.throws(() => fitChinchilla([...sweep(0).slice(0, 5), { n: 0, d: 1, loss: 1 }]), /n = 0 cannot be fitted/);
+});
