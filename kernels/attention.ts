@@ -193,6 +193,81 @@ const SROW: usize = KB << 2; // bytes per score row
   }
 }
 
+/** s0[jj] = a0 · B_jj for jj < jn: one query row (decoding) against four keys at a time. */
+@inline function dots1(a0: usize, bBase: usize, bStride: usize, jn: i32, d: i32, s0: usize): void {
+  const d4 = d & ~3;
+  let jj = 0;
+  for (; jj + 4 <= jn; jj += 4) {
+    const k0 = bBase + <usize>jj * bStride;
+    const k1 = k0 + bStride, k2 = k1 + bStride, k3 = k2 + bStride;
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    for (let c = 0; c < d4; c += 4) {
+      const o = <usize>c << 2;
+      const x = v128.load(a0 + o);
+      c0 = madd(x, v128.load(k0 + o), c0);
+      c1 = madd(x, v128.load(k1 + o), c1);
+      c2 = madd(x, v128.load(k2 + o), c2);
+      c3 = madd(x, v128.load(k3 + o), c3);
+    }
+    let r = hsum4(c0, c1, c2, c3);
+    if (d4 < d) {
+      let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+      for (let c = d4; c < d; c++) {
+        const o = <usize>c << 2;
+        const x = load<f32>(a0 + o);
+        t0 += x * load<f32>(k0 + o);
+        t1 += x * load<f32>(k1 + o);
+        t2 += x * load<f32>(k2 + o);
+        t3 += x * load<f32>(k3 + o);
+      }
+      r = f32x4.add(r, f32x4(t0, t1, t2, t3));
+    }
+    v128.store(s0 + (<usize>jj << 2), r);
+  }
+  for (; jj < jn; jj++) {
+    const k0 = bBase + <usize>jj * bStride;
+    let c0 = f32x4.splat(0);
+    for (let c = 0; c < d4; c += 4) c0 = madd(v128.load(a0 + (<usize>c << 2)), v128.load(k0 + (<usize>c << 2)), c0);
+    let t = f32x4.extract_lane(hsum4(c0, c0, c0, c0), 0);
+    for (let c = d4; c < d; c++) t += load<f32>(a0 + (<usize>c << 2)) * load<f32>(k0 + (<usize>c << 2));
+    store<f32>(s0 + (<usize>jj << 2), t);
+  }
+}
+
+/** acc[:] += Σ_jj w[jj] · B_jj[:] for one row. */
+@inline function accumulate1(w: usize, bBase: usize, bStride: usize, jn: i32, d: i32, acc: usize): void {
+  let c = 0;
+  for (; c + 16 <= d; c += 16) {
+    const o = <usize>c << 2;
+    let a0 = v128.load(acc + o), a1 = v128.load(acc + o, 16), a2 = v128.load(acc + o, 32), a3 = v128.load(acc + o, 48);
+    let bp = bBase + o;
+    for (let jj = 0; jj < jn; jj++) {
+      const p = v128.load32_splat(w + (<usize>jj << 2));
+      a0 = madd(p, v128.load(bp), a0);
+      a1 = madd(p, v128.load(bp, 16), a1);
+      a2 = madd(p, v128.load(bp, 32), a2);
+      a3 = madd(p, v128.load(bp, 48), a3);
+      bp += bStride;
+    }
+    v128.store(acc + o, a0);
+    v128.store(acc + o, a1, 16);
+    v128.store(acc + o, a2, 32);
+    v128.store(acc + o, a3, 48);
+  }
+  for (; c + 4 <= d; c += 4) {
+    const o = <usize>c << 2;
+    let a0 = v128.load(acc + o);
+    for (let jj = 0; jj < jn; jj++) a0 = madd(v128.load32_splat(w + (<usize>jj << 2)), v128.load(bBase + <usize>jj * bStride + o), a0);
+    v128.store(acc + o, a0);
+  }
+  for (; c < d; c++) {
+    const o = <usize>c << 2;
+    let t = load<f32>(acc + o);
+    for (let jj = 0; jj < jn; jj++) t += load<f32>(w + (<usize>jj << 2)) * load<f32>(bBase + <usize>jj * bStride + o);
+    store<f32>(acc + o, t);
+  }
+}
+
 /** Scores of the QB rows against keys [j0, j0 + jn): S = q·k into s (QB rows of SROW bytes). */
 @inline function scoreBlock(q0: usize, q1: usize, q2: usize, q3: usize, kb: usize, ks: usize, jn: i32, d: i32, s: usize): void {
   dots2(q0, q1, kb, ks, jn, d, s, s + SROW);
@@ -359,7 +434,7 @@ function packRowsT(src: usize, stride: usize, t: i32, d: i32, dst: usize): void 
   const q1 = rowPtr(q, strides, 0, b, h, i0 + min(1, rows - 1));
   const q2 = rowPtr(q, strides, 0, b, h, i0 + min(2, rows - 1));
   const q3 = rowPtr(q, strides, 0, b, h, i0 + min(3, rows - 1));
-  if (kt != 0) packRows4(q0, q1, q2, q3, d, rp);
+  if (kt != 0 && rows > 1) packRows4(q0, q1, q2, q3, d, rp);
   const kBase = rowPtr(k, strides, 1, b, h, 0);
   const vBase = rowPtr(v, strides, 2, b, h, 0);
   memory.fill(acc, 0, <usize>QB * accStride);
@@ -370,8 +445,10 @@ function packRowsT(src: usize, stride: usize, t: i32, d: i32, dst: usize): void 
   const kEnd = last3 + 1;
   for (let j0 = 0; j0 < kEnd; j0 += KB) {
     const jn = min(KB, kEnd - j0);
-    scores(rp, kt, q0, q1, q2, q3, kBase, ks, j0, jn, d, s);
-    for (let r = 0; r < QB; r++) {
+    // a lone row (decoding one token, or a block's last row) skips the three padding rows
+    if (rows == 1) dots1(q0, kBase + <usize>j0 * ks, ks, jn, d, s);
+    else scores(rp, kt, q0, q1, q2, q3, kBase, ks, j0, jn, d, s);
+    for (let r = 0; r < (rows == 1 ? 1 : QB); r++) {
       const sr = s + <usize>r * SROW;
       const last = min(tk - 1, i0 + min(r, rows - 1) + off);
       const bm = scaleMask(sr, jn, j0, last, scale);
@@ -392,7 +469,8 @@ function packRowsT(src: usize, stride: usize, t: i32, d: i32, dst: usize): void 
         for (; c < d; c++) store<f32>(ar + (<usize>c << 2), load<f32>(ar + (<usize>c << 2)) * alpha);
       }
     }
-    accumulateRows(s, vBase + <usize>j0 * vs, vs, jn, d, acc, accStride);
+    if (rows == 1) accumulate1(s, vBase + <usize>j0 * vs, vs, jn, d, acc);
+    else accumulateRows(s, vBase + <usize>j0 * vs, vs, jn, d, acc, accStride);
   }
   for (let r = 0; r < rows; r++) {
     const o = rowPtr(out, strides, 3, b, h, i0 + r);

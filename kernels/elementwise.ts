@@ -326,16 +326,8 @@ export function binary(
   }
 }
 
-/**
- * dst[idx·dstStrides] (+)= src[idx·srcStrides]. Threads split the index space; the JS wrapper
- * only splits an accumulating copy when no two indices share a dst element.
- */
-export function copyStrided(
-  part: i32, parts: i32, src: usize, ss: usize, dst: usize, ds: usize, shape: usize, nd: i32, acc: i32,
-): void {
-  const n = total(shape, nd);
-  const s = splitAt(n, part, parts, 16);
-  const e = splitAt(n, part + 1, parts, 16);
+/** Copies flattened indices [s, e) of the nd-dimensional index space (see copyStrided). */
+@inline function copyRange(src: usize, ss: usize, dst: usize, ds: usize, shape: usize, nd: i32, s: i32, e: i32, acc: bool): void {
   const last = <usize>(nd - 1) << 2;
   const L = load<i32>(shape + last);
   const is = load<i32>(ss + last);
@@ -356,9 +348,34 @@ export function copyStrided(
       offD += c * load<i32>(ds + dd);
     }
     const len = min(L - inner, e - idx);
-    copyRun(src + (<usize>offS << 2), is, dst + (<usize>offD << 2), id, len, acc != 0);
+    copyRun(src + (<usize>offS << 2), is, dst + (<usize>offD << 2), id, len, acc);
     idx += len;
   }
+}
+
+/**
+ * dst[idx·dstStrides] (+)= src[idx·srcStrides]. Parts split the index space, which the JS
+ * wrapper only allows when no two indices share a dst element. With splitInner != 0 (the
+ * outermost dimension is summed into one dst, as a bias gradient is), every part walks that
+ * dimension in order and the parts split the remaining dimensions instead.
+ */
+export function copyStrided(
+  part: i32, parts: i32, src: usize, ss: usize, dst: usize, ds: usize, shape: usize, nd: i32, acc: i32, splitInner: i32,
+): void {
+  if (splitInner != 0 && nd > 1) {
+    const n = total(shape + 4, nd - 1);
+    const s = splitAt(n, part, parts, 16);
+    const e = splitAt(n, part + 1, parts, 16);
+    const outer = load<i32>(shape);
+    const so = <usize>load<i32>(ss) << 2;
+    const dOuter = <usize>load<i32>(ds) << 2;
+    for (let o = 0; o < outer; o++) {
+      copyRange(src + <usize>o * so, ss + 4, dst + <usize>o * dOuter, ds + 4, shape + 4, nd - 1, s, e, acc != 0);
+    }
+    return;
+  }
+  const n = total(shape, nd);
+  copyRange(src, ss, dst, ds, shape, nd, splitAt(n, part, parts, 16), splitAt(n, part + 1, parts, 16), acc != 0);
 }
 
 // ---- dropout: mask bit-identical to dropoutUniform in src/backend/rng.ts ----

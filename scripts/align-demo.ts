@@ -117,9 +117,9 @@ const summary = {
 };
 await writeFile(path.join(a.out!, 'result.json'), JSON.stringify(summary, null, 2) + '\n');
 await writeChart(path.join(a.out!, 'dpo-curve'), {
-  title: { text: `DPO on ${path.basename(a.model!)}: preference for /${a.pattern}/`, left: 'center' },
-  legend: { top: 28 },
-  grid: { top: 64, left: 56, right: 56, bottom: 40 },
+  title: { text: `DPO on ${path.basename(a.model!)}: preference for /${a.pattern}/`, left: 'center', top: 6, textStyle: { fontSize: 15 } },
+  legend: { top: 38 },
+  grid: { top: 84, left: 56, right: 64, bottom: 44 },
   xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 26 },
   yAxis: [
     { type: 'value', name: 'loss' },

@@ -89,7 +89,8 @@ struct Policy {
   static constexpr int MR = 32;
   static constexpr int NR = 32;
   static constexpr long KC = 1024;
-  static constexpr long MC_MAX = 32 * 12;
+  static constexpr long KALIGN = 32;
+  static constexpr long MC_MAX = 32 * 24;
   static constexpr long NC_MAX = 1024;
 
   /** Pairs per panel row: k padded to a multiple of 32 values. */

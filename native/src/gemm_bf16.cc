@@ -36,8 +36,9 @@ inline __m512i pairs16(__m512 lo, __m512 hi) {
 struct Policy {
   static constexpr int MR = 14;
   static constexpr int NR = 32;
-  static constexpr long KC = 512;
-  static constexpr long MC_MAX = 14 * 24;
+  static constexpr long KC = 1024;
+  static constexpr long KALIGN = 2;
+  static constexpr long MC_MAX = 14 * 48;
   static constexpr long NC_MAX = 1024;
 
   static long pairs(long kc) { return (kc + 1) / 2; }

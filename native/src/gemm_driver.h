@@ -79,6 +79,9 @@ inline void gemmNoK(const GemmArgs& g) {
 
 inline long ceilDiv(long a, long b) { return (a + b - 1) / b; }
 
+/** Bytes of packed A a task keeps hot in L2 (Sapphire Rapids: 2 MiB per core). */
+constexpr size_t L2_A_BYTES = size_t(1) << 20;
+
 /** Tile sizes: as large as the scratch allows, shrunk until every thread has a few tiles. */
 inline void chooseTiles(long m, long n, long units, int threads, long mr, long nr, long mcMax, long ncMax, long& mc, long& nc) {
   long tm = ceilDiv(m, mcMax), tn = ceilDiv(n, ncMax);
@@ -97,7 +100,8 @@ inline void chooseTiles(long m, long n, long units, int threads, long mr, long n
 }
 
 /**
- * P (the micro-kernel policy) provides: MR, NR, KC, MC_MAX, NC_MAX; packABytes(mc, kc) and
+ * P (the micro-kernel policy) provides: MR, NR, KC (largest k chunk), KALIGN (chunk multiple),
+ * MC_MAX, NC_MAX; packABytes(mc, kc) and
  * packBBytes(kc, nc); packA(dst, A, lda, transA, i0, mc, p0, kc) and packB(dst, B, ldb, transB,
  * p0, kc, j0, nc) writing zero-padded panels; panelA(pa, ip, kc) / panelB(pb, jp, kc);
  * begin(thread) / end() around a task (AMX tile configuration); and
@@ -116,8 +120,13 @@ void gemmDriver(Ctx* c, const GemmArgs& g) {
   const long units = sharedC ? 1 : g.batch;
   const double macs = (double)g.batch * g.m * g.n * g.k;
   const int threads = (macs >= (double)(1 << 18) || c->splitAll) ? c->threads : 1;
+  // K in equal chunks of at most KC (k = 384 is one chunk of 384, not 256 + 128).
+  const long chunks = ceilDiv(g.k, P::KC);
+  const long kcStep = std::min<long>(P::KC, ceilDiv(ceilDiv(g.k, chunks), P::KALIGN) * P::KALIGN);
+  // The packed A block is re-read for every B panel: keep it within about half of L2.
+  const long mcFit = std::max<long>(P::MR, (long)(L2_A_BYTES / P::packABytes(P::MR, kcStep)) * P::MR);
   long mc, nc;
-  chooseTiles(g.m, g.n, units, threads, P::MR, P::NR, P::MC_MAX, P::NC_MAX, mc, nc);
+  chooseTiles(g.m, g.n, units, threads, P::MR, P::NR, std::min<long>(P::MC_MAX, mcFit), P::NC_MAX, mc, nc);
   const long tilesM = ceilDiv(g.m, mc), tilesN = ceilDiv(g.n, nc);
   const long lda = g.transA ? g.m : g.k;
   const long ldb = g.transB ? g.k : g.n;
@@ -137,8 +146,8 @@ void gemmDriver(Ctx* c, const GemmArgs& g) {
       const float* A = g.a + bi * g.strideA;
       const float* B = g.b + bi * g.strideB;
       float* C = g.c + bi * g.strideC;
-      for (long p0 = 0; p0 < g.k; p0 += P::KC) {
-        const long kc = std::min((long)P::KC, g.k - p0);
+      for (long p0 = 0; p0 < g.k; p0 += kcStep) {
+        const long kc = std::min(kcStep, g.k - p0);
         P::packA(pa, A, lda, g.transA, i0, mcE, p0, kc);
         P::packB(pb, B, ldb, g.transB, p0, kc, j0, ncE);
         const bool load = g.accumulate || p0 > 0;

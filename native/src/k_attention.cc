@@ -134,75 +134,84 @@ double kAttentionForward(Ctx* c, const double* a) {
   const long d = A.d, dp = roundUp(d, VW);
   long BR, BC;
   blockSizes(dp, BR, BC);
+  const long brp = roundUp(BR, VW);
   const long qBlocks = (A.tq + BR - 1) / BR;
   const long units = A.batch * A.heads * qBlocks;
   if (units == 0) return 0;
   double macs = 2.0 * A.batch * A.heads * A.tq * std::min(A.tk, A.tq + A.off + 1) * d;
   long parts = tasksFor(c, macs, MIN_MACS, units, 1 << 20);
+  // V rows can feed the products in place when the head dimension is a whole number of vectors.
+  const bool vInPlace = d == dp;
   parallelFor(parts > 1 ? c->threads : 1, units, [&](long u, int th) {
     const long bh = u / qBlocks, qb = u % qBlocks;
     const long b = bh / A.heads, h = bh % A.heads;
     const long i0 = qb * BR, rows = std::min(BR, A.tq - i0);
     float* s = static_cast<float*>(threadScratch(th));
-    float* Qb = s;                 // BR × dp
-    float* Kt = Qb + BR * dp;      // dp × BC
-    float* Vb = Kt + dp * BC;      // BC × dp
-    float* S = Vb + BC * dp;       // BR × BC
-    float* Ob = S + BR * BC;       // BR × dp
-    float* mrow = Ob + BR * dp;    // BR
-    float* lrow = mrow + BR;       // BR
-    const float* q = A.q + b * A.qs[0] + h * A.qs[1];
+    float* Qt = s;                 // d × brp: the query block transposed (queries along vectors)
+    float* St = Qt + d * brp;      // BC × brp: scores transposed, then probabilities
+    float* Vb = St + BC * brp;     // BC × dp (only when V is copied)
+    float* Ob = Vb + BC * dp;      // BR × dp
+    float* mrow = Ob + BR * dp;    // brp
+    float* lrow = mrow + brp;      // brp
+    float* alpha = lrow + brp;     // brp
+    const float* q = A.q + b * A.qs[0] + h * A.qs[1] + i0 * A.qs[2];
     const float* k = A.k + b * A.ks[0] + h * A.ks[1];
     const float* v = A.v + b * A.vs[0] + h * A.vs[1];
-    loadRows(Qb, dp, q + i0 * A.qs[2], A.qs[2], rows, d);
+    loadTransposed(Qt, brp, q, A.qs[2], rows, d, d);
     std::memset(Ob, 0, rows * dp * sizeof(float));
-    for (long r = 0; r < rows; r++) {
+    for (long r = 0; r < brp; r++) {
       mrow[r] = -INFINITY;
       lrow[r] = 0;
     }
+    V iota;
+    for (int l = 0; l < VW; l++) iota[l] = (float)l;
+    const V sv = vset(A.scale), ninf = vset(-INFINITY);
     // Keys visible to the block's last row.
     const long lastKey = std::min(A.tk - 1, i0 + rows - 1 + A.off);
     for (long j0 = 0; j0 <= lastKey; j0 += BC) {
       const long cols = std::min(BC, lastKey + 1 - j0);
-      const long ld = roundUp(cols, VW);
-      loadTransposed(Kt, ld, k + j0 * A.ks[2], A.ks[2], cols, d, dp);
-      loadRows(Vb, dp, v + j0 * A.vs[2], A.vs[2], cols, d);
-      smallGemm((int)rows, (int)ld, (int)dp, Qb, dp, 1, Kt, ld, S, ld, false);
-      for (long r = 0; r < rows; r++) {
-        const long last = std::min(A.tk - 1, i0 + r + A.off);
-        float* sr = S + r * ld;
-        const long visible = std::min(cols, last - j0 + 1);
-        if (visible <= 0) {
-          for (long j = 0; j < ld; j++) sr[j] = 0;
-          continue;
+      // Sᵀ = K Qᵀ: keys read in place (only broadcast), queries along the vector lanes.
+      smallGemm((int)cols, (int)brp, (int)d, k + j0 * A.ks[2], A.ks[2], 1, Qt, brp, St, brp, false);
+      for (long r0 = 0; r0 < brp; r0 += VW) {
+        const V rv = iota + vset((float)r0);
+        V mold = vload(mrow + r0);
+        V mx = mold;
+        for (long j = 0; j < cols; j++) {
+          // Query i0 + r sees key j0 + j when r >= j0 + j − i0 − off.
+          const V lim = vset((float)(j0 + j - i0 - A.off));
+          V x = vload(St + j * brp + r0) * sv;
+          x = rv < lim ? ninf : x;
+          vstore(St + j * brp + r0, x);
+          mx = vmax(mx, x);
         }
-        float m = mrow[r];
-        for (long j = 0; j < visible; j++) {
-          sr[j] *= A.scale;
-          m = sr[j] > m ? sr[j] : m;
+        // Rows that have seen no key yet keep m = −∞; guard the −∞ − (−∞) cases.
+        const VI none = mx == ninf;
+        const V al = none ? vset(1.0f) : vexp(mold - mx);
+        V sum{};
+        for (long j = 0; j < cols; j++) {
+          V pr = vexp(vload(St + j * brp + r0) - mx);
+          pr = none ? vset(0.0f) : pr;
+          vstore(St + j * brp + r0, pr);
+          sum += pr;
         }
-        const float alpha = sexp(mrow[r] - m);
-        float sum = 0;
-        const V mv = vset(m);
-        long j = 0;
-        for (; j + VW <= visible; j += VW) {
-          V e = vexp(vload(sr + j) - mv);
-          vstore(sr + j, e);
-          sum += hsum(e);
-        }
-        for (; j < visible; j++) {
-          sr[j] = sexp(sr[j] - m);
-          sum += sr[j];
-        }
-        for (; j < ld; j++) sr[j] = 0;
-        lrow[r] = lrow[r] * alpha + sum;
-        mrow[r] = m;
-        if (alpha != 1.0f) {
-          const V av = vset(alpha);
-          for (long e = 0; e < dp; e += VW) vstore(Ob + r * dp + e, vload(Ob + r * dp + e) * av);
-        }
+        vstore(lrow + r0, vload(lrow + r0) * al + sum);
+        vstore(mrow + r0, mx);
+        vstore(alpha + r0, al);
       }
-      smallGemm((int)rows, (int)dp, (int)cols, S, ld, 1, Vb, dp, Ob, dp, true);
+      for (long r = 0; r < rows; r++) {
+        if (alpha[r] == 1.0f) continue;
+        const V av = vset(alpha[r]);
+        for (long e = 0; e < dp; e += VW) vstore(Ob + r * dp + e, vload(Ob + r * dp + e) * av);
+      }
+      const float* vrows = v + j0 * A.vs[2];
+      long ldv = A.vs[2];
+      if (!vInPlace) {
+        loadRows(Vb, dp, vrows, A.vs[2], cols, d);
+        vrows = Vb;
+        ldv = dp;
+      }
+      // O += P V with P(r, j) = Sᵀ[j][r].
+      smallGemm((int)rows, (int)dp, (int)cols, St, 1, brp, vrows, ldv, Ob, dp, true);
     }
     float* o = A.out + b * A.os[0] + h * A.os[1];
     float* lse = A.lse + (b * A.heads + h) * A.tq;

@@ -111,8 +111,13 @@ double kFill(Ctx* c, const double* a) {
   float* out = fptr(c, a[0]);
   long n = (long)a[1];
   float v = (float)a[2];
+  // Zeroing (every new gradient buffer) goes through memset, which streams large blocks with
+  // non-temporal stores instead of reading each line before writing it.
+  const bool zero = v == 0.0f && !std::signbit(v);
   forRange(c, n, MIN_STREAM * 4, [&](long b, long e) {
-    for (long i = b; i < e; i++) out[i] = v;
+    if (zero) std::memset(out + b, 0, (e - b) * sizeof(float));
+    else
+      for (long i = b; i < e; i++) out[i] = v;
   });
   return 0;
 }

@@ -43,8 +43,9 @@ template <bool ROUND>
 struct F32Policy {
   static constexpr int MR = gl::GL_NS::MR;
   static constexpr int NR = gl::GL_NS::NR;
-  static constexpr long KC = 256;
-  static constexpr long MC_MAX = MR * (VW == 16 ? 24 : 48);
+  static constexpr long KC = 512;
+  static constexpr long KALIGN = 8;
+  static constexpr long MC_MAX = MR * (VW == 16 ? 48 : 96);
   static constexpr long NC_MAX = 1024;
 
   static size_t packABytes(long mc, long kc) { return (size_t)ceilDiv(mc, MR) * MR * kc * 4; }
@@ -147,77 +148,100 @@ struct F32Policy {
 };
 
 constexpr long SMALL_M = 8;
+constexpr long PREFETCH_FLOATS = 2048;
+
+template <bool ROUND>
+inline void copyRows(float* Ab, long kp, const GemmArgs& g, const float* A) {
+  const long M = g.m, K = g.k;
+  for (long i = 0; i < M; i++)
+    for (long p = 0; p < K; p++) Ab[i * kp + p] = rnd<ROUND>(g.transA ? A[p * M + i] : A[i * K + p]);
+}
+
+/** acc[i][0..N) += Σ_{p in [p0, p1)} Ab[i][p] · B[p][0..N): whole rows of B, read front to back. */
+template <bool ROUND>
+inline void streamRows(const float* Ab, long kp, long M, const float* B, long N, long p0, long p1, float* acc) {
+  const long nv = N / VW * VW;
+  for (long p = p0; p < p1; p++) {
+    const float* brow = B + p * N;
+    long j = 0;
+    for (; j < nv; j += VW) {
+      // B is one long stream: fetching 8 KiB ahead keeps more cache misses in flight.
+      if ((j & 15) == 0) __builtin_prefetch(brow + j + PREFETCH_FLOATS);
+      const V bv = rndv<ROUND>(vload(brow + j));
+      for (long i = 0; i < M; i++) vstore(acc + i * N + j, vload(acc + i * N + j) + vset(Ab[i * kp + p]) * bv);
+    }
+    for (; j < N; j++) {
+      const float bv = rnd<ROUND>(brow[j]);
+      for (long i = 0; i < M; i++) acc[i * N + j] += Ab[i * kp + p] * bv;
+    }
+  }
+}
 
 /**
- * Few rows (decode, short prompts): stream B once per call. Without transB, a task owns a range
- * of columns and accumulates M rows of it in scratch; with transB every output is a dot product
- * of two contiguous rows.
+ * Few rows (decode, short prompts): B is streamed once per call, front to back, instead of being
+ * packed. Without transB the rows of B are whole contiguous runs; threads split K and their
+ * partial rows of C are added in a fixed order. With transB every output is a dot product of two
+ * contiguous rows, and threads split the columns.
  */
 template <bool ROUND>
 void gemmSmallM(Ctx* c, const GemmArgs& g) {
   const long M = g.m, N = g.n, K = g.k;
-  const bool sharedC = g.batch > 1 && g.strideC < M * N;
-  const long batches = sharedC ? 1 : g.batch;
+  const long kp = ceilDiv(K, 16) * 16;
   const double macs = (double)g.batch * M * N * K;
   const int threads = (macs >= MIN_MACS || c->splitAll) ? c->threads : 1;
-  const long W = g.transB ? 16 : std::min(512L, std::max(64L, ceilDiv(ceilDiv(N, 4L * threads), VW) * VW));
-  const long units = ceilDiv(N, W);
-  const long kp = ceilDiv(K, 16) * 16;
-  parallelFor(threads, batches * units, [&](long t, int th) {
-    float* s = static_cast<float*>(threadScratch(th));
-    float* Ab = s;             // M × kp, A's rows made contiguous (and rounded)
-    float* acc = s + M * kp;   // M × W
-    const long unit = t % units;
-    const long j0 = unit * W, j1 = std::min(N, j0 + W), w = j1 - j0;
-    const long b0 = sharedC ? 0 : t / units, b1 = sharedC ? g.batch : b0 + 1;
-    for (long bi = b0; bi < b1; bi++) {
-      const float* A = g.a + bi * g.strideA;
-      const float* B = g.b + bi * g.strideB;
-      float* C = g.c + bi * g.strideC;
+  for (long bi = 0; bi < g.batch; bi++) {
+    const float* A = g.a + bi * g.strideA;
+    const float* B = g.b + bi * g.strideB;
+    float* C = g.c + bi * g.strideC;
+    // Batch entries may share C (strideC 0): each one reads the C the previous one wrote.
+    const bool load = g.accumulate;
+    if (!g.transB) {
+      const long parts = std::max(1L, std::min<long>(threads, K / 32));
+      float* s0 = static_cast<float*>(threadScratch(0));
+      float* Ab = s0;
+      float* partial = s0 + M * kp;  // parts × M × N
+      copyRows<ROUND>(Ab, kp, g, A);
+      std::memset(partial, 0, parts * M * N * sizeof(float));
+      parallelFor(threads, parts, [&](long t, int) {
+        long p0, p1;
+        splitRange(K, parts, t, 1, p0, p1);
+        streamRows<ROUND>(Ab, kp, M, B, N, p0, p1, partial + t * M * N);
+      });
       for (long i = 0; i < M; i++)
-        for (long p = 0; p < K; p++) Ab[i * kp + p] = rnd<ROUND>(g.transA ? A[p * M + i] : A[i * K + p]);
-      if (!g.transB) {
-        std::memset(acc, 0, M * W * sizeof(float));
-        const long wv = w / VW * VW;
-        for (long p = 0; p < K; p++) {
-          const float* brow = B + p * N + j0;
-          if (p + 8 < K) __builtin_prefetch(B + (p + 8) * N + j0);
-          for (long j = 0; j < wv; j += VW) {
-            const V bv = rndv<ROUND>(vload(brow + j));
-            for (long i = 0; i < M; i++) vstore(acc + i * W + j, vload(acc + i * W + j) + vset(Ab[i * kp + p]) * bv);
-          }
-          for (long j = wv; j < w; j++) {
-            const float bv = rnd<ROUND>(brow[j]);
-            for (long i = 0; i < M; i++) acc[i * W + j] += Ab[i * kp + p] * bv;
-          }
+        for (long j = 0; j < N; j++) {
+          float sum = partial[i * N + j];
+          for (long t = 1; t < parts; t++) sum += partial[(t * M + i) * N + j];
+          float* out = C + i * N + j;
+          *out = sum + (load ? *out : 0.0f) + (g.bias ? g.bias[j] : 0.0f);
         }
-        for (long i = 0; i < M; i++)
-          for (long j = 0; j < w; j++) {
-            float* out = C + i * N + j0 + j;
-            *out = acc[i * W + j] + (g.accumulate ? *out : 0.0f) + (g.bias ? g.bias[j0 + j] : 0.0f);
+      continue;
+    }
+    float* Ab = static_cast<float*>(threadScratch(0));
+    copyRows<ROUND>(Ab, kp, g, A);
+    const long W = 64;
+    const long kv = K / VW * VW;
+    parallelFor(threads, ceilDiv(N, W), [&](long t, int) {
+      const long j1 = std::min(N, (t + 1) * W);
+      for (long j = t * W; j < j1; j++) {
+        const float* brow = B + j * K;
+        for (long i = 0; i < M; i++) {
+          const float* arow = Ab + i * kp;
+          V s0{}, s1{};
+          long p = 0;
+          for (; p + 2 * VW <= kv; p += 2 * VW) {
+            if (i == 0 && (p & 15) == 0) __builtin_prefetch(brow + p + PREFETCH_FLOATS);
+            s0 += vload(arow + p) * rndv<ROUND>(vload(brow + p));
+            s1 += vload(arow + p + VW) * rndv<ROUND>(vload(brow + p + VW));
           }
-      } else {
-        const long kv = K / VW * VW;
-        for (long j = j0; j < j1; j++) {
-          const float* brow = B + j * K;
-          for (long i = 0; i < M; i++) {
-            const float* arow = Ab + i * kp;
-            V s0{}, s1{};
-            long p = 0;
-            for (; p + 2 * VW <= kv; p += 2 * VW) {
-              s0 += vload(arow + p) * rndv<ROUND>(vload(brow + p));
-              s1 += vload(arow + p + VW) * rndv<ROUND>(vload(brow + p + VW));
-            }
-            for (; p < kv; p += VW) s0 += vload(arow + p) * rndv<ROUND>(vload(brow + p));
-            float sum = hsum(s0 + s1);
-            for (; p < K; p++) sum += arow[p] * rnd<ROUND>(brow[p]);
-            float* out = C + i * N + j;
-            *out = sum + (g.accumulate ? *out : 0.0f) + (g.bias ? g.bias[j] : 0.0f);
-          }
+          for (; p < kv; p += VW) s0 += vload(arow + p) * rndv<ROUND>(vload(brow + p));
+          float sum = hsum(s0 + s1);
+          for (; p < K; p++) sum += arow[p] * rnd<ROUND>(brow[p]);
+          float* out = C + i * N + j;
+          *out = sum + (load ? *out : 0.0f) + (g.bias ? g.bias[j] : 0.0f);
         }
       }
-    }
-  });
+    });
+  }
 }
 
 }  // namespace
@@ -225,8 +249,9 @@ void gemmSmallM(Ctx* c, const GemmArgs& g) {
 double kMatmul(Ctx* c, const double* a) {
   GemmArgs g = readGemmArgs(c, a);
   const bool bf16 = c->bf16 != BF16_NONE;
-  // The streaming path needs M × (K + W) floats of scratch.
-  const bool small = g.m <= SMALL_M && g.k > 0 && (size_t)g.m * (ceilDiv(g.k, 16) * 16 + 512) * 4 <= SCRATCH_BYTES;
+  // The streaming path keeps A's rows and (without transB) one partial C per thread in scratch.
+  const bool small = g.m <= SMALL_M && g.k > 0 &&
+                     (size_t)g.m * (ceilDiv(g.k, 16) * 16 + (g.transB ? 0 : (size_t)c->threads * g.n)) * 4 <= SCRATCH_BYTES;
   if (small && g.batch > 0 && g.n > 0 && g.m > 0) {
     if (bf16) gemmSmallM<true>(c, g);
     else gemmSmallM<false>(c, g);

@@ -220,7 +220,7 @@ export function reliabilityChart(r: CalibrationResult, title: string): ChartOpti
   return {
     title: { text: title, subtext: `top-1 ECE ${r.ece.toFixed(4)} · top-${r.topK.k} ECE ${r.topK.ece.toFixed(4)} · ${r.tokens.toLocaleString('en-US')} predictions · accuracy ${(100 * r.top1Accuracy).toFixed(1)}%`, left: 'center' },
     legend: { top: 70, data: ['accuracy (top-1)', 'mean confidence', 'perfect calibration', 'predictions (right axis)'] },
-    grid: { top: 110, left: 70, right: 80, bottom: 70 },
+    grid: { top: 130, left: 70, right: 80, bottom: 70 },
     xAxis: { type: 'category', data: labels, name: 'confidence of the most likely token', nameLocation: 'middle', nameGap: 45, axisLabel: { rotate: 45, fontSize: 10 } },
     yAxis: [
       { type: 'value', min: 0, max: 1, name: 'accuracy / confidence' },

@@ -8,7 +8,7 @@ import { duration, energyText, gramsText, int, pct, sci, UNKNOWN, type CardInput
 // Suitability and bias of the corpora genlab ships, for the data governance section.
 const SOURCE_NOTES: Record<string, string> = {
   sotu:
-    'State of the Union addresses, 1790–2021: political speeches by U.S. presidents, all of them men, written for persuasion and record. They carry the views of their time, including passages on Native Americans, slavery, immigration and war that are offensive today, and they present U.S. policy from the government\'s side. English only, formal 18th–21st-century American register; the 19th century is over-represented by length of speeches.',
+    'State of the Union addresses, 1790–2021: political speeches by U.S. presidents, all of them men, written for persuasion and record. They carry the views of their time, including passages on Native Americans, slavery, immigration and war that are offensive today, and they present U.S. policy from the government\'s side. English only, formal American register; the long written messages of the 19th century make up about half of the bytes (5.3 of 10.8 MB), the 21st century about 7%.',
   'moby-dick':
     'Herman Melville\'s novel Moby-Dick (1851): one author, mid-19th-century literary English, a whaling voyage; it includes the period\'s depictions of race and of non-Western peoples. English only.',
 };
@@ -25,7 +25,7 @@ function dataSources(c: CardInput): Section {
   const kind = r?.genlab?.kind ?? 'pretraining';
   blocks.push({
     type: 'para',
-    text: `The model was trained from random initialisation (${kind}) on ${sources.length} source${sources.length > 1 ? 's' : ''}, listed below with the exact bytes read (sha256 of the files, verifiable with \`sha256sum\`; for folders, the sha256 of the sorted \`sha256sum\` listing). The byte-level BPE tokenizer (${r?.tokenizer?.vocabSize ?? '?'} tokens, sha256 \`${(r?.tokenizer?.sha256 ?? 'unknown').slice(0, 16)}…\`) was trained on the same sources.`,
+    text: `The model was trained (${kind}${r?.parent?.model ? ` of ${r.parent.model}` : ', from random initialisation'}) on ${sources.length} source${sources.length > 1 ? 's' : ''}, listed below with the exact bytes read (sha256 of the files, verifiable with \`sha256sum\`; for folders, the sha256 of the sorted \`sha256sum\` listing). The byte-level BPE tokenizer (${r?.tokenizer?.vocabSize ?? '?'} tokens, sha256 \`${(r?.tokenizer?.sha256 ?? 'unknown').slice(0, 16)}…\`) was trained on the same sources.`,
   });
   blocks.push({
     type: 'table',
@@ -43,7 +43,7 @@ function dataSources(c: CardInput): Section {
   const parent = r?.parent;
   blocks.push({
     type: 'para',
-    text: `Tokens: ${int(r?.data?.trainTokens ?? 0)} for training and ${int(r?.data?.valTokens ?? 0)} held out, each document preceded by an end-of-text token. ${sources.length > 1 ? 'Token counts per source are not recorded (the shards interleave sources); only their bytes are. ' : ''}Training stages: one, ${kind}${parent?.model ? ` starting from ${parent.model}` : ', with no parent model'}${parent?.adapters?.length ? ` and adapters ${parent.adapters.join(', ')}` : ''}; there was no instruction tuning or alignment data.`,
+    text: `Tokens: ${int(r?.data?.trainTokens ?? 0)} for training and ${int(r?.data?.valTokens ?? 0)} held out, each document preceded by an end-of-text token. ${sources.length > 1 ? 'Token counts per source are not recorded (the shards interleave sources); only their bytes are. ' : ''}Training stage recorded here: ${kind}${parent?.model ? ` starting from ${parent.model} (whose own data is documented in its folder)` : ', with no parent model, so no other data went into the model'}${parent?.adapters?.length ? `, with adapters ${parent.adapters.join(', ')}` : ''}.`,
   });
   let points = 1;
   evidence.push('each source is named and described');

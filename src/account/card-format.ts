@@ -44,7 +44,7 @@ export interface Section {
 // ------------------------------------------------------------------ formatting
 
 export const sci = (x: number, digits = 2): string => (x === 0 ? '0' : x.toExponential(digits).replace('e+', 'e'));
-export const int = (x: number): string => Math.round(x).toLocaleString('en-US');
+export const int = (x: number | undefined): string => (x !== undefined && Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'unknown');
 export const pct = (x: number, digits = 1): string => `${(100 * x).toFixed(digits)}%`;
 export function energyText(kWh: number): string {
   if (kWh >= 1) return `${kWh.toFixed(3)} kWh`;

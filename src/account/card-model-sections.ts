@@ -27,8 +27,10 @@ function capabilities(c: CardInput): Section {
     text: `What it does: continues text in the style and vocabulary of ${sources.length ? sources.map((s) => `\`${s}\``).join(', ') : 'its (unknown) training data'}, seeing at most ${c.model.nPositions} tokens of context. It was only pre-trained: it does not follow instructions or answer questions, and it knows nothing beyond its training text.`,
   });
   const measured: string[] = [];
-  if (val) measured.push(`held-out loss ${val.metrics.loss!.toFixed(3)} nats/token, perplexity ${val.metrics.perplexity!.toFixed(1)} on the ${val.data}`);
-  if (cal) measured.push(`its most likely next token is right ${pct(num(cal, 'top1Accuracy')!)} of the time, with mean confidence ${pct(num(cal, 'meanConfidence')!)}, on ${cal.data}`);
+  if (cal) {
+    measured.push(`on ${cal.data}: loss ${num(cal, 'loss')!.toFixed(3)} nats/token, perplexity ${num(cal, 'perplexity')!.toFixed(1)}, ${num(cal, 'bitsPerByte')!.toFixed(3)} bits per byte over ${int(num(cal, 'tokens')!)} tokens; its most likely next token is right ${pct(num(cal, 'top1Accuracy')!)} of the time, with mean confidence ${pct(num(cal, 'meanConfidence')!)}`);
+    if (val) measured.push(`the trainer's own estimate on its first validation batches was ${val.metrics.loss!.toFixed(3)} nats/token`);
+  } else if (val) measured.push(`held-out loss ${val.metrics.loss!.toFixed(3)} nats/token, perplexity ${val.metrics.perplexity!.toFixed(1)} on the ${val.data}`);
   for (const e of evalsNamed(c.evaluations, 'corpus-loss')) {
     const inTraining = sources.some((s) => e.data.split(' + ').includes(s));
     measured.push(`perplexity ${num(e, 'perplexity')?.toFixed(1)}, ${num(e, 'bitsPerByte')?.toFixed(3)} bits per byte on ${e.data}${inTraining ? ' (includes documents it trained on)' : ' (text unlike its training data)'}`);

@@ -248,7 +248,7 @@ export async function buildRunRecord(f: RunFacts): Promise<RunRecord> {
         data: `held-out documents of the training sources (${m.val.documents} document${m.val.documents === 1 ? '' : 's'}, ${m.val.tokens} tokens, ${(100 * m.split.valFraction).toFixed(1)}% by characters)`,
         metrics: { loss: f.result.valLoss, perplexity: Math.exp(f.result.valLoss) },
         createdAt: new Date().toISOString(),
-        command: 'measured by the trainer at the end of training (mean over up to 8 validation batches)',
+        command: `measured by the trainer at the end of training: mean over its first validation batches (at most ${8 * Math.min(h.batch, 8) * h.seqLen} tokens)`,
       },
     ],
     software: {

@@ -154,13 +154,13 @@ export function studyChart(r: StudyResult, title: string): ChartOptions {
   return {
     title: { text: title, subtext: `γ ${r.gamma}, δ ${r.delta}, flagged when z > ${r.threshold} · ${r.samples} samples per length · perplexity ${r.perplexityPlain.toFixed(2)} → ${r.perplexityWatermarked.toFixed(2)} with the watermark`, left: 'center' },
     legend: { top: 70 },
-    grid: { top: 110, left: 70, right: 30, bottom: 55 },
+    grid: { top: 130, left: 70, right: 30, bottom: 55 },
     xAxis: { type: 'category', data: x, name: 'tokens scored', nameLocation: 'middle', nameGap: 30 },
     yAxis: { type: 'value', min: 0, max: 1, name: 'share flagged' },
     series: [
-      { name: 'watermarked samples (detection rate)', type: 'line', data: r.byLength.map((l) => +l.detectionRate.toFixed(4)), itemStyle: { color: '#228833' } },
-      { name: 'unwatermarked samples', type: 'line', data: r.byLength.map((l) => +l.falsePositiveRateGenerated.toFixed(4)), itemStyle: { color: '#ccbb44' } },
-      { name: 'held-out human text', type: 'line', data: r.byLength.map((l) => +l.falsePositiveRate.toFixed(4)), itemStyle: { color: '#ee6677' } },
+      { name: 'watermarked (detected)', type: 'line', data: r.byLength.map((l) => +l.detectionRate.toFixed(4)), itemStyle: { color: '#228833' } },
+      { name: 'unwatermarked (false positives)', type: 'line', data: r.byLength.map((l) => +l.falsePositiveRateGenerated.toFixed(4)), itemStyle: { color: '#ccbb44' } },
+      { name: 'human, held out (false positives)', type: 'line', data: r.byLength.map((l) => +l.falsePositiveRate.toFixed(4)), itemStyle: { color: '#ee6677' } },
     ],
   };
 }

@@ -1,5 +1,5 @@
 // `genlab bench finetune`: LoRA against full fine-tuning of the same model on the same batches.
-// For each variant, on a fresh device (so peaks are that variant's own): trainable parameters and
+// For each variant, on a device of its own (so peaks are that variant's own), steps timed in turn: trainable parameters and
 // their share, the optimizer + gradient state (AdamW keeps a gradient and two moments per
 // trainable parameter: flat size × 3 × 4 bytes), the peak device memory of a training step (heap
 // peak, which includes the step arena) and the median tokens/s of full steps (forward, backward,
@@ -50,8 +50,13 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** One variant on its own device: r = 0 is full fine-tuning. */
-export function benchVariant(dev: Device, c: BenchConfig, r: number, target: string[], steps: number): Omit<FinetuneBenchRow, 'bench' | 'config' | 'threads'> {
+interface Variant {
+  step(): void;
+  result(times: number[]): Omit<FinetuneBenchRow, 'bench' | 'config' | 'threads'>;
+}
+
+/** One variant on its own device (r = 0 is full fine-tuning), ready to time steps. */
+export function setupVariant(dev: Device, c: BenchConfig, r: number, target: string[]): Variant {
   const model = new Gpt(defaultGptConfig({ vocabSize: c.vocabSize, nPositions: c.nPositions, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, embdPdrop: 0, residPdrop: 0, attnPdrop: 0 }), { device: dev, seed: 0 });
   let adapter: LoraAdapter | null = null;
   if (r > 0) {
@@ -65,48 +70,41 @@ export function benchVariant(dev: Device, c: BenchConfig, r: number, target: str
   const rng = new Rng(0);
   const ids = dev.heapScope(() => empty(dev, [c.batch, c.seqLen], 'int32'));
   const targets = dev.heapScope(() => empty(dev, [c.batch, c.seqLen], 'int32'));
-  const fill = (): void => {
-    const a = new Int32Array(c.batch * c.seqLen);
-    const b = new Int32Array(c.batch * c.seqLen);
-    for (let i = 0; i < a.length; i++) {
-      a[i] = Math.floor(rng.uniform() * c.vocabSize);
-      b[i] = Math.floor(rng.uniform() * c.vocabSize);
-    }
-    ids.set(a);
-    targets.set(b);
-  };
+  const a = new Int32Array(c.batch * c.seqLen);
+  const b = new Int32Array(c.batch * c.seqLen);
   model.train();
-  const step = (): void => {
-    fill();
-    opt.zeroGrad();
-    dev.scope(() => {
-      const { loss } = model.forward(ids, targets);
-      backward(loss!);
-      return loss!.item();
-    });
-    clipGradNorm(opt.flat, 1);
-    opt.update();
-  };
-  step();
-  step();
-  const times: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const t0 = performance.now();
-    step();
-    times.push(performance.now() - t0);
-  }
-  const stats = dev.memoryStats();
-  const trainableParams = trainable.reduce((n, t) => n + t.size, 0);
-  const total = model.numParameters() + (adapter?.numParameters() ?? 0);
   return {
-    variant: r > 0 ? `lora r=${r}` : 'full',
-    trainable_params: trainableParams,
-    total_params: total,
-    trainable_share: trainableParams / total,
-    optimizer_grad_bytes: opt.flat.size * 3 * 4,
-    peak_bytes: stats.heapPeakBytes,
-    activation_bytes: stats.arenaPeakBytes,
-    tokens_per_s: (c.batch * c.seqLen * 1000) / median(times),
+    step(): void {
+      for (let i = 0; i < a.length; i++) {
+        a[i] = Math.floor(rng.uniform() * c.vocabSize);
+        b[i] = Math.floor(rng.uniform() * c.vocabSize);
+      }
+      ids.set(a);
+      targets.set(b);
+      opt.zeroGrad();
+      dev.scope(() => {
+        const { loss } = model.forward(ids, targets);
+        backward(loss!);
+        return loss!.item();
+      });
+      clipGradNorm(opt.flat, 1);
+      opt.update();
+    },
+    result(times) {
+      const stats = dev.memoryStats();
+      const trainableParams = trainable.reduce((n, t) => n + t.size, 0);
+      const total = model.numParameters() + (adapter?.numParameters() ?? 0);
+      return {
+        variant: r > 0 ? `lora r=${r}` : 'full',
+        trainable_params: trainableParams,
+        total_params: total,
+        trainable_share: trainableParams / total,
+        optimizer_grad_bytes: opt.flat.size * 3 * 4,
+        peak_bytes: stats.heapPeakBytes,
+        activation_bytes: stats.arenaPeakBytes,
+        tokens_per_s: (c.batch * c.seqLen * 1000) / median(times),
+      };
+    },
   };
 }
 
@@ -117,16 +115,35 @@ export async function benchFinetune(o: FinetuneBenchOptions): Promise<FinetuneBe
   const c = trainConfigs.find((x) => x.name === o.config);
   if (!c) throw new Error(`no config '${o.config}'; choose from ${trainConfigs.map((x) => x.name).join(', ')}`);
   const steps = o.steps ?? Math.max(3, c.steps);
+  // Every variant on its own device (so each memory peak is its own), and their steps timed in
+  // turn — full, LoRA, full, LoRA, … — so a busy machine slows all of them alike.
+  const ranks = [0, ...o.ranks];
+  const devices: Device[] = [];
   const rows: FinetuneBenchRow[] = [];
-  for (const r of [0, ...o.ranks]) {
-    const dev = await createDevice({ backend: 'wasm', threads: o.threads });
-    try {
-      rows.push({ bench: 'finetune', config: c.name, threads: o.threads, ...benchVariant(dev, c, r, o.target, steps) });
-    } finally {
-      await dev.close();
+  try {
+    const variants: Variant[] = [];
+    for (const r of ranks) {
+      const dev = await createDevice({ backend: 'wasm', threads: o.threads });
+      devices.push(dev);
+      variants.push(setupVariant(dev, c, r, o.target));
     }
-    if (o.json) print(JSON.stringify(rows.at(-1)));
+    for (const v of variants) {
+      v.step();
+      v.step();
+    }
+    const times: number[][] = variants.map(() => []);
+    for (let i = 0; i < steps; i++) {
+      variants.forEach((v, k) => {
+        const t0 = performance.now();
+        v.step();
+        times[k]!.push(performance.now() - t0);
+      });
+    }
+    variants.forEach((v, k) => rows.push({ bench: 'finetune', config: c.name, threads: o.threads, ...v.result(times[k]!) }));
+  } finally {
+    for (const d of devices) await d.close();
   }
+  if (o.json) for (const row of rows) print(JSON.stringify(row));
   if (!o.json) {
     const full = rows[0]!;
     print(`config ${c.name}: ${c.nLayer} layers × ${c.nEmbd}, vocab ${c.vocabSize}, batch ${c.batch} × ${c.seqLen} tokens, ${o.threads} threads; LoRA targets ${o.target.join(', ')}`);

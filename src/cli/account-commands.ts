@@ -120,10 +120,10 @@ export function registerAccountCommands(program: Command): void {
       const tokenizer = await loadTokenizer(opts.model);
       const ids = tokenizer.encode(text, { allowSpecial: false });
       const d = detectWatermark(ids, { ...wm, threshold: opts.threshold, ignoreRepeats: !opts.countRepeats });
-      if (opts.json) console.log(JSON.stringify({ tokens: ids.length, scored: d.scored, green: d.green, gamma: d.gamma, z: d.z, pValue: d.pValue, flagged: d.flagged, threshold: d.threshold }));
+      if (opts.json) console.log(JSON.stringify({ tokens: ids.length, scored: d.scored, green: d.green, gamma: d.gamma, z: d.z, pValue: d.pValue, pExact: d.pExact, flagged: d.flagged, threshold: d.threshold }));
       else {
         console.log(`${ids.length} tokens, ${d.scored} scored, ${d.green} green (expected ${(d.gamma * d.scored).toFixed(1)} without a watermark)`);
-        console.log(`z = ${d.z.toFixed(3)}  p = ${d.pValue.toExponential(3)}  ${d.flagged ? `WATERMARKED (z > ${d.threshold})` : `not flagged (z ≤ ${d.threshold})`}`);
+        console.log(`z = ${d.z.toFixed(3)}  p = ${d.pValue.toExponential(3)} (exact binomial ${d.pExact.toExponential(3)})  ${d.flagged ? `WATERMARKED (z > ${d.threshold})` : `not flagged (z ≤ ${d.threshold})`}`);
         if (d.scored < 25) console.log('note: fewer than 25 scored tokens; short texts rarely reach z > 4 even when watermarked');
       }
     });

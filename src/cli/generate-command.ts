@@ -16,6 +16,7 @@ export interface GenerateCommandOptions {
   num: number;
   logprobs?: number;
   json?: boolean;
+  watermark?: boolean;
   /** Candidates per completion ranked by the reward model (or mean log-probability); see best-of.ts. */
   bestOf?: number;
   rewardModel?: string;
@@ -32,6 +33,7 @@ export async function generateCommand(o: GenerateCommandOptions): Promise<void> 
     topP: o.topP,
     n: o.num,
     logprobs: o.logprobs ?? 0,
+    ...(o.watermark ? { watermark: true } : {}),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
     ...(o.stop ? { stop: o.stop } : {}),
   };

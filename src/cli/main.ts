@@ -3,6 +3,7 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { init } from '../backend/registry.ts';
+import { registerAccountCommands } from './account-commands.ts';
 
 function int(name: string, min = 1) {
   return (v: string): number => {
@@ -137,7 +138,7 @@ export function buildCli(): Command {
     .option('--steps <n>', 'optimizer steps (default: --epochs over the pairs)', int('--steps'))
     .option('--epochs <n>', 'passes over the pairs when --steps is not given', num('--epochs', 0), 2)
     .option('--batch <n>', 'pairs per step', int('--batch'), 8)
-    .option('--lr <lr>', 'peak learning rate', num('--lr', 0), 1e-3)
+    .option('--lr <lr>', 'peak learning rate (too high over-optimises: see docs/alignment.md)', num('--lr', 0), 5e-4)
     .option('--max-length <n>', 'longest prompt + completion in tokens (default: the context)', int('--max-length', 2))
     .option('--sft-weight <w>', "weight of the chosen completions' NLL (keeps their likelihood from collapsing)", num('--sft-weight', 0), 0)
     .option('--label-smoothing <e>', 'conservative DPO: share of labels assumed flipped', num('--label-smoothing', 0, 0.49), 0)
@@ -213,6 +214,7 @@ export function buildCli(): Command {
     .option('--stop <text...>', 'stop before any of these strings')
     .option('-n, --num <n>', 'number of completions', int('--num'), 1)
     .option('--logprobs <k>', 'show each token with its probability and the top k alternatives', int('--logprobs', 0))
+    .option('--watermark', 'embed a statistical watermark (green-list bias; `genlab detect` finds it)')
     .option('--best-of <n>', 'sample n candidates per completion and keep the best (by --reward-model, else by mean token log-probability)', int('--best-of'))
     .option('--reward-model <dir>', 'reward model that ranks the --best-of candidates')
     .option('--json', 'print the result as JSON')
@@ -230,6 +232,9 @@ export function buildCli(): Command {
     .requiredOption('--model <dir>', 'model folder')
     .requiredOption('--data <sources...>', "text files, folders, .jsonl, or 'sotu' / 'moby-dick'")
     .option('--max-tokens <n>', 'evaluate at most this many tokens', int('--max-tokens'))
+    .option('--calibration', 'expected calibration error of next-token probabilities and a reliability diagram')
+    .option('--held-out', "with --calibration: only the run's held-out documents")
+    .option('--bins <n>', 'with --calibration: confidence bins', int('--bins', 2))
     .option('--json', 'print JSON')
     .addOption(backendOption())
     .addOption(threadsOption())
@@ -388,6 +393,7 @@ export function buildCli(): Command {
       await benchTokenizer({ json: !!opts.json, mb: opts.mb });
     });
 
+  registerAccountCommands(program);
   return program;
 }
 

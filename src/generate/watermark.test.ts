@@ -8,7 +8,7 @@ import { Rng } from '../backend/rng.ts';
 import { defaultGptConfig, Gpt } from '../models/gpt.ts';
 import { trainBpe } from '../tokenizer/train.ts';
 import { generate, scoreIds, type LanguageModel } from './generate.ts';
-import { detectWatermark, normalUpperTail, Watermark } from './watermark.ts';
+import { binomialUpperTail, detectWatermark, normalUpperTail, Watermark } from './watermark.ts';
 
 /** A sequence that follows the rule `pick` (green or red successor) at every step. */
 function chain(wm: Watermark, length: number, wantGreen: boolean, vocab = 1000): number[] {
@@ -95,6 +95,20 @@ describe('watermark detector', () => {
     assert.ok(Math.abs(normalUpperTail(4) / 3.167124183311992e-5 - 1) < 1e-6);
     assert.ok(Math.abs(normalUpperTail(10) / 7.61985302416047e-24 - 1) < 1e-6);
     assert.ok(Math.abs(normalUpperTail(-2) - 0.9772498680518208) < 1e-7);
+  });
+
+  it('exact binomial tail: short texts are flagged more often than the normal approximation says', () => {
+    // P(X ≥ 8 | n = 10, p = 1/4) = 45·4⁻⁸·(3/4)² + 10·4⁻⁹·(3/4) + 4⁻¹⁰, by hand.
+    assert.ok(Math.abs(binomialUpperTail(10, 8, 0.25) / 4.1580200195e-4 - 1) < 1e-9);
+    assert.equal(binomialUpperTail(10, 0, 0.25), 1);
+    assert.equal(binomialUpperTail(10, 11, 0.25), 0);
+    assert.ok(Math.abs(binomialUpperTail(1000, 250, 0.25) - 0.5) < 0.03, 'the median');
+    // 8 green of 10 has z = 4.02, normal p 2.9e-5, but exact p 4.2e-4.
+    const wm = new Watermark();
+    const ids = chain(wm, 11, true).slice(0, 9).concat(chain(wm, 11, false).slice(9, 11));
+    const d = detectWatermark(ids);
+    assert.equal(d.scored, 10);
+    assert.ok(d.pExact >= d.pValue);
   });
 
   it('rejects bad parameters with the fix in the message', () => {

@@ -70,8 +70,10 @@ export interface Detection {
   green: number;
   gamma: number;
   z: number;
-  /** One-sided p-value of a green count this high in text written without the watermark. */
+  /** One-sided p-value of the z-score (normal approximation, as in the paper). */
   pValue: number;
+  /** Exact one-sided p-value: P(at least `green` of `scored` Bernoulli(γ) trials); matters for short texts. */
+  pExact: number;
   /** z above the threshold. */
   flagged: boolean;
   threshold: number;
@@ -112,7 +114,24 @@ export function detectWatermark(ids: readonly number[], opts: DetectOptions = {}
   }
   const gamma = wm.params.gamma;
   const z = scored > 0 ? (green - gamma * scored) / Math.sqrt(scored * gamma * (1 - gamma)) : 0;
-  return { scored, green, gamma, z, pValue: scored > 0 ? normalUpperTail(z) : 1, flagged: scored > 0 && z > threshold, threshold, perToken: ids.length > 0 ? perToken : [] };
+  return { scored, green, gamma, z, pValue: scored > 0 ? normalUpperTail(z) : 1, pExact: binomialUpperTail(scored, green, gamma), flagged: scored > 0 && z > threshold, threshold, perToken: ids.length > 0 ? perToken : [] };
+}
+
+/** P(X ≥ k) for X ~ Binomial(n, p), summed in log space from the k-th term up. */
+export function binomialUpperTail(n: number, k: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  let logTerm = k * Math.log(p) + (n - k) * Math.log1p(-p);
+  for (let i = 0; i < k; i++) logTerm += Math.log((n - i) / (i + 1)); // log C(n, k)
+  let sum = 0;
+  const ratio = p / (1 - p);
+  for (let j = k; j <= n; j++) {
+    const term = Math.exp(logTerm);
+    sum += term;
+    if (term < sum * 1e-17) break;
+    logTerm += Math.log(((n - j) / (j + 1)) * ratio);
+  }
+  return Math.min(1, sum);
 }
 
 /**

@@ -51,7 +51,8 @@ export function fitRuns(runs: readonly RunRecord[], o: { paramKind?: ParamKind; 
   let computeLaw: FitReport['computeLaw'] = null;
   if (frontier.length >= 3) {
     const cl = fitComputeLaw(frontier.map((r) => ({ flops: r.flops, loss: r.valLoss })));
-    computeLaw = { ...cl.params, frontier: frontier.map((r) => r.id), rmseLog: cl.rmseLog };
+    // Three frontier points can be interpolated by a degenerate law (a → ∞, b → −∞): report none.
+    if ([cl.params.a, cl.params.b, cl.params.c, cl.rmseLog].every(Number.isFinite)) computeLaw = { ...cl.params, frontier: frontier.map((r) => r.id), rmseLog: cl.rmseLog };
   }
   const k = quantile(runs.map((r) => r.flops / (nOf(r, kind) * r.tokens)), 0.5);
   const largest = Math.max(...runs.map((r) => r.flops));

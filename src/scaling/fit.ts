@@ -199,9 +199,10 @@ export function bootstrapChinchilla(points: readonly ScalingPoint[], fit: FitRes
   const rng = new Rng(o.seed ?? 0);
   const n = points.length;
   const out: ChinchillaParams[] = [];
-  for (let s = 0; s < (o.samples ?? 200); s++) {
+  const want = o.samples ?? 200;
+  for (let attempt = 0; out.length < want && attempt < want * 20; attempt++) {
     const sample = Array.from({ length: n }, () => points[Math.floor(rng.uniform() * n)]!);
-    // A resample that repeats one run five times has too few distinct points to fit five parameters.
+    // A resample with fewer than five distinct runs cannot determine five parameters: draw again.
     if (new Set(sample).size < 5) continue;
     out.push(fitFromStarts(chinchillaObjective(sample, o.delta ?? HUBER_DELTA), fit.optima, toParams, () => 0).params);
   }

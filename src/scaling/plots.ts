@@ -57,10 +57,10 @@ export function scalingChartOptions(runs: readonly RunRecord[], fit: FitReport |
   }
   return {
     title: { text: 'Validation loss vs training compute', subtext: fit ? `L(N,D) fit on ${fit.runs} runs (N = ${fit.paramKind === 'total' ? 'all' : 'non-embedding'} parameters)` : 'no fit yet', left: 'center' },
-    legend: { type: 'scroll', orient: 'vertical', right: 5, top: 60, textStyle: { fontSize: 11 } },
-    grid: { left: 70, right: 260, top: 70, bottom: 55 },
+    legend: { type: 'scroll', orient: 'vertical', right: 5, top: 60, width: 285, textStyle: { fontSize: 11 } },
+    grid: { left: 80, right: 300, top: 70, bottom: 55 },
     xAxis: { type: 'log', name: 'training FLOPs (counted)', nameLocation: 'middle', nameGap: 32, min: lo, max: hi, axisLabel: { formatter: (v: number) => v.toExponential(0) } },
-    yAxis: { type: 'value', name: 'validation loss (nats/token)', scale: true },
+    yAxis: { type: 'value', name: 'validation loss (nats/token)', nameLocation: 'middle', nameGap: 50, scale: true },
     series,
   };
 }

@@ -15,7 +15,7 @@ import { Gpt } from '../models/gpt.ts';
 import { prepareTrainingData, type TrainingData } from '../train/run.ts';
 import { evaluate, trainLoop } from '../train/trainer.ts';
 import { planSweep, type PlannedRun } from './plan.ts';
-import { configFor, flopsPerToken, parameterCounts, shapeName, type Shape } from './shapes.ts';
+import { configFor, flopsPerToken, LADDER, parameterCounts, parseShape, shapeName, type Shape } from './shapes.ts';
 
 export interface SweepSpec {
   /** Corpus sources, as for `genlab train --data`. */
@@ -38,12 +38,14 @@ export interface SweepSpec {
   maxTokensPerParam: number;
   maxPerLevel: number;
   minSteps: number;
+  /** Shapes to plan with ("L2-C32", ...); empty = the default ladder. */
+  shapes: string[];
   cache: string;
 }
 
 export const DEFAULT_SWEEP: SweepSpec = {
   data: ['sotu'], vocabSize: 512, seqLen: 64, batch: 8, lr: 5e-3, lrWidthExponent: 0.5, seed: 1, valFraction: 0.05, evalBatches: 64, evalBatchSize: 8,
-  budget: 1e12, levels: 4, levelFactor: 3, minTokensPerParam: 4, maxTokensPerParam: 100, maxPerLevel: 4, minSteps: 30, cache: '.cache/genlab',
+  budget: 1e12, levels: 4, levelFactor: 3, minTokensPerParam: 4, maxTokensPerParam: 100, maxPerLevel: 4, minSteps: 30, shapes: [], cache: '.cache/genlab',
 };
 
 export interface RunRecord {
@@ -186,7 +188,7 @@ export async function runSweep(dir: string, spec: Partial<SweepSpec>, o: { quiet
   } else {
     const full: SweepSpec = { ...DEFAULT_SWEEP, ...Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) };
     const data = await sweepData(full, quiet);
-    const plan = planSweep({ ...full, vocabSize: data.tokenizer.vocabSize });
+    const plan = planSweep({ ...full, vocabSize: data.tokenizer.vocabSize, shapes: full.shapes.length > 0 ? full.shapes.map(parseShape) : LADDER });
     state = {
       format: 'genlab-scaling-sweep', version: 1, spec: full, plan,
       dataset: {

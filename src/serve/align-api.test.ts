@@ -114,6 +114,20 @@ describe('alignment and reward models in the server', () => {
     };
     assert.ok((await chosenLp(view.model!)) > (await chosenLp('tiny')), 'the chosen completion became more likely');
 
+    // A run can be cancelled; it stops after its current step and serves nothing.
+    const long = (await (await post('/api/align', { steps: 5000 })).json()) as RunView;
+    const cancelled = await post(`/api/align/${long.id}/cancel`, {});
+    assert.equal(cancelled.status, 200);
+    let c: RunView = long;
+    for (let i = 0; i < 200 && c.status !== 'cancelled'; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      c = (await (await fetch(`${srv.url}/api/align/${long.id}`)).json()) as RunView;
+    }
+    assert.equal(c.status, 'cancelled');
+    assert.equal(c.model, null);
+    assert.ok(c.step < 5000);
+    assert.equal((await fetch(`${srv.url}/api/align/nope`)).status, 404);
+
     // `serve --adapter name=DIR` serves the same adapter from its folder: same outputs.
     const other = await serveCommand({ model: tiny.dir, adapters: [{ name: 'aligned', dir: view.dir! }], port: 0, db: path.join(tmp, 'other.sqlite'), webRoot: null });
     try {

@@ -71,6 +71,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class AlignmentRuns {
   private readonly runs = new Map<string, AlignRun>();
   private readonly controllers = new Map<string, AbortController>();
+  private readonly pending = new Set<Promise<void>>();
   private counter = 0;
 
   constructor(
@@ -122,7 +123,7 @@ export class AlignmentRuns {
     const id = `run-${++this.counter}-${Date.now().toString(36)}`;
     const settings: AlignRun['settings'] = {
       beta: req.beta ?? 0.1,
-      lr: req.lr ?? 1e-3,
+      lr: req.lr ?? 5e-4,
       loraR: req.loraR ?? 8,
       loraAlpha: req.loraAlpha ?? 16,
       batch: req.batch ?? 8,
@@ -152,8 +153,18 @@ export class AlignmentRuns {
     this.runs.set(id, run);
     const controller = new AbortController();
     this.controllers.set(id, controller);
-    void this.execute(run, raw, controller.signal).finally(() => this.controllers.delete(id));
+    const done = this.execute(run, raw, controller.signal).finally(() => {
+      this.controllers.delete(id);
+      this.pending.delete(done);
+    });
+    this.pending.add(done);
     return run;
+  }
+
+  /** Cancels every run and waits until each has stopped (after its current step): the server is closing. */
+  async close(): Promise<void> {
+    for (const c of this.controllers.values()) c.abort();
+    await Promise.all([...this.pending]);
   }
 
   private async execute(run: AlignRun, raw: SourcedPair[], signal: AbortSignal): Promise<void> {

@@ -140,6 +140,9 @@ export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
     return payload;
   });
 
+  // A run still training when the server closes stops after its current step (it writes nothing).
+  app.addHook('onClose', async () => alignRuns.close());
+
   app.get('/health', async () => ({
     status: 'ok',
     models: models.list().map((m) => ({ id: m.id, queue: m.queue.stats() })),

@@ -109,11 +109,14 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
 
   const order = new Int32Array(MAX_DIMS);
 
-  /** True when distinct indices of the coalesced shape always reach distinct B (dst) elements. */
-  function injectiveB(nd: number): boolean {
+  /**
+   * True when distinct indices of coalesced dimensions [from, nd) always reach distinct B (dst)
+   * elements.
+   */
+  function injectiveB(from: number, nd: number): boolean {
     // dimensions by increasing |dst stride| (insertion sort: nd <= MAX_DIMS, no allocation)
-    for (let d = 0; d < nd; d++) {
-      let at = d;
+    for (let d = from; d < nd; d++) {
+      let at = d - from;
       while (at > 0 && Math.abs(dims[STRIDES_B + order[at - 1]!]!) > Math.abs(dims[STRIDES_B + d]!)) {
         order[at] = order[at - 1]!;
         at--;
@@ -122,7 +125,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
     }
     // each stride must step over everything the smaller ones can reach
     let span = 0;
-    for (let i = 0; i < nd; i++) {
+    for (let i = 0; i < nd - from; i++) {
       const d = order[i]!;
       const s = Math.abs(dims[STRIDES_B + d]!);
       if (s <= span) return false;
@@ -162,8 +165,18 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[5] = nd;
       a[6] = accumulate ? 1 : 0;
       // Parts may only split the index space when no two indices share a destination element
-      // (accumulation would race, and "last write wins" would lose its order).
-      pool.run(K.copyStrided, injectiveB(nd) ? partsFor(n, MIN_ELEMS, n >> 4) : 1);
+      // (accumulation would race, and "last write wins" would lose its order). An outermost
+      // dimension summed into one dst (a bias gradient) is walked by every part, in order, while
+      // the parts split the rest.
+      let parts = 1;
+      a[7] = 0;
+      if (injectiveB(0, nd)) {
+        parts = partsFor(n, MIN_ELEMS, n >> 4);
+      } else if (nd > 1 && dims[STRIDES_B] === 0 && injectiveB(1, nd)) {
+        a[7] = 1;
+        parts = partsFor(n, MIN_ELEMS, (n / dims[SHAPE]!) >> 4);
+      }
+      pool.run(K.copyStrided, parts);
     },
 
     binary(op, x, xStrides, y, yStrides, out, shape): void {

@@ -62,11 +62,23 @@ export interface CleanExperimentResult {
   model: { preset: string; config: GptConfig; parameters: number; nonEmbeddingParameters: number };
   training: { tokensPerArm: number; batch: number; seqLen: number; steps: number; lr: number; seed: number };
   tokenizer: { vocabSize: number; trainedOn: 'raw'; sha256: string };
-  corpus: { raw: NoisyManifest['counts']; heldOut: { documents: number; tokens: number; bytes: number }; cleanedKept: Record<string, number> };
+  corpus: {
+    raw: NoisyManifest['counts'];
+    heldOut: { documents: number; tokens: number; bytes: number };
+    /** Documents of each kind in the cleaned output (which copy of a duplicated speech survives is arbitrary). */
+    cleanedKept: Record<string, number>;
+    /** Distinct training speeches, how many survive cleaning at least once, and how many survive more than once. */
+    speeches: { total: number; kept: number; keptMoreThanOnce: number };
+  };
   cleaning: { inputDocuments: number; outputDocuments: number; keptCharFraction: number; mbPerSecond: number };
   arms: ArmResult[];
   /** heldOutLoss(raw) - heldOutLoss(clean), in nats per token (positive: cleaning helped). */
   improvement: number;
+  /**
+   * Training tokens after which the cleaned arm's held-out curve reaches the raw arm's final
+   * curve value (linear interpolation between evaluations; null if it never does).
+   */
+  cleanTokensToMatchRaw: number | null;
 }
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -108,12 +120,21 @@ export async function runCleanExperiment(o: CleanExperimentOptions): Promise<Cle
   say(formatCleanSummary(report));
 
   const cleanedKept: Record<string, number> = {};
+  const speechCopies = new Map<string, number>();
   for (const line of fs.readFileSync(path.join(cleanDir, CLEAN_DOCUMENTS_FILE), 'utf8').split('\n')) {
     if (line === '') continue;
     const id = (JSON.parse(line) as { id: string }).id;
-    const kind = manifest.kinds[Number(id.slice(id.lastIndexOf(':') + 1)) - 1]!;
+    const index = Number(id.slice(id.lastIndexOf(':') + 1)) - 1;
+    const kind = manifest.kinds[index]!;
     cleanedKept[kind] = (cleanedKept[kind] ?? 0) + 1;
+    const speech = manifest.speeches[index];
+    if (speech) speechCopies.set(speech, (speechCopies.get(speech) ?? 0) + 1);
   }
+  const speeches = {
+    total: new Set(manifest.speeches.filter((x) => x !== null)).size,
+    kept: speechCopies.size,
+    keptMoreThanOnce: [...speechCopies.values()].filter((c) => c > 1).length,
+  };
 
   const vocabSize = o.vocabSize ?? preset.vocabSize;
   const tokDir = path.join(o.outDir, 'tokenizer');
@@ -194,10 +215,11 @@ export async function runCleanExperiment(o: CleanExperimentOptions): Promise<Cle
     model: { preset: presetName, config, parameters: params.total, nonEmbeddingParameters: params.nonEmbedding },
     training: { tokensPerArm, batch: B, seqLen: T, steps, lr: preset.lr, seed },
     tokenizer: { vocabSize: tokenizer.vocabSize, trainedOn: 'raw', sha256: tokHash },
-    corpus: { raw: manifest.counts, heldOut: { documents: manifest.heldOut.documents, tokens: heldOutTokens, bytes: heldOutBytes }, cleanedKept },
+    corpus: { raw: manifest.counts, heldOut: { documents: manifest.heldOut.documents, tokens: heldOutTokens, bytes: heldOutBytes }, cleanedKept, speeches },
     cleaning: { inputDocuments: report.input.documents, outputDocuments: report.output.documents, keptCharFraction: report.output.chars / report.input.chars, mbPerSecond: report.mbPerSecond },
     arms,
     improvement: arms[0]!.heldOutLoss - arms[1]!.heldOutLoss,
+    cleanTokensToMatchRaw: tokensToReach(arms[1]!.curve, arms[0]!.curve.at(-1)?.loss ?? NaN),
   };
   await writeJsonAtomic(path.join(o.outDir, 'experiment.json'), result);
   await writeFileAtomic(path.join(o.outDir, 'experiment.md'), experimentMarkdown(result));
@@ -211,6 +233,18 @@ export async function runCleanExperiment(o: CleanExperimentOptions): Promise<Cle
   }, { title: 'genlab data experiment: raw vs cleaned' });
   say(`cleaning ${result.improvement > 0 ? 'lowered' : 'raised'} the held-out loss by ${Math.abs(result.improvement).toFixed(4)} nats/token; see ${path.join(o.outDir, 'experiment.md')}`);
   return result;
+}
+
+/** First point where a falling curve reaches `loss`, interpolated between evaluations. */
+export function tokensToReach(curve: readonly { tokens: number; loss: number }[], loss: number): number | null {
+  for (let i = 0; i < curve.length; i++) {
+    const p = curve[i]!;
+    if (p.loss > loss) continue;
+    if (i === 0) return p.tokens;
+    const q = curve[i - 1]!;
+    return Math.round(q.tokens + ((q.loss - loss) / (q.loss - p.loss)) * (p.tokens - q.tokens));
+  }
+  return null;
 }
 
 export function experimentMarkdown(r: CleanExperimentResult): string {
@@ -228,11 +262,13 @@ export function experimentMarkdown(r: CleanExperimentResult): string {
     `| raw (noisy) | ${raw.trainTokensAvailable.toLocaleString()} | ${raw.epochs.toFixed(2)} | ${raw.heldOutLoss.toFixed(4)} | ${raw.heldOutBitsPerByte.toFixed(4)} |`,
     `| cleaned | ${clean.trainTokensAvailable.toLocaleString()} | ${clean.epochs.toFixed(2)} | ${clean.heldOutLoss.toFixed(4)} | ${clean.heldOutBitsPerByte.toFixed(4)} |`,
     '',
-    `Difference (raw − cleaned): ${r.improvement.toFixed(4)} nats/token.`,
+    `Difference (raw − cleaned): ${r.improvement.toFixed(4)} nats/token.` +
+      (r.cleanTokensToMatchRaw !== null ? ` On the held-out curve (${r.arms[0]!.curve.length} evaluations of 32 batches), the cleaned arm reaches the raw arm's final value after ${r.cleanTokensToMatchRaw.toLocaleString()} tokens, ${((100 * r.cleanTokensToMatchRaw) / r.training.tokensPerArm).toFixed(0)}% of the budget.` : ''),
     '',
     '## Corpus',
     '',
     `Cleaning kept ${r.cleaning.outputDocuments} of ${r.cleaning.inputDocuments} documents and ${(100 * r.cleaning.keptCharFraction).toFixed(1)}% of the characters (${r.cleaning.mbPerSecond} MB/s).`,
+    `Of the ${r.corpus.speeches.total} distinct training speeches, ${r.corpus.speeches.kept} survive (${r.corpus.speeches.keptMoreThanOnce} more than once); which copy of a duplicated speech survives is arbitrary, so the per-kind counts below mix originals and copies.`,
     '',
     '| kind | documents in raw | characters in raw | documents kept |',
     '|---|---:|---:|---:|',

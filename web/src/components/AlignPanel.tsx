@@ -26,7 +26,7 @@ export function AlignPanel(props: { api: Api; settings: Settings; config: Server
   const [base, setBase] = useState('');
   const [steps, setSteps] = useState('');
   const [beta, setBeta] = useState('0.1');
-  const [lr, setLr] = useState('0.001');
+  const [lr, setLr] = useState('0.0005');
   const [error, setError] = useState<string | null>(null);
   const [prompt, setPrompt] = useState(doc);
   const [cmp, setCmp] = useState<Comparison | null>(null);
