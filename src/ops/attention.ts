@@ -11,6 +11,11 @@ import { contiguous } from './views.ts';
 export interface AttentionOptions {
   /** Multiplier of the scores (default 1/√headDim). */
   scale?: number;
+  /**
+   * Causal (default): query i sees keys up to its own position. false: every query sees every
+   * key — encoder self-attention and encoder–decoder cross-attention.
+   */
+  causal?: boolean;
 }
 
 /** Tensors whose head dimension is strided are copied to row-major first. */
@@ -18,7 +23,7 @@ function headContiguous(t: Tensor): Tensor {
   return t.strides[3] === 1 ? t : contiguous(t);
 }
 
-function argsOf(q: Tensor, k: Tensor, v: Tensor, scale: number, into: AttentionArgs): AttentionArgs {
+function argsOf(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean, into: AttentionArgs): AttentionArgs {
   into.q = q.ptr;
   into.k = k.ptr;
   into.v = v.ptr;
@@ -31,13 +36,14 @@ function argsOf(q: Tensor, k: Tensor, v: Tensor, scale: number, into: AttentionA
   into.tk = k.shape[2]!;
   into.headDim = q.shape[3]!;
   into.scale = scale;
-  into.causalOffset = into.tk - into.tq;
+  // Query i sees keys j <= i + causalOffset; an offset of tk makes every key visible.
+  into.causalOffset = causal ? into.tk - into.tq : into.tk;
   return into;
 }
 
 /**
- * Causal attention over q (B, H, Tq, D) and k, v (B, H, Tk, D) with Tq <= Tk: query i is the
- * (Tk − Tq + i)-th position and sees keys 0..Tk−Tq+i (the KV-cache case when Tq < Tk).
+ * Attention over q (B, H, Tq, D) and k, v (B, H, Tk, D). Causal (the default) needs Tq <= Tk: query i
+ * is the (Tk − Tq + i)-th position and sees keys 0..Tk−Tq+i (the KV-cache case when Tq < Tk).
  * Returns (B, H, Tq, D) as a view of a (B, Tq, H, D) buffer, so permuting back to (B, Tq, H·D)
  * is free.
  */
@@ -53,7 +59,8 @@ export function attention(qIn: Tensor, kIn: Tensor, vIn: Tensor, opts: Attention
   if (kIn.shape[0] !== b || kIn.shape[1] !== h || kIn.shape[3] !== d || vIn.shape[0] !== b || vIn.shape[1] !== h || vIn.shape[2] !== tk || vIn.shape[3] !== d) {
     throw new Error(`attention: shapes q ${formatShape(qIn.shape)}, k ${formatShape(kIn.shape)}, v ${formatShape(vIn.shape)} do not match`);
   }
-  if (tq > tk) throw new Error(`attention: more queries (${tq}) than keys (${tk}); causal attention needs Tq <= Tk`);
+  const causal = opts.causal ?? true;
+  if (causal && tq > tk) throw new Error(`attention: more queries (${tq}) than keys (${tk}); causal attention needs Tq <= Tk`);
   const q = headContiguous(qIn);
   const k = headContiguous(kIn);
   const v = headContiguous(vIn);
@@ -61,12 +68,13 @@ export function attention(qIn: Tensor, kIn: Tensor, vIn: Tensor, opts: Attention
   const stored = empty(dev, [b, tq, h, d]);
   const out = viewOf(stored, [b, h, tq, d], [tq * h * d, d, h * d, 1], stored.offset);
   const lse = empty(dev, [b, h, tq]);
-  const args = argsOf(q, k, v, scale, {} as AttentionArgs);
+  const args = argsOf(q, k, v, scale, causal, {} as AttentionArgs);
   dev.kernels.attentionForward(args, out.ptr, out.strides.slice(0, 3), lse.ptr);
   const node = record(attentionBackward, out, q, k, v);
   if (node) {
     node.s0 = lse;
     node.n0 = scale;
+    node.n1 = causal ? 1 : 0;
   }
   return out;
 }
@@ -82,7 +90,7 @@ function attentionBackward(node: Node): void {
   const gq = contiguousGrad(q);
   const gk = contiguousGrad(k);
   const gv = contiguousGrad(v);
-  const args = argsOf(q, k, v, node.n0, {} as AttentionArgs);
+  const args = argsOf(q, k, v, node.n0, node.n1 === 1, {} as AttentionArgs);
   dev.kernels.attentionBackward(args, out.ptr, out.strides.slice(0, 3), node.s0!.ptr, g.ptr, g.strides.slice(0, 3), gq.ptr, gk.ptr, gv.ptr);
 }
 

@@ -201,6 +201,32 @@ export function opsSuite(name: string, makeDevice: () => Promise<Device>): void 
       check('attention tq<tk', (qq, kk, vv) => ops.attention(qq!, kk!, vv!), [randT([1, 2, 2, 4]), randT([1, 2, 5, 4]), randT([1, 2, 5, 4])]);
     });
 
+    it('non-causal attention (encoder, cross-attention) sees every key, with Tq != Tk', () => {
+      const [B, H, D] = [2, 2, 4];
+      check('cross-attention tq>tk', (q, k, v) => ops.attention(q!, k!, v!, { causal: false }), [randT([B, H, 5, D]), randT([B, H, 3, D]), randT([B, H, 3, D])]);
+      check('cross-attention tq<tk', (q, k, v) => ops.attention(q!, k!, v!, { causal: false }), [randT([B, H, 2, D]), randT([B, H, 6, D]), randT([B, H, 6, D])]);
+      // Against softmax(QKᵀ/√D) V computed directly, no mask.
+      const q = randT([1, 1, 3, D], false);
+      const k = randT([1, 1, 4, D], false);
+      const v = randT([1, 1, 4, D], false);
+      const out = ops.contiguous(ops.attention(q, k, v, { causal: false })).toArray();
+      const [qa, ka, va] = [q.toArray(), k.toArray(), v.toArray()];
+      for (let i = 0; i < 3; i++) {
+        const s = [0, 1, 2, 3].map((j) => {
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += qa[i * D + d]! * ka[j * D + d]!;
+          return dot / Math.sqrt(D);
+        });
+        const m = Math.max(...s);
+        const e = s.map((x) => Math.exp(x - m));
+        const z = e.reduce((a, b) => a + b, 0);
+        for (let d = 0; d < D; d++) {
+          const want = e.reduce((acc, w, j) => acc + (w / z) * va[j * D + d]!, 0);
+          assert.ok(Math.abs(out[i * D + d]! - want) < 1e-5, `out[${i},${d}] = ${out[i * D + d]}, expected ${want}`);
+        }
+      }
+    });
+
     it('cross-entropy with ignore-index', () => {
       const targets = empty(dev, [2, 3], 'int32').set([1, -100, 4, 0, 2, -100]);
       check('crossEntropy', (x) => ops.crossEntropy(x!, targets), [randT([2, 3, 5])]);
