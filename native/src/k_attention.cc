@@ -129,9 +129,61 @@ inline void loadTransposed(float* dst, long ld, const float* src, long st, long 
 
 }  // namespace
 
+/** One query per head (decoding with a KV cache): plain dot products, no tiles to fill. */
+void attendOne(const Args& A, long bh, float* scores) {
+  const long b = bh / A.heads, h = bh % A.heads, d = A.d;
+  const float* q = A.q + b * A.qs[0] + h * A.qs[1];
+  const float* k = A.k + b * A.ks[0] + h * A.ks[1];
+  const float* v = A.v + b * A.vs[0] + h * A.vs[1];
+  float* o = A.out + b * A.os[0] + h * A.os[1];
+  float* lse = A.lse + bh;
+  const long keys = std::min(A.tk, A.off + 1);
+  if (keys <= 0) {
+    for (long e = 0; e < d; e++) o[e] = 0;
+    *lse = -INFINITY;
+    return;
+  }
+  const long dv = d / VW * VW;
+  float m = -INFINITY;
+  for (long j = 0; j < keys; j++) {
+    const float* kr = k + j * A.ks[2];
+    V acc{};
+    long e = 0;
+    for (; e < dv; e += VW) acc += vload(q + e) * vload(kr + e);
+    float dot = hsum(acc);
+    for (; e < d; e++) dot += q[e] * kr[e];
+    scores[j] = dot * A.scale;
+    m = scores[j] > m ? scores[j] : m;
+  }
+  float sum = 0;
+  for (long j = 0; j < keys; j++) {
+    scores[j] = sexp(scores[j] - m);
+    sum += scores[j];
+  }
+  const float inv = 1.0f / sum;
+  long e = 0;
+  for (; e < dv; e += VW) {
+    V acc{};
+    for (long j = 0; j < keys; j++) acc += vset(scores[j]) * vload(v + j * A.vs[2] + e);
+    vstore(o + e, acc * vset(inv));
+  }
+  for (; e < d; e++) {
+    float acc = 0;
+    for (long j = 0; j < keys; j++) acc += scores[j] * v[j * A.vs[2] + e];
+    o[e] = acc * inv;
+  }
+  *lse = m + (float)std::log((double)sum);
+}
+
 double kAttentionForward(Ctx* c, const double* a) {
   const Args A = readArgs(c, a);
   const long d = A.d, dp = roundUp(d, VW);
+  if (A.tq == 1 && A.tk * sizeof(float) <= SCRATCH_BYTES) {
+    const long units = A.batch * A.heads;
+    long parts = tasksFor(c, 2.0 * units * A.tk * d, MIN_MACS, units, 1 << 20);
+    parallelFor(parts > 1 ? c->threads : 1, units, [&](long bh, int th) { attendOne(A, bh, static_cast<float*>(threadScratch(th))); });
+    return 0;
+  }
   long BR, BC;
   blockSizes(dp, BR, BC);
   const long brp = roundUp(BR, VW);

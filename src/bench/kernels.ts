@@ -38,7 +38,7 @@ export interface BenchKernelsOptions {
   variants?: KernelVariant[];
   /** Only the cases whose op contains this text (e.g. 'attention'). */
   filter?: string;
-  /** Where lines go (default: console.log). */
+  /** Where lines go (default: console.log). With json, notes go to stderr so stdout stays JSON lines. */
   print?: (line: string) => void;
 }
 
@@ -212,6 +212,7 @@ function formatTable(rows: BenchRow[]): string[] {
 
 export async function benchKernels(opts: BenchKernelsOptions): Promise<BenchRow[]> {
   const print = opts.print ?? ((line: string) => console.log(line));
+  const note = opts.json && !opts.print ? (line: string) => console.error(line) : print;
   const quick = opts.quick ?? false;
   const minTime = quick ? 0.1 : 0.3;
   const list = cases(quick).filter((c) => !opts.filter || c.op.includes(opts.filter));
@@ -244,12 +245,12 @@ export async function benchKernels(opts: BenchKernelsOptions): Promise<BenchRow[
       continue;
     }
     for (const variant of variants) {
+      // Most threads first: createWasmBackend waits for its workers, and shrinking the pool
+      // needs no new ones, so no measurement runs while a worker is still starting.
       const dev = new Device(await createWasmBackend({ threads: maxThreads, relaxed: variant === 'relaxed' }));
       try {
-        for (const threads of opts.threads) {
+        for (const threads of [...new Set(opts.threads)].sort((x, y) => y - x)) {
           dev.setThreads(threads);
-          // workers that were just started join when ready
-          await new Promise((r) => setTimeout(r, 200));
           measure(dev, 'wasm', variant, threads);
         }
       } finally {
@@ -267,7 +268,7 @@ export async function benchKernels(opts: BenchKernelsOptions): Promise<BenchRow[
       if (info) {
         const blas = (info.blas ?? []).map((p) => p.split('/').slice(-2).join('/')).join(', ') || 'unknown';
         const slow = (info.blas ?? []).some((p) => /\/blas\/libblas/.test(p)) ? ' — the reference BLAS: install libopenblas0 for a fair peer' : '';
-        print(`PyTorch ${info.torch ?? '?'} peer, BLAS: ${blas}${slow}`);
+        note(`PyTorch ${info.torch ?? '?'} peer, BLAS: ${blas}${slow}`);
       }
       const byId = new Map(results.map((r) => [String(r['id']), r['gflops']]));
       for (const row of rows) {
@@ -278,12 +279,20 @@ export async function benchKernels(opts: BenchKernelsOptions): Promise<BenchRow[
         }
       }
     } catch (err) {
-      print(`PyTorch peer failed, ratios omitted: ${(err as Error).message.split('\n')[0]}`);
+      note(`PyTorch peer failed, ratios omitted: ${(err as Error).message.split('\n')[0]}`);
     }
   } else {
-    print('PyTorch peer skipped: /usr/bin/python3 cannot import torch');
+    note('PyTorch peer skipped: /usr/bin/python3 cannot import torch');
   }
 
+  // table order: backend and build as run, then threads ascending, then case order
+  const runOrder = new Map(rows.map((r, i) => [r, i]));
+  rows.sort((x, y) => {
+    const group = (r: BenchRow): string => `${r.backend} ${r.variant ?? ''}`;
+    if (group(x) !== group(y)) return runOrder.get(x)! - runOrder.get(y)!;
+    if (x.threads !== y.threads) return x.threads - y.threads;
+    return list.indexOf(caseOf.get(x)!) - list.indexOf(caseOf.get(y)!);
+  });
   if (opts.json) for (const row of rows) print(JSON.stringify(row));
   else for (const line of formatTable(rows)) print(line);
   return rows;

@@ -5,7 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createDevice, setDefaultDevice } from '../backend/registry.ts';
+import type { BackendName } from '../backend/device.ts';
+import { createDevice, setDefaultDevice, type Precision } from '../backend/registry.ts';
 import { resolveSource } from '../data/corpus.ts';
 import { BatchLoader } from '../data/loader.ts';
 import { Gpt } from '../models/gpt.ts';
@@ -20,6 +21,9 @@ export interface QualityOptions {
   threads: number;
   json: boolean;
   seed?: number;
+  /** genlab's backend (default: native where built, else wasm) and matmul precision. */
+  backend?: BackendName;
+  precision?: Precision;
 }
 
 export interface QualityRow {
@@ -45,7 +49,7 @@ export async function benchQuality(o: QualityOptions): Promise<QualityRow> {
   const config = { ...p.model, vocabSize: tokenizer.vocabSize };
   const seconds = o.minutes * 60;
 
-  const dev = await createDevice({ backend: 'wasm', threads: o.threads });
+  const dev = await createDevice({ ...(o.backend ? { backend: o.backend } : {}), threads: o.threads, ...(o.precision ? { precision: o.precision } : {}) });
   setDefaultDevice(dev);
   const out = await mkdtemp(path.join(os.tmpdir(), 'genlab-quality-'));
   let row: QualityRow;

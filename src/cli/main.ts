@@ -379,9 +379,14 @@ export function buildCli(): Command {
     .option('--model <preset>', 'preset to train', 'small')
     .option('--threads <n>', 'threads for both', int('--threads'), 2)
     .option('--json', 'print JSON')
+    .addOption(backendOption())
+    .addOption(precisionOption())
     .action(async (opts) => {
       const { benchQuality } = await import('../bench/quality.ts');
-      await benchQuality({ minutes: opts.minutes, preset: opts.model, threads: opts.threads, json: !!opts.json });
+      await benchQuality({
+        minutes: opts.minutes, preset: opts.model, threads: opts.threads, json: !!opts.json,
+        ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.precision ? { precision: opts.precision } : {}),
+      });
     });
   bench
     .command('tokenizer')

@@ -48,8 +48,9 @@ export class Linear extends Module {
     const y = linear(x, this.weight, this.bias);
     const l = this.lora;
     if (!l) return y;
-    const h = matmul(l.dropout && this.training ? l.dropout.forward(x) : x, l.a, { transB: true }); // (..., r)
-    return add(y, scale(matmul(h, l.b, { transB: true }), l.scaling)); // (..., out)
+    // Scale the rank-r intermediate, not the (..., out) update: one less full-size activation.
+    const h = scale(matmul(l.dropout && this.training ? l.dropout.forward(x) : x, l.a, { transB: true }), l.scaling); // (..., r)
+    return add(y, matmul(h, l.b, { transB: true })); // (..., out)
   }
 }
 

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { devicePrecision } from '../backend/registry.ts';
 import { resolveSource, type CorpusSource } from '../data/corpus.ts';
 import { BatchLoader } from '../data/loader.ts';
 import { prepareDataset, type PreparedDataset } from '../data/prepare.ts';
@@ -188,7 +189,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
 
   const config: GptConfig = { ...plan.config, vocabSize: tokenizer.vocabSize };
   const model = new Gpt(config, { seed });
-  say(`model: ${plan.preset}, ${(model.numParameters() / 1e6).toFixed(2)}M parameters (${(model.numNonEmbeddingParameters() / 1e6).toFixed(2)}M non-embedding), ${config.nLayer} layers × ${config.nEmbd} wide, context ${config.nPositions}; backend ${model.device.name} × ${model.device.threads} threads`);
+  say(`model: ${plan.preset}, ${(model.numParameters() / 1e6).toFixed(2)}M parameters (${(model.numNonEmbeddingParameters() / 1e6).toFixed(2)}M non-embedding), ${config.nLayer} layers × ${config.nEmbd} wide, context ${config.nPositions}; backend ${model.device.name} × ${model.device.threads} threads, ${devicePrecision(model.device)} matmuls`);
   const train = new BatchLoader({ shards: data.trainFiles, batchSize: plan.batch, seqLen: plan.seqLen, mode: 'shuffle', seed, vocabSize: tokenizer.vocabSize });
   const val = new BatchLoader({ shards: data.valFiles, batchSize: Math.min(plan.batch, 8), seqLen: plan.seqLen, mode: 'sequential', seed, vocabSize: tokenizer.vocabSize });
 
