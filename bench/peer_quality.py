@@ -12,7 +12,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+sys.path.insert(0, os.path.dirname(__file__))
 from gpt_reference import Gpt2, init_params  # noqa: E402
+from peer_threads import set_threads  # noqa: E402
 
 
 def read_shards(files):
@@ -27,7 +29,7 @@ def read_shards(files):
 
 def main():
     spec = json.loads(sys.argv[1])
-    torch.set_num_threads(spec["threads"])
+    set_threads(spec["threads"])
     torch.manual_seed(spec["seed"])
     c = spec["config"]
     cfg = {"vocab_size": c["vocabSize"], "n_positions": c["nPositions"], "n_embd": c["nEmbd"], "n_layer": c["nLayer"],

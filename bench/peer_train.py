@@ -11,7 +11,9 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+sys.path.insert(0, os.path.dirname(__file__))
 from gpt_reference import Gpt2, init_params  # noqa: E402
+from peer_threads import set_threads  # noqa: E402
 
 
 def hf_config(c):
@@ -95,7 +97,7 @@ def bench_generate(c, n_new):
 
 def main():
     mode, configs, threads = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
-    torch.set_num_threads(threads)
+    set_threads(threads)
     torch.manual_seed(0)
     for c in configs:
         r = bench_train(c, c.get("steps", 5)) if mode == "train" else bench_generate(c, c.get("tokens", 64))
