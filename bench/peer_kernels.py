@@ -16,6 +16,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(__file__))
+from peer_threads import set_threads  # noqa: E402
+
 
 def best_time(run, setup=None, min_time=0.3):
     """Best wall time of run(state) over repeats; setup() (untimed) makes a fresh state."""
@@ -127,7 +130,7 @@ def main():
     torch.manual_seed(0)
     print(json.dumps({"info": {"torch": torch.__version__, "blas": blas_libraries()}}), flush=True)
     for c in cases:
-        torch.set_num_threads(int(c["threads"]))
+        set_threads(int(c["threads"]))
         op = c["op"]
         if op.startswith("matmul"):
             t = matmul_case(c, min_time)

@@ -1,6 +1,11 @@
 // Fused causal attention, flash-style: queries in blocks of QB rows walk the keys in blocks of
-// KB with an online softmax, so no more than a QB×KB block of scores ever exists. Backward
-// recomputes the probabilities from the saved log-sum-exp.
+// KB with an online softmax, so no more than a QB×KB block of scores ever exists. When a head's
+// K^T (backward: and V^T) fits the thread's scratch, it is packed once into 8-key panels and the
+// score products run on matmul's register-blocked micro-kernel; otherwise (and for single-token
+// decoding, where packing would cost as much as the scores) rows are read in place. Backward
+// recomputes the probabilities from the saved log-sum-exp and gathers QG query rows of dS and P
+// before updating gradK/gradV as small GEMMs, so each gradient element is read and written once
+// per group rather than once per query row.
 //
 // Strides arrive as an i32[15] array: q, k, v, out, gradOut, each [sb, sh, st] in elements; the
 // head dimension is contiguous everywhere. gradQ/gradK/gradV are contiguous (b, h, t, d).

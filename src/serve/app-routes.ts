@@ -1,8 +1,11 @@
-// The web app's endpoints: autocomplete (Write With Transformer's suggestions), analyze (each
-// token's probability and the alternatives), and human feedback (ratings, preferences, export).
+// The web app's endpoints: autocomplete (Write With Transformer's suggestions, optionally
+// watermarked), analyze (each token's probability, entropy and alternatives, and the spans of
+// low-confidence tokens), and human feedback (ratings, preferences, export).
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { generateStream, scoreText, type TokenAlternative } from '../generate/generate.ts';
+import { generateStream } from '../generate/generate.ts';
+import { DEFAULT_WATERMARK } from '../generate/watermark.ts';
+import { confidenceSpans, requestWatermark, type WatermarkField } from './account-routes.ts';
 import { ChoiceAccumulator } from './choices.ts';
 import { badRequest } from './errors.ts';
 import type { FeedbackInput, FeedbackStore } from './feedback-store.ts';
@@ -24,6 +27,7 @@ interface AutocompleteBody {
   seed?: number | null;
   stop?: string | string[] | null;
   stream?: boolean | null;
+  watermark?: WatermarkField;
 }
 
 interface AnalyzeBody {
@@ -53,8 +57,8 @@ class SpaceJoin {
   }
 }
 
-export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, store: FeedbackStore, limits: ServeLimits): void {
-  app.post('/api/autocomplete', { schema: { body: autocompleteSchema(limits) } }, async (req, reply) => autocomplete(req.body as AutocompleteBody, reply, models, limits));
+export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, store: FeedbackStore, limits: ServeLimits, watermarkKey = DEFAULT_WATERMARK.key): void {
+  app.post('/api/autocomplete', { schema: { body: autocompleteSchema(limits) } }, async (req, reply) => autocomplete(req.body as AutocompleteBody, reply, models, limits, watermarkKey));
 
   app.post('/api/analyze', { schema: { body: analyzeSchema(limits) } }, async (req, reply) => {
     const body = req.body as AnalyzeBody;
@@ -70,19 +74,14 @@ export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, s
     return withScope(reply, limits.requestTimeoutMs, (scope) =>
       served.queue.run(scope.signal, async () => {
         scope.check();
-        let tokens: { id: number; text: string; offset: number; logprob: number | null; top: TokenAlternative[] }[];
-        if (fits) {
-          tokens = scoreText(served.lm, body.text, topK).map((t) => ({ ...t, logprob: Number.isFinite(t.logprob) ? t.logprob : null }));
-        } else {
-          // Longer than the context: overlapping windows (see scoreIdsWindowed).
-          const pieces = tokenizer.tokenPieces(ids);
-          let offset = 0;
-          tokens = scoreIdsWindowed(served.lm, ids, topK).map((s, i) => {
-            const t = { id: s.id, text: pieces[i]!, offset, logprob: s.logprob, top: s.top };
-            offset += pieces[i]!.length;
-            return t;
-          });
-        }
+        // One pass when the text fits the context, else overlapping windows (see scoreIdsWindowed).
+        const pieces = tokenizer.tokenPieces(ids);
+        let offset = 0;
+        const tokens = scoreIdsWindowed(served.lm, ids, topK).map((s, i) => {
+          const t = { id: s.id, text: pieces[i]!, offset, logprob: s.logprob, top: s.top, entropy: s.entropy };
+          offset += pieces[i]!.length;
+          return t;
+        });
         const known = tokens.filter((t) => t.logprob !== null);
         const sum = known.reduce((s, t) => s + t.logprob!, 0);
         return {
@@ -95,10 +94,12 @@ export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, s
             offset: t.offset,
             logprob: t.logprob,
             prob: t.logprob === null ? null : Math.exp(t.logprob),
+            entropy: t.entropy,
             top: t.top.map((a) => ({ id: a.id, text: a.text, logprob: a.logprob, prob: Math.exp(a.logprob) })),
           })),
           total_logprob: sum,
           perplexity: known.length > 0 ? Math.exp(-sum / known.length) : null,
+          low_confidence_spans: confidenceSpans(tokens),
         };
       }),
     );
@@ -143,7 +144,7 @@ export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, s
   );
 }
 
-async function autocomplete(body: AutocompleteBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits): Promise<unknown> {
+async function autocomplete(body: AutocompleteBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits, watermarkKey: number): Promise<unknown> {
   const served = models.get(body.model);
   const { tokenizer } = served.lm;
   const length = body.length ?? Math.min(AUTOCOMPLETE_DEFAULTS.length, limits.maxTokens);
@@ -164,9 +165,10 @@ async function autocomplete(body: AutocompleteBody, reply: FastifyReply, models:
     top_p: body.top_p ?? AUTOCOMPLETE_DEFAULTS.top_p,
     seed: body.seed ?? null,
   });
-  const opts = { ...sampling, maxTokens: length, n, stop: stopList(body.stop) };
+  const wm = requestWatermark(body.watermark, watermarkKey);
+  const opts = { ...sampling, maxTokens: length, n, stop: stopList(body.stop), ...(wm ? { watermark: wm.options } : {}) };
   const id = newId('sugg');
-  const head = { id, model: served.id, context_tokens: ids.length, truncated: all.length > budget };
+  const head = { id, model: served.id, context_tokens: ids.length, truncated: all.length > budget, ...(wm ? { watermark: wm.echo } : {}) };
 
   return withScope(reply, limits.requestTimeoutMs, (scope) =>
     served.queue.run(scope.signal, async () => {

@@ -10,7 +10,8 @@ import type { FinishReason, GenerateEvent, TokenAlternative } from '../generate/
 import type { StreamDecoder, Tokenizer } from '../tokenizer/tokenizer.ts';
 
 export interface TokenEntry {
-  token: { id: number; text: string; logprob: number | null; top: TokenAlternative[] };
+  /** `entropy`: nats, of the model's distribution at the token's position (null when unscored). */
+  token: { id: number; text: string; logprob: number | null; top: TokenAlternative[]; entropy?: number | null };
   /** Offset of the token's text within the choice's text. */
   start: number;
 }
@@ -63,11 +64,13 @@ export interface LegacyLogprobs {
   token_logprobs: (number | null)[];
   top_logprobs: (Record<string, number> | null)[];
   text_offset: number[];
+  /** Extension: the entropy (nats) at each position, parallel to token_logprobs; OpenAI's clients ignore it. */
+  entropies: (number | null)[];
 }
 
 /** The /v1/completions `logprobs` object; offsets are shifted by `base` (the prompt's length when it is not echoed). */
 export function legacyLogprobs(entries: readonly TokenEntry[], base: number): LegacyLogprobs {
-  const out: LegacyLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+  const out: LegacyLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [], entropies: [] };
   for (const { token, start } of entries) {
     out.tokens.push(token.text);
     out.token_logprobs.push(token.logprob);
@@ -78,6 +81,7 @@ export function legacyLogprobs(entries: readonly TokenEntry[], base: number): Le
       out.top_logprobs.push(top);
     }
     out.text_offset.push(base + start);
+    out.entropies.push(token.entropy ?? null);
   }
   return out;
 }
@@ -88,6 +92,7 @@ export function concatLegacy(a: LegacyLogprobs, b: LegacyLogprobs): LegacyLogpro
     token_logprobs: [...a.token_logprobs, ...b.token_logprobs],
     top_logprobs: [...a.top_logprobs, ...b.top_logprobs],
     text_offset: [...a.text_offset, ...b.text_offset],
+    entropies: [...a.entropies, ...b.entropies],
   };
 }
 
@@ -96,6 +101,8 @@ export interface ChatTokenLogprob {
   logprob: number;
   bytes: number[];
   top_logprobs: { token: string; logprob: number; bytes: number[] }[];
+  /** Extension: entropy (nats) of the model's distribution at this position. */
+  entropy: number | null;
 }
 
 /** The chat format's `logprobs.content` entries. */
@@ -105,5 +112,6 @@ export function chatLogprobs(tokenizer: Tokenizer, entries: readonly TokenEntry[
     logprob: token.logprob ?? 0,
     bytes: Array.from(tokenizer.tokenBytes(token.id)),
     top_logprobs: token.top.map((t) => ({ token: t.text, logprob: t.logprob, bytes: Array.from(tokenizer.tokenBytes(t.id)) })),
+    entropy: token.entropy ?? null,
   }));
 }

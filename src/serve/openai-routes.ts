@@ -1,6 +1,8 @@
 // OpenAI-compatible endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models.
 // Request and response shapes follow OpenAI's API reference, so the official clients work
-// unchanged. Extensions: `top_k` on both generation endpoints (as vLLM has it). `best_of` > n
+// unchanged. Extensions: `top_k` on both generation endpoints (as vLLM has it); `watermark`
+// (account-routes.ts), echoed as `watermark: { gamma, delta }`; each token's `entropy` next to its
+// logprob (legacy: an `entropies` array parallel to `token_logprobs`). `best_of` > n
 // generates best_of candidates and returns the n best: by the server's reward model when it has
 // one, else by mean token log-probability (what OpenAI's completions endpoint ranked by).
 
@@ -9,6 +11,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { scoreCompletions, type LoadedRewardModel } from '../align/reward-model.ts';
 import { generateStream, type GenerateOptions } from '../generate/generate.ts';
 import type { SamplingOptions } from '../generate/sampling.ts';
+import { DEFAULT_WATERMARK } from '../generate/watermark.ts';
+import { requestWatermark, type WatermarkField } from './account-routes.ts';
 import { CHAT_STOP, renderChat, type ChatMessage } from './chat-template.ts';
 import { ChoiceAccumulator, chatLogprobs, concatLegacy, legacyLogprobs, type LegacyLogprobs, type TokenEntry } from './choices.ts';
 import { badRequest } from './errors.ts';
@@ -31,6 +35,7 @@ interface SamplingFields {
   n?: number | null;
   stream?: boolean | null;
   stream_options?: { include_usage?: boolean } | null;
+  watermark?: WatermarkField;
 }
 
 interface CompletionBody extends SamplingFields {
@@ -122,7 +127,7 @@ function usage(promptTokens: number, completionTokens: number): { prompt_tokens:
   return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 }
 
-export function registerOpenAiRoutes(app: FastifyInstance, models: ModelRegistry, limits: ServeLimits, reward: LoadedRewardModel | null = null): void {
+export function registerOpenAiRoutes(app: FastifyInstance, models: ModelRegistry, limits: ServeLimits, reward: LoadedRewardModel | null = null, watermarkKey = DEFAULT_WATERMARK.key): void {
   app.get('/v1/models', async () => ({
     object: 'list',
     data: models.list().map((m) => ({
@@ -141,11 +146,11 @@ export function registerOpenAiRoutes(app: FastifyInstance, models: ModelRegistry
     return { id: m.id, object: 'model', created: m.created, owned_by: 'genlab', context_length: m.contextLength, vocab_size: m.lm.model.config.vocabSize, parent: m.adapter ? m.baseId : null };
   });
 
-  app.post('/v1/completions', { schema: { body: completionSchema(limits) } }, async (req, reply) => completions(req.body as CompletionBody, reply, models, limits, reward));
-  app.post('/v1/chat/completions', { schema: { body: chatSchema(limits) } }, async (req, reply) => chat(req.body as ChatBody, reply, models, limits, reward));
+  app.post('/v1/completions', { schema: { body: completionSchema(limits) } }, async (req, reply) => completions(req.body as CompletionBody, reply, models, limits, reward, watermarkKey));
+  app.post('/v1/chat/completions', { schema: { body: chatSchema(limits) } }, async (req, reply) => chat(req.body as ChatBody, reply, models, limits, reward, watermarkKey));
 }
 
-async function completions(body: CompletionBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits, reward: LoadedRewardModel | null): Promise<unknown> {
+async function completions(body: CompletionBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits, reward: LoadedRewardModel | null, watermarkKey: number): Promise<unknown> {
   const served = models.get(body.model);
   checkUnsupported(body);
   const { tokenizer } = served.lm;
@@ -164,7 +169,9 @@ async function completions(body: CompletionBody, reply: FastifyReply, models: Mo
   const promptParam = (i: number): string => (prompts.length > 1 ? `prompt[${i}]` : 'prompt');
   const encoded = prompts.map((p, i) => encodePrompt(served, p, promptParam(i)));
   encoded.forEach((ids, i) => checkContext(served, ids.length, maxTokens, promptParam(i), 'max_tokens'));
-  const opts: GenerateOptions = { ...samplingOptions(body), maxTokens, n, stop: stopList(body.stop), logprobs: k ?? 0 };
+  const wm = requestWatermark(body.watermark, watermarkKey);
+  const wmEcho = wm ? { watermark: wm.echo } : {};
+  const opts: GenerateOptions = { ...samplingOptions(body), maxTokens, n, stop: stopList(body.stop), logprobs: k ?? 0, ...(wm ? { watermark: wm.options } : {}) };
   const promptTexts = prompts.map((p, i) => (typeof p === 'string' ? p : tokenizer.decode(encoded[i]!)));
   const id = newId('cmpl');
   const created = Math.floor(Date.now() / 1000);
@@ -176,7 +183,7 @@ async function completions(body: CompletionBody, reply: FastifyReply, models: Mo
     const pieces = tokenizer.tokenPieces(ids);
     let offset = 0;
     const entries: TokenEntry[] = scoreIds(served.lm, ids, k ?? 0).map((s, i) => {
-      const e = { token: { id: s.id, text: tokenizer.tokenText(s.id), logprob: s.logprob, top: s.top }, start: offset };
+      const e = { token: { id: s.id, text: tokenizer.tokenText(s.id), logprob: s.logprob, top: s.top, entropy: s.entropy }, start: offset };
       offset += pieces[i]!.length;
       return e;
     });
@@ -192,6 +199,7 @@ async function completions(body: CompletionBody, reply: FastifyReply, models: Mo
           created,
           model: served.id,
           choices: [{ text, index, logprobs, finish_reason: finish }],
+          ...wmEcho,
           ...(includeUsage ? { usage: null } : {}),
         });
         return streamTo(reply, async (sse) => {
@@ -246,7 +254,7 @@ async function completions(body: CompletionBody, reply: FastifyReply, models: Mo
           choices.push({ text: (echo ? promptTexts[p]! : '') + acc.text, index: p * n + i, logprobs, finish_reason: acc.finishReason ?? 'length' });
         });
       }
-      return { id, object: 'text_completion', created, model: served.id, choices, usage: usage(promptTokens, completionTokens) };
+      return { id, object: 'text_completion', created, model: served.id, choices, usage: usage(promptTokens, completionTokens), ...wmEcho };
     }),
   );
 }
@@ -262,7 +270,7 @@ class LeadingTrim {
   }
 }
 
-async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits, reward: LoadedRewardModel | null): Promise<unknown> {
+async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits, reward: LoadedRewardModel | null, watermarkKey: number): Promise<unknown> {
   const served: ServedModel = models.get(body.model);
   checkUnsupported(body);
   const { tokenizer } = served.lm;
@@ -278,12 +286,15 @@ async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, 
   const maxTokens = requested ?? Math.min(limits.maxTokens, Math.max(1, served.contextLength - ids.length));
   checkContext(served, ids.length, maxTokens, 'messages', maxParam);
   const wantLogprobs = body.logprobs === true;
+  const wm = requestWatermark(body.watermark, watermarkKey);
+  const wmEcho = wm ? { watermark: wm.echo } : {};
   const opts: GenerateOptions = {
     ...samplingOptions(body),
     maxTokens,
     n,
     stop: [...CHAT_STOP, ...stopList(body.stop)],
     logprobs: wantLogprobs ? (body.top_logprobs ?? 0) : 0,
+    ...(wm ? { watermark: wm.options } : {}),
   };
   const id = newId('chatcmpl');
   const created = Math.floor(Date.now() / 1000);
@@ -301,6 +312,7 @@ async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, 
           model: served.id,
           system_fingerprint: null,
           choices: [{ index, delta, logprobs: entries ? { content: chatLogprobs(tokenizer, entries), refusal: null } : null, finish_reason: finish }],
+          ...wmEcho,
           ...(includeUsage ? { usage: null } : {}),
         });
         return streamTo(reply, async (sse) => {
@@ -340,6 +352,7 @@ async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, 
           finish_reason: acc.finishReason ?? 'length',
         })),
         usage: usage(ids.length, all.reduce((s, a) => s + a.completionTokens, 0)),
+        ...wmEcho,
       };
     }),
   );

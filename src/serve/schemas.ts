@@ -56,6 +56,21 @@ const compatFields = (limits: ServeLimits): Schema => ({
 
 const model: Schema = { type: 'string', minLength: 1, maxLength: 256, description: 'a model id from GET /v1/models' };
 
+/**
+ * Watermark the generated text (Kirchenbauer et al. 2023): true for γ 0.25, δ 2, or an object
+ * choosing them. The key is the server's; `properties` apply only when the value is an object, so
+ * a bad γ is reported as 'watermark.gamma'.
+ */
+const watermark: Schema = {
+  type: ['boolean', 'object', 'null'],
+  additionalProperties: false,
+  properties: {
+    gamma: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'a number between 0 and 1 (exclusive): the green share of the vocabulary (0.25 is usual)' },
+    delta: { type: 'number', minimum: 0, maximum: 10, description: 'a number from 0 to 10: the logit bias of green tokens (2 is usual)' },
+  },
+  description: 'true, false, or an object { gamma?, delta? }',
+};
+
 export function completionSchema(limits: ServeLimits): Schema {
   const ids = { type: 'array', minItems: 1, maxItems: limits.maxContext, items: { type: 'integer', minimum: 0, maximum: 2 ** 31 } };
   return {
@@ -85,6 +100,7 @@ export function completionSchema(limits: ServeLimits): Schema {
       stream: bool,
       stream_options: streamOptions,
       suffix: { type: nullable('string'), maxLength: 0, description: 'null (suffixes are not supported)' },
+      watermark,
       ...compatFields(limits),
     },
   };
@@ -139,6 +155,7 @@ export function chatSchema(limits: ServeLimits): Schema {
         anyOf: [{ type: 'object', additionalProperties: false, required: ['type'], properties: { type: { const: 'text' } } }, { type: 'null' }],
         description: "{ type: 'text' } (structured output is not supported)",
       },
+      watermark,
       ...compatFields(limits),
     },
   };
@@ -162,6 +179,7 @@ export function autocompleteSchema(limits: ServeLimits): Schema {
       seed,
       stop,
       stream: bool,
+      watermark,
     },
   };
 }
@@ -175,6 +193,19 @@ export function analyzeSchema(limits: ServeLimits): Schema {
       text: { type: 'string', minLength: 1, maxLength: limits.maxPromptChars, description: `a non-empty string of at most ${limits.maxPromptChars} characters` },
       model: appModel,
       top_k: int(0, limits.maxTopLogprobs),
+    },
+  };
+}
+
+export function detectSchema(limits: ServeLimits): Schema {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['text'],
+    properties: {
+      text: { type: 'string', minLength: 1, maxLength: limits.maxPromptChars, description: `a non-empty string of at most ${limits.maxPromptChars} characters` },
+      model: appModel,
+      gamma: { type: nullable('number'), exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'a number between 0 and 1 (exclusive): the γ the text was generated with (default 0.25)' },
     },
   };
 }

@@ -1,6 +1,6 @@
-// Log-probabilities of given token ids (the echo of /v1/completions). Scoring text is
-// generate.ts's scoreText; this variant takes ids, because a completions prompt may be ids that no
-// text encodes to. Like scoreText, the first token is scored after the end-of-text token when the
+// Log-probabilities and entropies of given token ids (the echo of /v1/completions and
+// /api/analyze). generate.ts's scoreText scores text; this variant takes ids, because a completions
+// prompt may be ids that no text encodes to, and it reports each position's entropy. Like scoreText, the first token is scored after the end-of-text token when the
 // tokenizer has one; a prompt that itself starts with end-of-text has nothing before its first
 // token, which therefore has no log-probability (null, as OpenAI reports it).
 
@@ -13,6 +13,8 @@ export interface IdScore {
   id: number;
   logprob: number | null;
   top: TokenAlternative[];
+  /** Entropy (nats) of the model's distribution at this position, from the same log-softmax row (null when unscored). */
+  entropy: number | null;
 }
 
 export function scoreIds(lm: LanguageModel, ids: readonly number[], topK: number, opts: { startOfText?: boolean } = {}): IdScore[] {
@@ -33,13 +35,20 @@ export function scoreIds(lm: LanguageModel, ids: readonly number[], topK: number
     const lp = new Float64Array(V);
     return ids.map((id, i) => {
       const row = i + lead - 1; // logits row that predicts token i
-      if (row < 0) return { id, logprob: null, top: [] };
+      if (row < 0) return { id, logprob: null, top: [], entropy: null };
       logSoftmax(logits.subarray(row * V, (row + 1) * V), lp);
-      return { id, logprob: lp[id]!, top: topLogprobs(lp, topK).map((c) => ({ id: c.id, text: tokenizer.tokenText(c.id), logprob: c.logprob })) };
+      return { id, logprob: lp[id]!, top: topLogprobs(lp, topK).map((c) => ({ id: c.id, text: tokenizer.tokenText(c.id), logprob: c.logprob })), entropy: entropyOf(lp) };
     });
   } finally {
     model.train(wasTraining);
   }
+}
+
+/** −Σ p log p over a log-softmax row; tokens of probability 0 (log −∞) contribute nothing. */
+export function entropyOf(logprobs: Float64Array): number {
+  let h = 0;
+  for (let i = 0; i < logprobs.length; i++) if (logprobs[i]! > -Infinity) h -= Math.exp(logprobs[i]!) * logprobs[i]!;
+  return h;
 }
 
 /**

@@ -10,6 +10,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { LoadedRewardModel } from '../align/reward-model.ts';
 import type { LoraAdapter } from '../nn/lora.ts';
+import { registerAccountRoutes, resolveWatermarkKey } from './account-routes.ts';
 import { AlignmentRuns } from './align-runs.ts';
 import { registerAlignRoutes } from './align-routes.ts';
 import { AUTOCOMPLETE_DEFAULTS, registerAppRoutes } from './app-routes.ts';
@@ -36,6 +37,8 @@ export interface ServerOptions {
   rewardModel?: LoadedRewardModel | null;
   /** Where alignment runs started from the app write their adapters (default runs/align). */
   runsDir?: string;
+  /** Secret key of the `watermark` option and of POST /api/detect (default: GENLAB_WATERMARK_KEY, else the library's public key). */
+  watermarkKey?: number;
 }
 
 export interface GenlabServer {
@@ -77,6 +80,7 @@ export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
   const models = new ModelRegistry(opts.models, limits.maxQueue);
   for (const a of opts.adapters ?? []) models.addAdapter(a.name, a.base ?? models.list()[0]!.id, a.adapter, a.dir ? { dir: a.dir } : {});
   const rewardModel = opts.rewardModel ?? null;
+  const watermarkKey = resolveWatermarkKey(opts.watermarkKey);
   const alignRuns = new AlignmentRuns(models, opts.store, opts.runsDir ?? path.join(process.cwd(), 'runs', 'align'));
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -156,8 +160,9 @@ export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
     auth: opts.apiKey !== undefined,
   }));
 
-  registerOpenAiRoutes(app, models, limits, rewardModel);
-  registerAppRoutes(app, models, opts.store, limits);
+  registerOpenAiRoutes(app, models, limits, rewardModel, watermarkKey);
+  registerAppRoutes(app, models, opts.store, limits, watermarkKey);
+  registerAccountRoutes(app, models, limits, watermarkKey);
   registerAlignRoutes(app, alignRuns, rewardModel, limits);
 
   const root = opts.webRoot === undefined ? defaultWebRoot() : opts.webRoot;

@@ -22,7 +22,32 @@ export interface AnalyzedToken {
   offset: number;
   logprob: number | null;
   prob: number | null;
+  /** Entropy (nats) of the model's distribution at this position; null for an unscored first token. */
+  entropy: number | null;
   top: Alternative[];
+}
+
+/** A run of tokens the model found unlikely (below 10%): where a reader should check the text. */
+export interface ConfidenceSpan {
+  start: number;
+  end: number;
+  first_token: number;
+  end_token: number;
+  text: string;
+  min_probability: number;
+  max_entropy: number | null;
+}
+
+export interface Detection {
+  tokens: number;
+  scored: number;
+  green: number;
+  gamma: number;
+  z: number;
+  p_value: number;
+  p_exact: number;
+  flagged: boolean;
+  threshold: number;
 }
 
 export interface Analysis {
@@ -32,6 +57,7 @@ export interface Analysis {
   tokens: AnalyzedToken[];
   total_logprob: number;
   perplexity: number | null;
+  low_confidence_spans: ConfidenceSpan[];
 }
 
 export interface SuggestRequest {
@@ -42,6 +68,8 @@ export interface SuggestRequest {
   top_k: number;
   top_p: number;
   n: number;
+  /** Watermark the suggestions with the server's key (γ 0.25, δ 2). */
+  watermark?: boolean;
 }
 
 export type SuggestEvent =
@@ -147,6 +175,11 @@ export class Api {
 
   analyze(text: string, model: string | undefined, topK: number, signal?: AbortSignal): Promise<Analysis> {
     return this.call('POST', 'api/analyze', { text, top_k: topK, ...(model ? { model } : {}) }, signal);
+  }
+
+  /** Tests text for the watermark the server's generation endpoints add. */
+  detect(text: string, model: string | undefined, signal?: AbortSignal): Promise<Detection> {
+    return this.call('POST', 'api/detect', { text, ...(model ? { model } : {}) }, signal);
   }
 
   feedback(item: FeedbackItem): Promise<{ id: number }> {

@@ -9,9 +9,11 @@ export interface Settings {
   topK: number;
   topP: number;
   apiKey: string;
+  /** Watermark generated suggestions, so text written with them can be recognised as machine-generated. */
+  watermark: boolean;
 }
 
-export const DEFAULT_SETTINGS: Settings = { model: '', length: 20, temperature: 0.8, topK: 40, topP: 0.9, apiKey: '' };
+export const DEFAULT_SETTINGS: Settings = { model: '', length: 20, temperature: 0.8, topK: 40, topP: 0.9, apiKey: '', watermark: false };
 
 const PREFIX = 'genlab.';
 
@@ -43,5 +45,5 @@ export function usePersistentState<T>(key: string, fallback: T): [T, (v: T | ((o
 
 /** Settings sent with feedback, so a preference records what produced the completions. */
 export function settingsRecord(s: Settings): Record<string, number | string> {
-  return { length: s.length, temperature: s.temperature, top_k: s.topK, top_p: s.topP };
+  return { length: s.length, temperature: s.temperature, top_k: s.topK, top_p: s.topP, ...(s.watermark ? { watermark: 'on' } : {}) };
 }

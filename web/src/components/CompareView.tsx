@@ -36,7 +36,7 @@ export function CompareView(props: { api: Api; settings: Settings; doc: string; 
     announce('Generating two completions…');
     try {
       for await (const ev of api.suggest(
-        { context: prompt, ...(settings.model ? { model: settings.model } : {}), length: settings.length, temperature: settings.temperature, top_k: settings.topK, top_p: settings.topP, n: 2 },
+        { context: prompt, ...(settings.model ? { model: settings.model } : {}), length: settings.length, temperature: settings.temperature, top_k: settings.topK, top_p: settings.topP, n: 2, ...(settings.watermark ? { watermark: true } : {}) },
         c.signal,
       )) {
         if (ev.type === 'start') continue;

@@ -113,6 +113,7 @@ export function Editor(props: {
           top_k: settings.topK,
           top_p: settings.topP,
           n: PER_REQUEST,
+          ...(settings.watermark ? { watermark: true } : {}),
         },
         controller.signal,
       )) {

@@ -1,4 +1,4 @@
-// Generation settings (model, length, temperature, top-k, top-p), remembered across reloads.
+// Generation settings (model, length, temperature, top-k, top-p, watermark), remembered across reloads.
 
 import type { ServerConfig } from '../api.ts';
 import type { Settings } from '../settings.ts';
@@ -53,6 +53,15 @@ export function SettingsPanel(props: { settings: Settings; setSettings: (f: (s: 
       <Slider id="temperature" label="Temperature" hint="0 always picks the likeliest token; higher is more surprising" value={settings.temperature} min={0} max={2} step={0.05} format={(v) => v.toFixed(2)} onChange={set('temperature')} />
       <Slider id="topk" label="Top-k" hint="Sample among the k likeliest tokens (0: all)" value={settings.topK} min={0} max={100} step={1} onChange={set('topK')} />
       <Slider id="topp" label="Top-p" hint="Sample among the likeliest tokens that make up p of the probability" value={settings.topP} min={0.05} max={1} step={0.01} format={(v) => v.toFixed(2)} onChange={set('topP')} />
+      <div className="field">
+        <label className="check" htmlFor="watermark">
+          <input id="watermark" type="checkbox" checked={settings.watermark} aria-describedby="watermark-hint" onChange={(e) => set('watermark')(e.target.checked)} />
+          Watermark suggestions
+        </label>
+        <p id="watermark-hint" className="hint">
+          Marks generated text so the server can recognise it later (Likelihood → Detect watermark)
+        </p>
+      </div>
       {(askKey || config?.auth || settings.apiKey !== '') && (
         <div className="field">
           <label htmlFor="apikey">API key</label>
