@@ -40,6 +40,7 @@ constexpr size_t PAGE = 65536;
 constexpr size_t MAX_BYTES = size_t(1) << 32;  // Node's largest ArrayBuffer
 constexpr size_t ARGS_OFFSET = 64;             // bytes; element 0 stays unused (Ptr 0 = none)
 constexpr int MAX_CONTEXTS = 4096;
+constexpr int MADV_POPULATE_WRITE_ = 23;  // <sys/mman.h> of older libcs lacks the name
 
 enum Isa : int { ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2, ISA_AMX = 3 };
 const char* const kIsaNames[] = {"portable", "avx2", "avx512", "amx"};
@@ -264,6 +265,9 @@ napi_value Grow(napi_env env, napi_callback_info info) {
     if (mprotect(s->mem + s->committed, bytes - s->committed, PROT_READ | PROT_WRITE) != 0) {
       return throwRange(env, "genlab native: the OS refused more device memory");
     }
+    // The allocator grows the memory only when it is about to use it: fault the new pages in with
+    // one call (Linux 5.14+) instead of one page fault per 4 KiB later. Advisory.
+    madvise(s->mem + s->committed, bytes - s->committed, MADV_POPULATE_WRITE_);
     s->committed = bytes;
   }
   return makeBuffer(env, (int)(s - slots));

@@ -82,21 +82,31 @@ inline long ceilDiv(long a, long b) { return (a + b - 1) / b; }
 /** Bytes of packed A a task keeps hot in L2 (Sapphire Rapids: 2 MiB per core). */
 constexpr size_t L2_A_BYTES = size_t(1) << 20;
 
-/** Tile sizes: as large as the scratch allows, shrunk until every thread has a few tiles. */
-inline void chooseTiles(long m, long n, long units, int threads, long mr, long nr, long mcMax, long ncMax, long& mc, long& nc) {
-  long tm = ceilDiv(m, mcMax), tn = ceilDiv(n, ncMax);
-  auto tiles = [&]() { return units * tm * tn; };
-  if (threads > 1) {
-    while (tiles() < 3L * threads) {
-      long curM = ceilDiv(m, tm), curN = ceilDiv(n, tn);
-      if (curN >= 2 * curM && curN > 2 * nr) tn++;
-      else if (curM > 2 * mr) tm++;
-      else if (curN > 2 * nr) tn++;
-      else break;
-    }
-  }
-  mc = std::min(mcMax, ceilDiv(ceilDiv(m, tm), mr) * mr);
-  nc = std::min(ncMax, ceilDiv(ceilDiv(n, tn), nr) * nr);
+/**
+ * How C is cut into tasks. Packing costs about one element move per element of the A and B
+ * blocks, so a task should be as close to square and as large as possible: a task packs its B
+ * block (kc × nc) once per k chunk and reuses it for every M tile of its group. More tasks than
+ * threads only where needed (2 per thread, so a thread the OS delays leaves work to the other);
+ * N is split first while tiles stay at least 384 wide, then M into groups.
+ */
+struct TilePlan {
+  long mc, nc, tilesM, tilesN, groups;
+};
+
+inline TilePlan planTiles(long m, long n, long units, int threads, long mr, long nr, long mcMax, long ncMax) {
+  TilePlan t;
+  const long target = threads > 1 ? 2L * threads : 1;
+  long tn = ceilDiv(n, ncMax);
+  while (units * tn < target && ceilDiv(n, tn + 1) >= 384) tn++;
+  t.nc = std::min(ncMax, ceilDiv(ceilDiv(n, tn), nr) * nr);
+  t.tilesN = ceilDiv(n, t.nc);
+  long groups = std::max(1L, ceilDiv(target, units * t.tilesN));
+  groups = std::min(groups, ceilDiv(m, mr));
+  const long tm = std::max(ceilDiv(m, mcMax), groups);
+  t.mc = std::min(mcMax, ceilDiv(ceilDiv(m, tm), mr) * mr);
+  t.tilesM = ceilDiv(m, t.mc);
+  t.groups = std::min(groups, t.tilesM);
+  return t;
 }
 
 /**
@@ -125,18 +135,17 @@ void gemmDriver(Ctx* c, const GemmArgs& g) {
   const long kcStep = std::min<long>(P::KC, ceilDiv(ceilDiv(g.k, chunks), P::KALIGN) * P::KALIGN);
   // The packed A block is re-read for every B panel: keep it within about half of L2.
   const long mcFit = std::max<long>(P::MR, (long)(L2_A_BYTES / P::packABytes(P::MR, kcStep)) * P::MR);
-  long mc, nc;
-  chooseTiles(g.m, g.n, units, threads, P::MR, P::NR, std::min<long>(P::MC_MAX, mcFit), P::NC_MAX, mc, nc);
-  const long tilesM = ceilDiv(g.m, mc), tilesN = ceilDiv(g.n, nc);
+  const TilePlan plan = planTiles(g.m, g.n, units, threads, P::MR, P::NR, std::min<long>(P::MC_MAX, mcFit), P::NC_MAX);
+  const long mc = plan.mc, nc = plan.nc;
   const long lda = g.transA ? g.m : g.k;
   const long ldb = g.transB ? g.k : g.n;
-  parallelFor(threads, units * tilesM * tilesN, [&](long t, int th) {
-    const long unit = t / (tilesM * tilesN);
-    const long rem = t % (tilesM * tilesN);
-    // N tiles outermost within a unit: neighbouring tasks share the same B block.
-    const long tn = rem / tilesM, tm = rem % tilesM;
-    const long i0 = tm * mc, j0 = tn * nc;
-    const long mcE = std::min(mc, g.m - i0), ncE = std::min(nc, g.n - j0);
+  const long perUnit = plan.tilesN * plan.groups;
+  parallelFor(threads, units * perUnit, [&](long t, int th) {
+    const long unit = t / perUnit;
+    const long rem = t % perUnit;
+    const long tn = rem / plan.groups, grp = rem % plan.groups;
+    const long j0 = tn * nc, ncE = std::min(nc, g.n - j0);
+    const long m0 = grp * plan.tilesM / plan.groups, m1 = (grp + 1) * plan.tilesM / plan.groups;
     char* scratch = static_cast<char*>(threadScratch(th));
     void* pa = scratch;
     void* pb = scratch + ((P::packABytes(mc, P::KC) + 63) & ~size_t(63));
@@ -148,17 +157,20 @@ void gemmDriver(Ctx* c, const GemmArgs& g) {
       float* C = g.c + bi * g.strideC;
       for (long p0 = 0; p0 < g.k; p0 += kcStep) {
         const long kc = std::min(kcStep, g.k - p0);
-        P::packA(pa, A, lda, g.transA, i0, mcE, p0, kc);
-        P::packB(pb, B, ldb, g.transB, p0, kc, j0, ncE);
         const bool load = g.accumulate || p0 > 0;
         const float* bias = p0 == 0 ? g.bias : nullptr;
-        for (long jp = 0; jp * P::NR < ncE; jp++) {
-          const int nr = (int)std::min((long)P::NR, ncE - jp * P::NR);
-          const void* pbp = P::panelB(pb, jp, kc);
-          for (long ip = 0; ip * P::MR < mcE; ip++) {
-            const int mr = (int)std::min((long)P::MR, mcE - ip * P::MR);
-            float* Ct = C + (i0 + ip * P::MR) * g.n + j0 + jp * P::NR;
-            P::micro(kc, P::panelA(pa, ip, kc), pbp, Ct, g.n, mr, nr, load, bias ? bias + j0 + jp * P::NR : nullptr);
+        P::packB(pb, B, ldb, g.transB, p0, kc, j0, ncE);
+        for (long tm = m0; tm < m1; tm++) {
+          const long i0 = tm * mc, mcE = std::min(mc, g.m - i0);
+          P::packA(pa, A, lda, g.transA, i0, mcE, p0, kc);
+          for (long jp = 0; jp * P::NR < ncE; jp++) {
+            const int nr = (int)std::min((long)P::NR, ncE - jp * P::NR);
+            const void* pbp = P::panelB(pb, jp, kc);
+            for (long ip = 0; ip * P::MR < mcE; ip++) {
+              const int mr = (int)std::min((long)P::MR, mcE - ip * P::MR);
+              float* Ct = C + (i0 + ip * P::MR) * g.n + j0 + jp * P::NR;
+              P::micro(kc, P::panelA(pa, ip, kc), pbp, Ct, g.n, mr, nr, load, bias ? bias + j0 + jp * P::NR : nullptr);
+            }
           }
         }
       }

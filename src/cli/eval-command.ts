@@ -19,6 +19,8 @@ export interface EvalResult {
 }
 
 export async function evalCommand(o: { model: string; data: string[]; maxTokens?: number; json?: boolean; calibration?: boolean; heldOut?: boolean; bins?: number }): Promise<EvalResult> {
+  // --data is optional on the command line because --task translate (src/cli/translate-commands.ts) takes --pairs instead.
+  if (!o.data || o.data.length === 0) throw new Error("--data is required: text files, folders, .jsonl, or 'sotu' / 'moby-dick' (to score a translation model use --task translate --pairs FILE.tsv)");
   // --calibration: expected calibration error and a reliability diagram (src/account/calibration-command.ts).
   if (o.calibration) return (await import('../account/calibration-command.ts')).calibrationCommand(o);
   if (o.heldOut || o.bins !== undefined) throw new Error('--held-out and --bins apply to calibration; add --calibration');

@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { init } from '../backend/registry.ts';
 import { registerAccountCommands } from './account-commands.ts';
+import { evalTranslateAction, registerTranslateCommands, trainTranslateAction } from './translate-commands.ts';
 
 function int(name: string, min = 1) {
   return (v: string): number => {
@@ -74,7 +75,8 @@ export function buildCli(): Command {
     .addOption(backendOption())
     .addOption(threadsOption())
     .addOption(precisionOption())
-    .action(async (opts) => {
+    .action(async (opts, cmd: Command) => {
+      if (opts.task === 'translate') return trainTranslateAction(cmd);
       const { trainCommand } = await import('../train/run.ts');
       await device(opts);
       await trainCommand(opts);
@@ -238,7 +240,8 @@ export function buildCli(): Command {
     .option('--json', 'print JSON')
     .addOption(backendOption())
     .addOption(threadsOption())
-    .action(async (opts) => {
+    .action(async (opts, cmd: Command) => {
+      if (opts.task === 'translate') return evalTranslateAction(cmd);
       const { evalCommand } = await import('./eval-command.ts');
       await device(opts);
       await evalCommand(opts);
@@ -399,6 +402,8 @@ export function buildCli(): Command {
     });
 
   registerAccountCommands(program);
+  // After train, eval and data exist: adds --task translate to train/eval, and translate, bleu, data translation-pairs.
+  registerTranslateCommands(program);
   return program;
 }
 

@@ -10,6 +10,7 @@ import type { LoraAdapter } from '../nn/lora.ts';
 import { FeedbackStore } from './feedback-store.ts';
 import type { ServeLimits } from './limits.ts';
 import { createServer, type GenlabServer } from './server.ts';
+import { loadTranslators } from './translate-routes.ts';
 
 export { CHAT_STOP, renderChat, type ChatMessage } from './chat-template.ts';
 export { ApiError } from './errors.ts';
@@ -77,8 +78,11 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<RunningSe
   const dirs = typeof opts.model === 'string' ? [opts.model] : [...opts.model];
   if (dirs.length === 0) throw new Error('serve needs a model folder: pass --model DIR');
   await ensureDevice(opts.backend, opts.threads);
+  // Translation model folders among --model are served by POST /api/translate (translate-routes.ts).
+  const translators = await loadTranslators(dirs);
   const loaded = [];
-  for (const dir of dirs) loaded.push(await loadModel(dir));
+  for (const dir of dirs) if (!translators.some((t) => t.dir === dir)) loaded.push(await loadModel(dir));
+  if (loaded.length === 0) throw new Error('serve needs a language model folder too: pass --model LM_DIR next to the translation model(s)');
   const adapters: Array<{ name: string; adapter: LoraAdapter; dir: string }> = [];
   for (const a of opts.adapters ?? []) {
     try {
@@ -93,6 +97,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<RunningSe
   try {
     server = await createServer({
       models: loaded.map((lm) => ({ lm, dir: lm.dir })),
+      translators,
       adapters,
       rewardModel,
       ...(opts.runsDir !== undefined ? { runsDir: opts.runsDir } : {}),

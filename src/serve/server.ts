@@ -20,6 +20,7 @@ import { securityHeaders } from './http.ts';
 import { resolveLimits, type ServeLimits } from './limits.ts';
 import { ModelRegistry, type ModelSource } from './models.ts';
 import { registerOpenAiRoutes } from './openai-routes.ts';
+import { registerTranslateRoutes, type TranslatorSource } from './translate-routes.ts';
 
 export interface ServerOptions {
   models: readonly ModelSource[];
@@ -39,6 +40,8 @@ export interface ServerOptions {
   runsDir?: string;
   /** Secret key of the `watermark` option and of POST /api/detect (default: GENLAB_WATERMARK_KEY, else the library's public key). */
   watermarkKey?: number;
+  /** Translation models (POST /api/translate); see translate-routes.ts. */
+  translators?: readonly TranslatorSource[];
 }
 
 export interface GenlabServer {
@@ -164,6 +167,7 @@ export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
   registerAppRoutes(app, models, opts.store, limits, watermarkKey);
   registerAccountRoutes(app, models, limits, watermarkKey);
   registerAlignRoutes(app, alignRuns, rewardModel, limits);
+  registerTranslateRoutes(app, opts.translators ?? [], limits);
 
   const root = opts.webRoot === undefined ? defaultWebRoot() : opts.webRoot;
   const webRoot = root !== null && existsSync(path.join(root, 'index.html')) ? path.resolve(root) : null;

@@ -63,7 +63,7 @@ export function hashString(s: string, seed = 0): number {
 }
 
 export interface SplitOptions {
-  /** Share of keys in the test split (default 0.02). */
+  /** Share of keys in the test split (default 0.03). */
   testFraction?: number;
   /** Share of keys in the validation split (default 0.02). */
   validFraction?: number;
@@ -73,7 +73,7 @@ export interface SplitOptions {
 
 /** Splits items by a hash of keyOf(item): the same key always lands in the same part. */
 export function splitByHash<T>(items: readonly T[], keyOf: (t: T) => string, o: SplitOptions = {}): { train: T[]; valid: T[]; test: T[] } {
-  const test = o.testFraction ?? 0.02;
+  const test = o.testFraction ?? 0.03;
   const valid = o.validFraction ?? 0.02;
   if (!(test >= 0 && valid >= 0 && test + valid < 1)) throw new Error(`split fractions must be >= 0 and sum below 1, got test ${test} and valid ${valid}`);
   const out = { train: [] as T[], valid: [] as T[], test: [] as T[] };

@@ -10,15 +10,17 @@ import { Editor, type Inserted } from './components/Editor.tsx';
 import { FeedbackPanel } from './components/FeedbackPanel.tsx';
 import { LikelihoodView } from './components/LikelihoodView.tsx';
 import { SettingsPanel } from './components/SettingsPanel.tsx';
+import { TranslatePanel } from './components/TranslatePanel.tsx';
 import { DEFAULT_SETTINGS, settingsRecord, usePersistentState, type Settings } from './settings.ts';
 
-type Mode = 'write' | 'likelihood' | 'compare' | 'align';
+type Mode = 'write' | 'likelihood' | 'compare' | 'align' | 'translate';
 
 const MODES: { id: Mode; label: string }[] = [
   { id: 'write', label: 'Write' },
   { id: 'likelihood', label: 'Likelihood' },
   { id: 'compare', label: 'Compare' },
   { id: 'align', label: 'Align' },
+  { id: 'translate', label: 'Translate' },
 ];
 
 export function App() {
@@ -143,6 +145,7 @@ export function App() {
           {mode === 'write' && <Editor api={api} settings={settings} doc={doc} setDoc={setDoc} onInserted={(it) => setHistory((hs) => [it, ...hs].slice(0, 30))} announce={setMessage} />}
           {mode === 'likelihood' && <LikelihoodView api={api} settings={settings} doc={doc} goWrite={() => setMode('write')} />}
           {mode === 'compare' && <CompareView api={api} settings={settings} doc={doc} announce={setMessage} onSaved={refreshStats} />}
+          {mode === 'translate' && <TranslatePanel apiKey={settings.apiKey} announce={setMessage} />}
           {mode === 'align' && (
             <AlignPanel api={api} settings={settings} config={config} doc={doc} selectModel={(id) => setSettings((s) => ({ ...s, model: id }))} refreshConfig={refreshConfig} announce={setMessage} />
           )}

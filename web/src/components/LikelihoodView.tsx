@@ -1,9 +1,12 @@
 // The likelihood view: the text coloured token by token by how likely the model found each token
 // given everything before it. Hovering (or focusing, with ←/→) a token shows the model's top
-// alternatives at that position with their probabilities.
+// alternatives at that position with their probabilities and the entropy there. Runs of unlikely
+// tokens (the server's low-confidence spans) get a dotted underline: if the model is calibrated,
+// that is where text it wrote is most likely wrong. "Detect watermark" asks the server whether the
+// text carries the watermark of its generation endpoints.
 
-import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
-import type { Analysis, Api } from '../api.ts';
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import type { Analysis, Api, Detection } from '../api.ts';
 import type { Settings } from '../settings.ts';
 
 /** Probabilities below this all get the strongest colour. */
@@ -32,6 +35,20 @@ export function shown(token: string): string {
 
 const LEGEND = [1e-4, 1e-3, 1e-2, 1e-1, 1];
 
+/** Fewer scored tokens than this cannot show a watermark reliably (see docs/accountability.md). */
+const DETECT_MIN_TOKENS = 25;
+
+function pValue(p: number): string {
+  return p >= 0.001 ? p.toPrecision(2) : p.toExponential(1);
+}
+
+function detectionText(d: Detection): string {
+  const counts = `${d.green} of ${d.scored} tokens green, ${(d.gamma * d.scored).toFixed(0)} expected by chance`;
+  if (d.flagged) return `Watermark detected: z = ${d.z.toFixed(2)} > ${d.threshold}, p = ${pValue(d.p_value)} (${counts}).`;
+  const short = d.scored < DETECT_MIN_TOKENS ? ` The text is too short to tell: ${DETECT_MIN_TOKENS}+ tokens are needed.` : '';
+  return `No watermark found: z = ${d.z.toFixed(2)}, p = ${pValue(d.p_value)} (${counts}).${short}`;
+}
+
 export function LikelihoodView(props: { api: Api; settings: Settings; doc: string; goWrite: () => void }) {
   const { api, settings, doc, goWrite } = props;
   const [analysis, setAnalysis] = useState<Analysis | null>(null);
@@ -39,6 +56,8 @@ export function LikelihoodView(props: { api: Api; settings: Settings; doc: strin
   const [loading, setLoading] = useState(false);
   const [active, setActive] = useState<number | null>(null);
   const [analyzed, setAnalyzed] = useState('');
+  const [detection, setDetection] = useState<{ text: string; result: Detection } | null>(null);
+  const [detecting, setDetecting] = useState(false);
   const tokenRefs = useRef<(HTMLSpanElement | null)[]>([]);
   const boxRef = useRef<HTMLDivElement>(null);
 
@@ -57,6 +76,19 @@ export function LikelihoodView(props: { api: Api; settings: Settings; doc: strin
     }
   }
 
+  async function detect(): Promise<void> {
+    if (doc.trim() === '') return;
+    setDetecting(true);
+    setError(null);
+    try {
+      setDetection({ text: doc, result: await api.detect(doc, settings.model || undefined) });
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setDetecting(false);
+    }
+  }
+
   // Analyze when the view opens and whenever another model is chosen.
   useEffect(() => {
     void run();
@@ -66,6 +98,15 @@ export function LikelihoodView(props: { api: Api; settings: Settings; doc: strin
   const known = tokens.filter((t) => t.prob !== null);
   const weakest = known.length > 0 ? known.reduce((a, b) => (b.prob! < a.prob! ? b : a)) : null;
   const lowShare = known.length > 0 ? known.filter((t) => t.prob! < 0.01).length / known.length : 0;
+  const spans = analysis?.low_confidence_spans ?? [];
+  /** Index of the low-confidence span each token is in, or -1. */
+  const spanOf = useMemo(() => {
+    const out = new Array<number>(tokens.length).fill(-1);
+    spans.forEach((s, k) => {
+      for (let i = s.first_token; i < s.end_token && i < out.length; i++) out[i] = k;
+    });
+    return out;
+  }, [analysis]);
 
   function onKeyDown(e: KeyboardEvent<HTMLDivElement>): void {
     if (tokens.length === 0) return;
@@ -93,16 +134,21 @@ export function LikelihoodView(props: { api: Api; settings: Settings; doc: strin
     const b = box.getBoundingClientRect();
     const width = Math.min(300, b.width - 16);
     const left = Math.max(8, Math.min(r.left - b.left, b.width - width - 8));
-    return { t, top: r.bottom - b.top + box.scrollTop + 6, left, width };
+    return { t, i: active, top: r.bottom - b.top + box.scrollTop + 6, left, width };
   })();
 
   return (
     <section className="panel likelihood" aria-labelledby="lk-title">
       <div className="panel-head">
         <h2 id="lk-title">Likelihood</h2>
-        <button type="button" onClick={() => void run()} disabled={loading || doc.trim() === ''}>
-          {loading ? 'Analyzing…' : doc !== analyzed && analysis ? 'Re-analyze changed text' : 'Analyze'}
-        </button>
+        <div className="head-actions">
+          <button type="button" onClick={() => void detect()} disabled={detecting || doc.trim() === ''} title="Does this text carry the watermark of this server's suggestions?">
+            {detecting ? 'Detecting…' : 'Detect watermark'}
+          </button>
+          <button type="button" onClick={() => void run()} disabled={loading || doc.trim() === ''}>
+            {loading ? 'Analyzing…' : doc !== analyzed && analysis ? 'Re-analyze changed text' : 'Analyze'}
+          </button>
+        </div>
       </div>
       <div className="legend" aria-label="Colour legend: probability of each token">
         <span className="legend-label">Token probability</span>
@@ -112,7 +158,19 @@ export function LikelihoodView(props: { api: Api; settings: Settings; doc: strin
             <span key={p}>{p >= 1 ? '100%' : `${p * 100}%`}</span>
           ))}
         </div>
+        <p className="legend-low">
+          <span className="low-sample" aria-hidden="true">
+            text
+          </span>{' '}
+          low confidence: a run of tokens the model gave under 10%, worth checking
+        </p>
       </div>
+      {detection && (
+        <p className={`detection${detection.result.flagged ? ' flagged' : ''}`} role="status">
+          {detectionText(detection.result)}
+          {detection.text !== doc && <span className="muted"> (for an earlier version of the text)</span>}
+        </p>
+      )}
       {doc.trim() === '' && (
         <p className="muted">
           Nothing to analyze yet.{' '}
@@ -141,6 +199,9 @@ export function LikelihoodView(props: { api: Api; settings: Settings; doc: strin
             <span>
               <strong>{(lowShare * 100).toFixed(0)}%</strong> below 1%
             </span>
+            <span>
+              <strong>{spans.length}</strong> low-confidence {spans.length === 1 ? 'span' : 'spans'}
+            </span>
             {analysis.windowed && <span title="Each token is predicted from at least half a context of the text before it">longer than the context: read in windows</span>}
             {weakest && (
               <span>
@@ -156,11 +217,12 @@ export function LikelihoodView(props: { api: Api; settings: Settings; doc: strin
                   ref={(el) => {
                     tokenRefs.current[i] = el;
                   }}
-                  className={`tok${i === active ? ' active' : ''}`}
+                  className={`tok${spanOf[i]! >= 0 ? ' low' : ''}${i === active ? ' active' : ''}`}
                   style={{ background: probColour(t.prob) }}
                   tabIndex={i === active ? 0 : -1}
                   data-prob={t.prob ?? ''}
-                  aria-label={`${shown(t.text)} ${t.prob === null ? 'first token, not scored' : percent(t.prob)}`}
+                  data-span={spanOf[i]! >= 0 ? spanOf[i] : undefined}
+                  aria-label={`${shown(t.text)} ${t.prob === null ? 'first token, not scored' : percent(t.prob)}${spanOf[i]! >= 0 ? ', low confidence' : ''}`}
                   onMouseEnter={() => setActive(i)}
                   onFocus={() => setActive(i)}
                 >
@@ -179,6 +241,12 @@ export function LikelihoodView(props: { api: Api; settings: Settings; doc: strin
                     </>
                   )}
                 </p>
+                {tip.t.entropy !== null && (
+                  <p className="tip-meta">
+                    Entropy here <strong>{tip.t.entropy.toFixed(2)} nats</strong> (as unsure as a pick among {Math.exp(tip.t.entropy).toFixed(0)} tokens)
+                    {spanOf[tip.i]! >= 0 && <> · in a low-confidence span</>}
+                  </p>
+                )}
                 {tip.t.top.length > 0 && (
                   <ol className="alts">
                     {tip.t.top.map((a) => (
