@@ -299,6 +299,52 @@ function gemmSmallM(
   const ldcB = ldc << 2;
   const ldbB = ldb << 2;
   let j = 0;
+  if (!transB && <usize>m * <usize>n * 4 <= PACK_B_BYTES) {
+    // Stream B row by row (each row contiguous, read once, prefetch-friendly) into m rows of
+    // accumulators; a column-strip walk down B would touch a new cache line every step.
+    const acc = ws + PACK_A_BYTES;
+    const rowB = <usize>n << 2;
+    memory.fill(acc, 0, <usize>m * rowB);
+    const n16 = n & ~15;
+    const n4 = n & ~3;
+    let bp = b;
+    for (let p = 0; p < k; p++) {
+      const o = <usize>p << 2;
+      for (let i = 0; i < m; i++) {
+        const xs = load<f32>(ar + <usize>i * kB + o);
+        const x = f32x4.splat(xs);
+        const cr = acc + <usize>i * rowB;
+        let q = 0;
+        for (; q < n16; q += 16) {
+          const qo = <usize>q << 2;
+          v128.store(cr + qo, madd(x, v128.load(bp + qo), v128.load(cr + qo)));
+          v128.store(cr + qo, madd(x, v128.load(bp + qo, 16), v128.load(cr + qo, 16)), 16);
+          v128.store(cr + qo, madd(x, v128.load(bp + qo, 32), v128.load(cr + qo, 32)), 32);
+          v128.store(cr + qo, madd(x, v128.load(bp + qo, 48), v128.load(cr + qo, 48)), 48);
+        }
+        for (; q < n4; q += 4) {
+          const qo = <usize>q << 2;
+          v128.store(cr + qo, madd(x, v128.load(bp + qo), v128.load(cr + qo)));
+        }
+        for (; q < n; q++) {
+          const qo = <usize>q << 2;
+          store<f32>(cr + qo, load<f32>(cr + qo) + xs * load<f32>(bp + qo));
+        }
+      }
+      bp += ldbB;
+    }
+    for (let i = 0; i < m; i++) {
+      const row = c + <usize>i * ldcB;
+      const cr = acc + <usize>i * rowB;
+      for (let q = 0; q < n; q++) {
+        const qo = <usize>q << 2;
+        let v = load<f32>(cr + qo);
+        if (bias != 0) v += load<f32>(bias + qo);
+        store<f32>(row + qo, accumulate ? load<f32>(row + qo) + v : v);
+      }
+    }
+    return;
+  }
   if (!transB) {
     for (; j + 8 <= n; j += 8) {
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
