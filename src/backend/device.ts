@@ -68,6 +68,8 @@ export class Device {
   // heap
   private top: Ptr;
   private readonly free = new Map<number, Ptr[]>();
+  /** End → start of every block in the free lists (for giving the heap's top back). */
+  private readonly freeEnds = new Map<Ptr, Ptr>();
   private readonly registry: FinalizationRegistry<HeapToken>;
   private heapInUse = 0;
   private heapPeak = 0;
@@ -225,7 +227,11 @@ export class Device {
     this.heapInUse += size;
     if (this.heapInUse > this.heapPeak) this.heapPeak = this.heapInUse;
     const list = this.free.get(size);
-    if (list && list.length > 0) return list.pop()!;
+    if (list && list.length > 0) {
+      const reused = list.pop()!;
+      this.freeEnds.delete(reused + size);
+      return reused;
+    }
     const ptr = this.top;
     const end = ptr + size;
     const have = this.memory.buffer.byteLength / 4;
@@ -251,9 +257,23 @@ export class Device {
 
   private release(ptr: Ptr, size: number): void {
     this.heapInUse -= size;
+    if (ptr + size === this.top) {
+      // Give the top of the heap back, and any free blocks that now end there, so a large block
+      // freed at the top (a first step's spill) can be reused whole (the arena that replaces it).
+      this.top = ptr;
+      for (let below = this.freeEnds.get(this.top); below !== undefined; below = this.freeEnds.get(this.top)) {
+        const blockSize = this.top - below;
+        this.freeEnds.delete(this.top);
+        const blocks = this.free.get(blockSize)!;
+        blocks.splice(blocks.lastIndexOf(below), 1);
+        this.top = below;
+      }
+      return;
+    }
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
     list.push(ptr);
+    this.freeEnds.set(ptr + size, ptr);
   }
 }
 
