@@ -21,3 +21,15 @@ it('blocks freed at the top of the heap are given back, so a scope spill and its
   assert.ok(stats.totalBytes - peak0 < 1.3 * stats.arenaPeakBytes, 'memory grew by about one arena, not two');
   void a;
 });
+
+it('large free blocks merge with their neighbours and are split for later allocations', () => {
+  const dev = new Device(createRefBackend());
+  const parts = [0, 1, 2, 3].map(() => dev.allocStorage(100_000));
+  const guard = dev.allocStorage(16); // keeps the freed blocks off the top
+  for (const p of parts) dev.freeStorage(p);
+  const big = dev.allocStorage(350_000); // fits only in the merged 400,000
+  assert.equal(big.ptr, parts[0]!.ptr);
+  const rest = dev.allocStorage(50_000); // the remainder after the split
+  assert.equal(rest.ptr, parts[0]!.ptr + 350_000);
+  void guard;
+});

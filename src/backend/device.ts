@@ -6,13 +6,17 @@
 // Two allocation regimes:
 // - heap: long-lived blocks (parameters, user tensors, caches), returned to size-class free lists
 //   when the owning Storage is garbage-collected (FinalizationRegistry) or freed explicitly.
-// - arena: inside `scope()`, activations bump-allocate from one reused block and the scope's end
+// - arena: inside `scope()`, activations bump-allocate from reused chunks and the scope's end
 //   releases them all at once; Storage objects are pooled too, so a steady-state training step
-//   allocates neither memory nor Storage objects per op. The arena grows to the peak seen.
+//   allocates neither memory nor Storage objects per op. What does not fit spills to the heap for
+//   that scope, and the arena then grows by new chunks, taken first from free holes in the heap
+//   (e.g. where parameters were before they moved into the flat block), then from its top.
 
 import type { Kernels, Ptr } from './kernels.ts';
 
 const ALIGN = 16; // elements (64 bytes): SIMD- and cache-line aligned blocks
+/** Blocks of at least this many elements (256 KiB) are merged and split; smaller ones reuse by exact size. */
+const LARGE = 1 << 16;
 const PAGE_ELEMS = 65536 / 4;
 
 export type BackendName = 'ref' | 'wasm' | 'native';
@@ -70,12 +74,18 @@ export class Device {
   private readonly free = new Map<number, Ptr[]>();
   /** End → start of every block in the free lists (for giving the heap's top back). */
   private readonly freeEnds = new Map<Ptr, Ptr>();
+  /** Free large blocks, start → size and end → start (merged with free neighbours). */
+  private readonly large = new Map<Ptr, number>();
+  private readonly largeEnds = new Map<Ptr, Ptr>();
   private readonly registry: FinalizationRegistry<HeapToken>;
   private heapInUse = 0;
   private heapPeak = 0;
 
   // arena
-  private arenaBlock: Storage | null = null;
+  private readonly arenaChunks: Storage[] = [];
+  private chunk = 0;
+  private chunkUsed = 0;
+  private spilled = 0;
   private arenaUsed = 0;
   private arenaNeed = 0;
   private arenaDepth = 0;
@@ -127,16 +137,21 @@ export class Device {
     const size = roundUp(Math.max(n, 1));
     if (this.arenaDepth > 0) {
       const s = this.pooledStorage();
-      const block = this.arenaBlock;
-      if (block && this.arenaUsed + size <= block.size) {
-        s.ptr = block.ptr + this.arenaUsed;
+      const chunks = this.arenaChunks;
+      while (this.chunk < chunks.length && this.chunkUsed + size > chunks[this.chunk]!.size) {
+        this.chunk++;
+        this.chunkUsed = 0;
+      }
+      if (this.chunk < chunks.length) {
+        s.ptr = chunks[this.chunk]!.ptr + this.chunkUsed;
         s.size = size;
+        this.chunkUsed += size;
       } else {
         // Spill to the heap for this scope; the arena grows to fit next time.
-        const ptr = this.heapAlloc(size);
-        s.ptr = ptr;
+        s.ptr = this.heapAlloc(size);
         s.size = size;
         this.overflow.push(s);
+        this.spilled += size;
       }
       this.arenaUsed += size;
       if (this.arenaUsed > this.arenaNeed) this.arenaNeed = this.arenaUsed;
@@ -203,11 +218,21 @@ export class Device {
     this.lastScopePeak = this.arenaNeed;
     for (const s of this.overflow) this.release(s.ptr, s.size);
     this.overflow.length = 0;
-    if (!this.arenaBlock || this.arenaBlock.size < this.arenaNeed) {
-      if (this.arenaBlock) this.release(this.arenaBlock.ptr, this.arenaBlock.size);
-      const size = roundUp(Math.ceil(this.arenaNeed * 1.1));
-      this.arenaBlock = new Storage(this, this.heapAlloc(size), size, true);
+    let grow = this.spilled > 0 ? roundUp(Math.ceil(this.spilled * 1.1)) : 0;
+    if (grow > 0 && this.arenaChunks.length >= 8) {
+      // Varying shapes kept spilling past many chunks: start over with room for this scope's need.
+      for (const c of this.arenaChunks) this.release(c.ptr, c.size);
+      this.arenaChunks.length = 0;
+      grow = roundUp(Math.ceil(this.arenaNeed * 1.1));
     }
+    while (grow > 0) {
+      const chunk = this.takeChunk(grow);
+      this.arenaChunks.push(chunk);
+      grow -= chunk.size;
+    }
+    this.spilled = 0;
+    this.chunk = 0;
+    this.chunkUsed = 0;
     this.arenaUsed = 0;
     this.arenaNeed = 0;
     this.storagePoolNext = 0;
@@ -223,14 +248,42 @@ export class Device {
     return s;
   }
 
+  /** An arena chunk of at most `size` elements: the largest free hole if one is big enough to matter, else new memory. */
+  private takeChunk(size: number): Storage {
+    let best = -1;
+    let bestSize = 0;
+    for (const [ptr, blockSize] of this.large) {
+      if (blockSize > bestSize) {
+        best = ptr;
+        bestSize = blockSize;
+      }
+    }
+    // Holes smaller than an eighth of what is needed would fragment the arena into many chunks.
+    if (best >= 0 && bestSize >= size / 8) {
+      const take = Math.min(size, bestSize);
+      this.large.delete(best);
+      this.largeEnds.delete(best + bestSize);
+      if (bestSize > take) this.addFree(best + take, bestSize - take);
+      this.heapInUse += take;
+      if (this.heapInUse > this.heapPeak) this.heapPeak = this.heapInUse;
+      return new Storage(this, best, take, true);
+    }
+    return new Storage(this, this.heapAlloc(size), size, true);
+  }
+
   private heapAlloc(size: number): Ptr {
     this.heapInUse += size;
     if (this.heapInUse > this.heapPeak) this.heapPeak = this.heapInUse;
-    const list = this.free.get(size);
-    if (list && list.length > 0) {
-      const reused = list.pop()!;
-      this.freeEnds.delete(reused + size);
-      return reused;
+    if (size >= LARGE) {
+      const ptr = this.takeLarge(size);
+      if (ptr >= 0) return ptr;
+    } else {
+      const list = this.free.get(size);
+      if (list && list.length > 0) {
+        const reused = list.pop()!;
+        this.freeEnds.delete(reused + size);
+        return reused;
+      }
     }
     const ptr = this.top;
     const end = ptr + size;
@@ -255,25 +308,88 @@ export class Device {
     return ptr;
   }
 
+  /** Best fit among free large blocks, splitting off the rest; -1 when none is big enough. */
+  private takeLarge(size: number): Ptr {
+    let best = -1;
+    let bestSize = Infinity;
+    for (const [ptr, blockSize] of this.large) {
+      if (blockSize >= size && blockSize < bestSize) {
+        best = ptr;
+        bestSize = blockSize;
+        if (blockSize === size) break;
+      }
+    }
+    if (best < 0) return -1;
+    this.large.delete(best);
+    this.largeEnds.delete(best + bestSize);
+    if (bestSize > size) this.addFree(best + size, bestSize - size);
+    return best;
+  }
+
   private release(ptr: Ptr, size: number): void {
     this.heapInUse -= size;
-    if (ptr + size === this.top) {
-      // Give the top of the heap back, and any free blocks that now end there, so a large block
-      // freed at the top (a first step's spill) can be reused whole (the arena that replaces it).
-      this.top = ptr;
-      for (let below = this.freeEnds.get(this.top); below !== undefined; below = this.freeEnds.get(this.top)) {
-        const blockSize = this.top - below;
-        this.freeEnds.delete(this.top);
-        const blocks = this.free.get(blockSize)!;
-        blocks.splice(blocks.lastIndexOf(below), 1);
-        this.top = below;
+    this.addFree(ptr, size);
+  }
+
+  /**
+   * Returns a block to the free pool. Small blocks go to exact-size lists (fast reuse by the same
+   * shapes); large ones merge with free large neighbours so that big frees (a model's parameters
+   * copied into the flat block, a first step's spill) can serve later big allocations. A block
+   * that ends at the heap's top lowers the top instead.
+   */
+  private addFree(ptr: Ptr, size: number): void {
+    if (size >= LARGE) {
+      const before = this.largeEnds.get(ptr);
+      if (before !== undefined) {
+        const beforeSize = this.large.get(before)!;
+        this.large.delete(before);
+        this.largeEnds.delete(ptr);
+        ptr = before;
+        size += beforeSize;
       }
+      const afterSize = this.large.get(ptr + size);
+      if (afterSize !== undefined) {
+        this.large.delete(ptr + size);
+        this.largeEnds.delete(ptr + size + afterSize);
+        size += afterSize;
+      }
+    }
+    if (ptr + size === this.top) {
+      this.top = ptr;
+      this.trimTop();
+      return;
+    }
+    if (size >= LARGE) {
+      this.large.set(ptr, size);
+      this.largeEnds.set(ptr + size, ptr);
       return;
     }
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
     list.push(ptr);
     this.freeEnds.set(ptr + size, ptr);
+  }
+
+  /** Lowers the top past free blocks that end at it. */
+  private trimTop(): void {
+    for (;;) {
+      const small = this.freeEnds.get(this.top);
+      if (small !== undefined) {
+        const blocks = this.free.get(this.top - small)!;
+        blocks.splice(blocks.lastIndexOf(small), 1);
+        this.freeEnds.delete(this.top);
+        this.top = small;
+        continue;
+      }
+      const big = this.largeEnds.get(this.top);
+      if (big !== undefined) {
+        this.large.delete(big);
+        this.largeEnds.delete(this.top);
+        this.top = big;
+        continue;
+      }
+      return;
+    }
   }
 }
 

@@ -196,50 +196,50 @@ export async function benchNativeKernels(opts: NativeBenchOptions): Promise<Nati
   const minTime = quick ? 0.2 : 0.5;
   const list = cases(quick).filter((c) => !opts.filter || c.op.includes(opts.filter));
   const rows: NativeBenchRow[] = [];
-  const caseOf = new Map<NativeBenchRow, Case>();
+  const peer = torchAvailable();
+  if (!peer) print('PyTorch peer skipped: /usr/bin/python3 cannot import torch');
+  // PyTorch runs each case right after genlab's rows for it, so a ratio compares two runs a few
+  // seconds apart even when other work comes and goes on the machine.
+  let peerFailed = false;
+  const runPeerCase = async (c: Case, threads: number): Promise<number | undefined> => {
+    if (!peer || peerFailed) return undefined;
+    try {
+      const [r] = await runPeer('peer_kernels.py', [JSON.stringify([{ id: 'x', threads, flops: c.flops, ...c.peer }]), String(minTime)]);
+      return typeof r?.['gflops'] === 'number' ? (r['gflops'] as number) : undefined;
+    } catch (err) {
+      peerFailed = true;
+      print(`PyTorch peer failed, ratios omitted: ${(err as Error).message.split('\n')[0]}`);
+      return undefined;
+    }
+  };
   for (const isa of isas) {
     const bf16Kernels: Bf16Kernel[] = ['emulated'];
     if ((isa === 'avx512' || isa === 'amx') && features.avx512bf16) bf16Kernels.push('avx512bf16');
     if (isa === 'amx' && features.amx) bf16Kernels.push('amx');
     for (const threads of opts.threads) {
-      for (const precision of ['fp32', 'bf16'] as Precision[]) {
-        for (const kernel of precision === 'bf16' ? bf16Kernels : [defaultBf16Kernel(isa, features)]) {
-          const todo = list.filter((c) => c.precision === precision);
-          if (todo.length === 0) continue;
-          const dev = new Device(createNativeBackend({ isa, threads, precision, bf16Kernel: kernel }));
-          for (const c of todo) {
-            const held: Storage[] = [];
-            const fn = c.prepare(dev, new Rng(1), held);
-            const t = bestTime(fn, minTime);
-            for (const s of held) dev.freeStorage(s);
-            const row: NativeBenchRow = { op: c.op, shape: c.shape, backend: 'native', isa, precision, threads, gflops: c.flops / t / 1e9 };
-            if (precision === 'bf16') row.bf16Kernel = kernel;
-            rows.push(row);
-            caseOf.set(row, c);
-          }
+      for (const c of list) {
+        const group: NativeBenchRow[] = [];
+        for (const kernel of c.precision === 'bf16' ? bf16Kernels : [defaultBf16Kernel(isa, features)]) {
+          const dev = new Device(createNativeBackend({ isa, threads, precision: c.precision, bf16Kernel: kernel }));
+          const held: Storage[] = [];
+          const fn = c.prepare(dev, new Rng(1), held);
+          const t = bestTime(fn, minTime);
+          for (const s of held) dev.freeStorage(s);
           await dev.close();
+          const row: NativeBenchRow = { op: c.op, shape: c.shape, backend: 'native', isa, precision: c.precision, threads, gflops: c.flops / t / 1e9 };
+          if (c.precision === 'bf16') row.bf16Kernel = kernel;
+          group.push(row);
+        }
+        const pg = await runPeerCase(c, threads);
+        for (const row of group) {
+          if (pg !== undefined) {
+            row.peer_gflops = pg;
+            row.ratio = row.gflops / pg;
+          }
+          rows.push(row);
         }
       }
     }
-  }
-  if (torchAvailable()) {
-    const peerThreads = [...new Set(opts.threads)];
-    const peerCases = list.flatMap((c, ci) => peerThreads.map((threads) => ({ id: `${ci}:${threads}`, threads, flops: c.flops, ...c.peer })));
-    try {
-      const results = await runPeer('peer_kernels.py', [JSON.stringify(peerCases), String(minTime)]);
-      const byId = new Map(results.map((r) => [String(r['id']), r['gflops']]));
-      for (const row of rows) {
-        const peer = byId.get(`${list.indexOf(caseOf.get(row)!)}:${row.threads}`);
-        if (typeof peer === 'number') {
-          row.peer_gflops = peer;
-          row.ratio = row.gflops / peer;
-        }
-      }
-    } catch (err) {
-      print(`PyTorch peer failed, ratios omitted: ${(err as Error).message.split('\n')[0]}`);
-    }
-  } else {
-    print('PyTorch peer skipped: /usr/bin/python3 cannot import torch');
   }
   if (opts.json) for (const row of rows) print(JSON.stringify(row));
   else for (const line of table(rows)) print(line);

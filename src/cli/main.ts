@@ -4,6 +4,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { init } from '../backend/registry.ts';
 import { registerAccountCommands } from './account-commands.ts';
+import { registerDataCommands } from './data-commands.ts';
+import { registerScalingCommands } from './scaling-commands.ts';
 import { evalTranslateAction, registerTranslateCommands, trainTranslateAction } from './translate-commands.ts';
 
 function int(name: string, min = 1) {
@@ -402,6 +404,8 @@ export function buildCli(): Command {
     });
 
   registerAccountCommands(program);
+  registerDataCommands(program);
+  registerScalingCommands(program);
   // After train, eval and data exist: adds --task translate to train/eval, and translate, bleu, data translation-pairs.
   registerTranslateCommands(program);
   return program;

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { backward, noGrad } from '../autograd/tape.ts';
+import type { Device } from '../backend/device.ts';
 import { mix32, Rng } from '../backend/rng.ts';
 import { AdamW, clipGradNorm } from '../optim/adamw.ts';
 import { empty } from '../tensor/tensor.ts';
@@ -24,7 +25,7 @@ import { translateIds } from './translate.ts';
 
 /** Model shapes and training defaults for 2 cores. */
 export const TRANSLATE_PRESETS = {
-  'translate-tiny': { description: '2+2 layers, 64 wide (tests; seconds)', model: { nEmbd: 64, nEncoderLayer: 2, nDecoderLayer: 2, nHead: 2, nPositions: 64 }, vocabSize: 512, batchTokens: 512, lr: 3e-3 },
+  'translate-tiny': { description: '2+2 layers, 64 wide (tests; seconds)', model: { nEmbd: 64, nEncoderLayer: 2, nDecoderLayer: 2, nHead: 2, nPositions: 256 }, vocabSize: 512, batchTokens: 512, lr: 3e-3 },
   'translate-small': { description: '3+3 layers, 256 wide, 4 heads (about 15 minutes on 2 cores)', model: { nEmbd: 256, nEncoderLayer: 3, nDecoderLayer: 3, nHead: 4, nPositions: 192 }, vocabSize: 4096, batchTokens: 2048, lr: 1e-3 },
   'translate-base': { description: '6+6 layers, 512 wide, 8 heads (Vaswani et al. base; hours on 2 cores)', model: { nEmbd: 512, nEncoderLayer: 6, nDecoderLayer: 6, nHead: 8, nPositions: 256 }, vocabSize: 8192, batchTokens: 4096, lr: 5e-4 },
 } as const;
@@ -60,6 +61,8 @@ export interface TranslateTrainOptions {
   sourceLang?: string;
   targetLang?: string;
   quiet?: boolean;
+  /** Device to train on (default: the default device). */
+  device?: Device;
   /** Progress callbacks (the CLI prints them). */
   onLog?: (line: string) => void;
 }
@@ -275,7 +278,7 @@ export async function trainTranslator(o: TranslateTrainOptions): Promise<Transla
   const trainTokensPerEpoch = enc.encoded.reduce((a, p) => a + p.tgt.length + 1, 0);
   log(`tokenizer: ${tokenizer.vocabSize} shared BPE ids; ${trainTokensPerEpoch.toLocaleString()} target tokens per epoch${enc.dropped ? `; ${enc.dropped} pairs longer than ${config.nPositions} tokens skipped` : ''}`);
 
-  const model = new Translator(config, { seed });
+  const model = new Translator(config, { seed, ...(o.device ? { device: o.device } : {}) });
   const tm: TranslationModel = { model, tokenizer };
   log(`model: ${plan.preset}, ${(model.numParameters() / 1e6).toFixed(2)}M parameters, ${config.nEncoderLayer}+${config.nDecoderLayer} layers × ${config.nEmbd} wide, ${config.positions} positions; backend ${model.device.name} × ${model.device.threads} threads`);
 
@@ -340,6 +343,7 @@ export async function trainTranslator(o: TranslateTrainOptions): Promise<Transla
 
   model.train();
   let lastLoss = NaN;
+  let lastEval = -1;
   let windowStart = performance.now();
   let windowTokens = 0;
   while (step < steps && elapsed() < budgetSeconds) {
@@ -375,14 +379,23 @@ export async function trainTranslator(o: TranslateTrainOptions): Promise<Transla
       windowTokens = 0;
       await flush();
     }
-    if (step % evalEvery === 0) await evaluateAndSave(false);
+    if (step % evalEvery === 0) {
+      await evaluateAndSave(false);
+      lastEval = step;
+    }
     if (step % 16 === 0) await new Promise((r) => setImmediate(r));
   }
-  await evaluateAndSave(true);
+  if (lastEval !== step) await evaluateAndSave(true);
   // The best checkpoint's run record is rewritten as complete with the final progress.
   const { writeJsonAtomic } = await import('../io/atomic.ts');
   const record = JSON.parse(await readFile(path.join(o.out, 'run.json'), 'utf8')) as Record<string, unknown>;
   await writeJsonAtomic(path.join(o.out, 'run.json'), { ...record, complete: true, finalProgress: runRecord(true)['progress'] });
+  try {
+    const { writeTrainingCurves } = await import('./report.ts');
+    await writeTrainingCurves(o.out, `${config.sourceLang} → ${config.targetLang}, ${plan.preset}: loss and greedy BLEU`);
+  } catch (err) {
+    log(`the training curves were not drawn: ${(err as Error).message}`);
+  }
   const result: TranslateTrainResult = {
     steps: step,
     epochs: epoch + cursor / Math.max(1, batches.length),

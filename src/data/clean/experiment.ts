@@ -226,10 +226,10 @@ export async function runCleanExperiment(o: CleanExperimentOptions): Promise<Cle
   await writeChart(path.join(o.outDir, 'experiment'), {
     title: { text: 'Held-out loss on clean speeches: raw vs cleaned training data', left: 'center', textStyle: { fontSize: 15 } },
     legend: { top: 32 },
-    grid: { left: 70, right: 30, top: 70, bottom: 50 },
+    grid: { left: 80, right: 30, top: 70, bottom: 50 },
     xAxis: { type: 'value', name: 'training tokens', nameLocation: 'middle', nameGap: 30 },
-    yAxis: { type: 'value', name: 'held-out loss (nats/token)', scale: true },
-    series: arms.map((a) => ({ name: `${a.arm} (final ${a.heldOutLoss.toFixed(3)})`, type: 'line', showSymbol: true, data: a.curve.map((p) => [p.tokens, Math.round(p.loss * 1e4) / 1e4]) })),
+    yAxis: { type: 'value', name: 'held-out loss, 32 batches (nats/token)', nameLocation: 'middle', nameGap: 50, scale: true },
+    series: arms.map((a) => ({ name: `${a.arm} (whole held-out set at the end: ${a.heldOutLoss.toFixed(3)})`, type: 'line', showSymbol: true, data: a.curve.map((p) => [p.tokens, Math.round(p.loss * 1e4) / 1e4]) })),
   }, { title: 'genlab data experiment: raw vs cleaned' });
   say(`cleaning ${result.improvement > 0 ? 'lowered' : 'raised'} the held-out loss by ${Math.abs(result.improvement).toFixed(4)} nats/token; see ${path.join(o.outDir, 'experiment.md')}`);
   return result;

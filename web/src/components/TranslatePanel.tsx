@@ -134,10 +134,7 @@ export function TranslatePanel(props: { apiKey: string; announce: (m: string) =>
         {current ? `${language(current.source_lang)} text` : 'Text'}
       </label>
       <textarea id="tr-source" className="cmp-prompt" value={text} onChange={(e) => setText(e.target.value)} rows={5} maxLength={info?.limits.max_chars} />
-      <div className="row">
-        <button type="button" className="primary" onClick={() => void translate()} disabled={busy || !text.trim() || !current}>
-          {busy ? 'Translating…' : 'Translate'}
-        </button>
+      <div className="field">
         <label htmlFor="tr-beam">Decoding</label>
         <select id="tr-beam" value={beam} onChange={(e) => setBeam(Number(e.target.value))}>
           <option value={0}>beam search, {current?.num_beams ?? 5} beams (the model's default)</option>
@@ -145,6 +142,11 @@ export function TranslatePanel(props: { apiKey: string; announce: (m: string) =>
           <option value={2}>beam search, 2 beams</option>
           <option value={8}>beam search, 8 beams</option>
         </select>
+      </div>
+      <div className="row">
+        <button type="button" className="primary" onClick={() => void translate()} disabled={busy || !text.trim() || !current}>
+          {busy ? 'Translating…' : 'Translate'}
+        </button>
         {info && text !== info.example && (
           <button type="button" onClick={() => setText(info.example)}>
             Use the example (Lincoln)
@@ -159,7 +161,7 @@ export function TranslatePanel(props: { apiKey: string; announce: (m: string) =>
       {result && (
         <article className="side" aria-label="Translation">
           <h3>
-            {current ? language(current.target_lang) : 'Translation'} · {result.beam === 1 ? 'greedy' : `beam ${result.beam}`} · {result.seconds.toFixed(1)} s
+            {current ? language(current.target_lang) : 'Translation'} · {result.beam === 1 ? 'greedy' : `beam ${result.beam}`} · {result.seconds.toFixed(2)} s
           </h3>
           <p id="tr-output" className="side-text">
             {result.translation}
