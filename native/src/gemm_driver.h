@@ -148,7 +148,8 @@ void gemmDriver(Ctx* c, const GemmArgs& g) {
     const long m0 = grp * plan.tilesM / plan.groups, m1 = (grp + 1) * plan.tilesM / plan.groups;
     char* scratch = static_cast<char*>(threadScratch(th));
     void* pa = scratch;
-    void* pb = scratch + ((P::packABytes(mc, P::KC) + 63) & ~size_t(63));
+    // 64 bytes of slack after packed A: packers may write a few floats past their last panel.
+    void* pb = scratch + ((P::packABytes(mc, P::KC) + 64 + 63) & ~size_t(63));
     P::begin();
     const long b0 = sharedC ? 0 : unit, b1 = sharedC ? g.batch : unit + 1;
     for (long bi = b0; bi < b1; bi++) {

@@ -6,6 +6,8 @@
 // products, fp32 accumulation. When the CPU has AVX512-BF16 or AMX, kMatmul hands the packed
 // path to those kernels instead (gemm_bf16.cc, gemm_amx.cc).
 
+#include <utility>
+
 #include "gemm_driver.h"
 #include "simd.h"
 
@@ -39,6 +41,37 @@ inline V rndv(V x) {
   else return x;
 }
 
+#if VW == 16
+// A 16×16 in-register transpose for the AVX-512 packers: four stages, each swapping one bit of
+// the row index with the same bit of the column index through two-source permutes (vpermt2ps).
+constexpr int swapLo(int k, int c) { return (c >> k & 1) == 0 ? c : 16 + (c - (1 << k)); }
+constexpr int swapHi(int k, int c) { return (c >> k & 1) == 0 ? c + (1 << k) : 16 + c; }
+
+template <int K, int... C>
+inline void swapStage(V* r, std::integer_sequence<int, C...>) {
+  constexpr VI lo = {swapLo(K, C)...}, hi = {swapHi(K, C)...};
+  for (int i = 0; i < 16; i++) {
+    if (i >> K & 1) continue;
+    const V a = r[i], b = r[i + (1 << K)];
+    r[i] = __builtin_shuffle(a, b, lo);
+    r[i + (1 << K)] = __builtin_shuffle(a, b, hi);
+  }
+}
+
+/** out[c·outStride + r] = in[r·ld + c] for 16 columns c; rows past `rows` read as zero. */
+template <bool ROUND>
+inline void transpose16(const float* in, long ld, int rows, float* out, long outStride) {
+  V r[16];
+  for (int i = 0; i < 16; i++) r[i] = i < rows ? rndv<ROUND>(vload(in + i * ld)) : V{};
+  const auto seq = std::make_integer_sequence<int, 16>{};
+  swapStage<0>(r, seq);
+  swapStage<1>(r, seq);
+  swapStage<2>(r, seq);
+  swapStage<3>(r, seq);
+  for (int c = 0; c < 16; c++) vstore(out + c * outStride, r[c]);
+}
+#endif
+
 template <bool ROUND>
 struct F32Policy {
   static constexpr int MR = gl::GL_NS::MR;
@@ -54,29 +87,42 @@ struct F32Policy {
   static const void* panelA(const void* pa, long ip, long kc) { return static_cast<const float*>(pa) + ip * MR * kc; }
   static const void* panelB(const void* pb, long jp, long kc) { return static_cast<const float*>(pb) + jp * NR * kc; }
 
-  /** Panels [ip][p][MR]: A(i, p) for MR consecutive rows, zero rows past mc. */
+  /**
+   * Panels [ip][p][MR]: A(i, p) for MR consecutive rows, zero rows past mc. The AVX-512 path
+   * writes 16 floats per (panel, p), spilling 2 into the next p (written right after) and past
+   * the last panel into the slack the driver leaves after packed A.
+   */
   static void packA(void* dst, const float* A, long lda, bool trans, long i0, long mc, long p0, long kc) {
     float* out = static_cast<float*>(dst);
-    for (long ip = 0; ip * MR < mc; ip++) {
+    const long panels = ceilDiv(mc, MR);
+    if (trans) {
+      // A(i, p) = A[p·lda + i]: each row p of A is read once, front to back, across the panels.
+      for (long p = 0; p < kc; p++) {
+        const float* src = A + (p0 + p) * lda + i0;
+        for (long e = 0; e < mc; e += 16) __builtin_prefetch(src + 4 * lda + e);
+        for (long ip = 0; ip < panels; ip++) {
+          const int rows = (int)std::min((long)MR, mc - ip * MR);
+          float* o = out + ip * MR * kc + p * MR;
+          int i = 0;
+          for (; i < rows; i++) o[i] = rnd<ROUND>(src[ip * MR + i]);
+          for (; i < MR; i++) o[i] = 0;
+        }
+      }
+      return;
+    }
+    for (long ip = 0; ip < panels; ip++) {
       const int rows = (int)std::min((long)MR, mc - ip * MR);
       float* pan = out + ip * MR * kc;
       const long r0 = i0 + ip * MR;
-      if (trans) {
-        // A(i, p) = A[p·lda + i]: MR consecutive floats per p.
-        for (long p = 0; p < kc; p++) {
-          const float* src = A + (p0 + p) * lda + r0;
-          float* o = pan + p * MR;
-          int i = 0;
-          for (; i < rows; i++) o[i] = rnd<ROUND>(src[i]);
-          for (; i < MR; i++) o[i] = 0;
-        }
-      } else {
-        const float* rowp[MR];
-        for (int i = 0; i < MR; i++) rowp[i] = A + (r0 + std::min(i, rows - 1)) * lda + p0;
-        for (long p = 0; p < kc; p++) {
-          float* o = pan + p * MR;
-          for (int i = 0; i < MR; i++) o[i] = i < rows ? rnd<ROUND>(rowp[i][p]) : 0.0f;
-        }
+      long p = 0;
+#if VW == 16
+      for (; p + 16 <= kc; p += 16) transpose16<ROUND>(A + r0 * lda + p0 + p, lda, rows, pan + p * MR, MR);
+#endif
+      const float* rowp[MR];
+      for (int i = 0; i < MR; i++) rowp[i] = A + (r0 + std::min(i, rows - 1)) * lda + p0;
+      for (; p < kc; p++) {
+        float* o = pan + p * MR;
+        for (int i = 0; i < MR; i++) o[i] = i < rows ? rnd<ROUND>(rowp[i][p]) : 0.0f;
       }
     }
   }
@@ -91,6 +137,9 @@ struct F32Policy {
       if (!trans) {
         for (long p = 0; p < kc; p++) {
           const float* src = B + (p0 + p) * ldb + c0;
+          // Rows of B lie ldb apart: fetch a few ahead (the stride prefetcher alone falls behind).
+          __builtin_prefetch(src + 8 * ldb);
+          __builtin_prefetch(src + 8 * ldb + NR - 1);
           float* o = pan + p * NR;
           if (cols == NR) {
             for (int v = 0; v < NV; v++) vstore(o + v * VW, rndv<ROUND>(vload(src + v * VW)));
@@ -101,13 +150,19 @@ struct F32Policy {
           }
         }
       } else {
-        // B(p, j) = B[j·ldb + p]: read each column's run of kc, write it strided.
-        for (int j = 0; j < NR; j++) {
+        // B(p, j) = B[j·ldb + p]: each column is a contiguous run of kc.
+        long p = 0;
+#if VW == 16
+        for (; p + 16 <= kc; p += 16)
+          for (int half = 0; half < NR / 16; half++)
+            transpose16<ROUND>(B + (c0 + 16 * half) * ldb + p0 + p, ldb, std::max(0, std::min(16, cols - 16 * half)), pan + p * NR + 16 * half, NR);
+#endif
+        for (int j = 0; j < NR && p < kc; j++) {
           if (j < cols) {
             const float* src = B + (c0 + j) * ldb + p0;
-            for (long p = 0; p < kc; p++) pan[p * NR + j] = rnd<ROUND>(src[p]);
+            for (long q = p; q < kc; q++) pan[q * NR + j] = rnd<ROUND>(src[q]);
           } else {
-            for (long p = 0; p < kc; p++) pan[p * NR + j] = 0;
+            for (long q = p; q < kc; q++) pan[q * NR + j] = 0;
           }
         }
       }

@@ -204,7 +204,8 @@ export async function benchNativeKernels(opts: NativeBenchOptions): Promise<Nati
   const runPeerCase = async (c: Case, threads: number): Promise<number | undefined> => {
     if (!peer || peerFailed) return undefined;
     try {
-      const [r] = await runPeer('peer_kernels.py', [JSON.stringify([{ id: 'x', threads, flops: c.flops, ...c.peer }]), String(minTime)]);
+      const out = await runPeer('peer_kernels.py', [JSON.stringify([{ id: 'case', threads, flops: c.flops, ...c.peer }]), String(minTime)]);
+      const r = out.find((row) => row['id'] === 'case');
       return typeof r?.['gflops'] === 'number' ? (r['gflops'] as number) : undefined;
     } catch (err) {
       peerFailed = true;

@@ -86,7 +86,8 @@ export function registerTranslateCommands(program: Command): void {
       .option('--valid-pairs <file>', 'with --task translate: validation pairs (default: valid.tsv beside --pairs, else 2% held out)')
       .option('--minutes <m>', 'with --task translate: training time budget (the learning-rate schedule spans it)', num('--minutes', 0))
       .option('--batch-tokens <n>', 'with --task translate: tokens per batch, sentences × longest side', int('--batch-tokens'))
-      .addOption(new Option('--positions <kind>', 'with --task translate: position embeddings').choices(['sinusoidal', 'learned']));
+      .addOption(new Option('--positions <kind>', 'with --task translate: position embeddings').choices(['sinusoidal', 'learned']))
+      .option('--tie-embeddings', 'with --task translate: use the shared embedding as the output projection (the paper; slower to start)');
   }
 
   const evalCmd = findCommand(program, 'eval');
@@ -144,9 +145,10 @@ export function registerTranslateCommands(program: Command): void {
     .option('--test-fraction <f>', 'share of pairs held out for testing', num('--test-fraction', 0, 0.5), 0.03)
     .option('--valid-fraction <f>', 'share of pairs held out for validation', num('--valid-fraction', 0, 0.5), 0.02)
     .option('--seed <n>', 'changes which pairs are held out', int('--seed', 0), 0)
+    .option('--phrases <n>', "en-de/de-en: also train on up to n of the dictionary's word and phrase pairs", int('--phrases', 0), 0)
     .action(async (opts) => {
       const { extractTranslationPairs, PAIR_NAMES } = await import('../translate/extract.ts');
       if (!(PAIR_NAMES as readonly string[]).includes(opts.pair)) throw new InvalidArgumentError(`--pair must be one of ${PAIR_NAMES.join(', ')}, got '${opts.pair}'`);
-      await extractTranslationPairs({ pair: opts.pair, out: opts.out, install: opts.install !== false, testFraction: opts.testFraction, validFraction: opts.validFraction, seed: opts.seed });
+      await extractTranslationPairs({ pair: opts.pair, out: opts.out, install: opts.install !== false, testFraction: opts.testFraction, validFraction: opts.validFraction, seed: opts.seed, phrases: opts.phrases });
     });
 }

@@ -29,6 +29,7 @@ export interface TranslateTrainCliOptions {
   vocabSize?: number;
   evalEvery?: number;
   positions?: 'sinusoidal' | 'learned';
+  tieEmbeddings?: boolean;
   seed?: number;
 }
 
@@ -53,6 +54,7 @@ export async function translateTrainCommand(o: TranslateTrainCliOptions): Promis
       ...(o.vocabSize !== undefined ? { vocabSize: o.vocabSize } : {}),
       ...(o.evalEvery ? { evalEvery: o.evalEvery } : {}),
       ...(o.positions ? { positions: o.positions } : {}),
+      ...(o.tieEmbeddings ? { tieWordEmbeddings: true } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
     });
   } finally {
@@ -140,9 +142,15 @@ export async function translateEvalCommand(o: TranslateEvalOptions): Promise<Tra
   const bar = o.json ? null : progressBar(pairs.length, 'translate', '');
   const hyps: string[] = [];
   try {
-    for (const p of pairs) {
+    for (const [i, p] of pairs.entries()) {
       // A test sentence is translated whole (as it was paired), even if it holds several sentences.
-      const best = translateIds(tm, sourceIds(tm, p.source), { beamSize: beam, lengthPenalty })[0]!;
+      let src: number[];
+      try {
+        src = sourceIds(tm, p.source);
+      } catch (err) {
+        throw new Error(`${o.pairs}, pair ${i + 1}: ${(err as Error).message}`);
+      }
+      const best = translateIds(tm, src, { beamSize: beam, lengthPenalty })[0]!;
       hyps.push(tm.tokenizer.decode(best.tokens).trim());
       bar?.update(hyps.length);
     }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
-import { cleanDingSentence, dingHeader, parseDing } from './ding.ts';
+import { cleanDingSentence, dingHeader, parseDing, parseDingPhrases } from './ding.ts';
 import { DING_FILE, extractTranslationPairs } from './extract.ts';
 import { parsePairsTsv, splitByHash } from './pairs.ts';
 import { alignVerses, osisToText, parseSwordConf, parseZText, readModuleVerses } from './sword.ts';
@@ -47,6 +47,15 @@ describe('Ding parser', () => {
 
   it('reads the header with the licence', () => {
     assert.ok(dingHeader(text).includes('License :: GPL Version 2 or later; GNU General Public License'));
+  });
+
+  it('reads the word and phrase pairs, placeholders and annotations removed', () => {
+    const phrases = parseDingPhrases(text);
+    for (const want of [{ de: 'Haus', en: 'house' }, { de: 'Häuser', en: 'houses' }, { de: 'sehen', en: 'to see' }, { de: 'Hund', en: 'dog' }, { de: 'kaputt', en: 'broken' }, { de: 'Das ist kaputt', en: 'That is broken' }]) {
+      assert.ok(phrases.some((p) => p.de === want.de && p.en === want.en), `missing ${JSON.stringify(want)} in ${JSON.stringify(phrases)}`);
+    }
+    assert.ok(!phrases.some((p) => p.en.endsWith('.')), 'sentences are not phrases');
+    assert.equal(phrases.filter((p) => p.de === 'Haus').length, 1, 'duplicates removed');
   });
 
   it('cleans one side', () => {
@@ -213,6 +222,9 @@ describe('translation-pairs extraction from a Ding file', () => {
       assert.match(source, /License :: GPL Version 2 or later/);
       const reversed = await extractTranslationPairs({ pair: 'de-en', out: path.join(out, 'de-en'), dingFile: path.join(FIXTURES, 'ding-sample.txt'), testFraction: 0.3, validFraction: 0.2, log: () => {} });
       assert.deepEqual(reversed.counts, r.counts, 'both directions hold out the same sentences (the split hashes the English side)');
+      const withPhrases = await extractTranslationPairs({ pair: 'en-de', out: path.join(out, 'phrases'), dingFile: path.join(FIXTURES, 'ding-sample.txt'), testFraction: 0.3, validFraction: 0.2, phrases: 3, log: () => {} });
+      assert.equal(withPhrases.counts.train, r.counts.train + 3, 'phrases are added to training only');
+      assert.deepEqual([withPhrases.counts.valid, withPhrases.counts.test], [r.counts.valid, r.counts.test]);
     } finally {
       await rm(out, { recursive: true, force: true });
     }

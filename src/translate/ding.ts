@@ -117,3 +117,48 @@ export function parseDing(text: string): { pairs: DingPair[]; stats: DingStats }
   stats.kept = pairs.length;
   return { pairs, stats };
 }
+
+const PLACEHOLDER_WORD = /(^|\s)(etw|jd[mns]|jds|jd|sth|sb|sb's|so)\.(?=\s|$)/g;
+
+/** One side of a word or phrase sub-entry: first alternative, annotations and placeholders removed. */
+export function cleanDingPhrase(raw: string): string | null {
+  let s = raw.split(/;\s+/)[0]!;
+  s = s.replace(/\{[^}]*\}/g, ' ').replace(/\[[^\]]*\]/g, ' ').replace(/<[^>]*>/g, ' ');
+  for (let prev = ''; prev !== s; ) {
+    prev = s;
+    s = s.replace(/\([^()]*\)/g, ' ');
+  }
+  s = s.replace(PLACEHOLDER_WORD, ' ').replace(/[’‘]/g, "'").replace(/\s+/g, ' ').trim();
+  if (!s || /[/()…|]/.test(s) || s.split(' ').length > 8) return null;
+  return s;
+}
+
+/**
+ * The dictionary's word and phrase translations (the sub-entries that are not sentences), e.g.
+ * "Aalreusen" ↔ "eel traps": extra training data that teaches vocabulary the ~17k example
+ * sentences do not cover. Placeholders (etw., sth., …) are dropped: "etw. durchschneiden" ↔
+ * "to knife through".
+ */
+export function parseDingPhrases(text: string): DingPair[] {
+  const seen = new Set<string>();
+  const out: DingPair[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const sep = line.indexOf(' :: ');
+    if (sep < 0) continue;
+    const de = line.slice(0, sep).split(' | ');
+    const en = line.slice(sep + 4).split(' | ');
+    if (de.length !== en.length) continue;
+    for (let i = 0; i < de.length; i++) {
+      if (SENTENCE_END.test(de[i]!.trim()) && SENTENCE_END.test(en[i]!.trim())) continue;
+      const d = cleanDingPhrase(de[i]!);
+      const e = cleanDingPhrase(en[i]!);
+      if (!d || !e) continue;
+      const key = `${d}\t${e}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ de: d, en: e });
+    }
+  }
+  return out;
+}

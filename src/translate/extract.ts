@@ -8,8 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
-import { dingHeader, parseDing } from './ding.ts';
-import { splitByHash, writePairsTsv, type Pair } from './pairs.ts';
+import { dingHeader, parseDing, parseDingPhrases } from './ding.ts';
+import { hashString, splitByHash, writePairsTsv, type Pair } from './pairs.ts';
 import { alignVerses, DEFAULT_SWORD_ROOT, readModuleVerses } from './sword.ts';
 
 export const PAIR_NAMES = ['en-de', 'de-en', 'en-es', 'es-en'] as const;
@@ -28,6 +28,11 @@ export interface ExtractOptions {
   testFraction?: number;
   validFraction?: number;
   seed?: number;
+  /**
+   * en-de/de-en only: add up to this many of the dictionary's word and phrase pairs to the
+   * training split (a seeded random sample; default 0). Validation and test stay sentences.
+   */
+  phrases?: number;
   /** Where the data lives (tests point these at fixtures). */
   dingFile?: string;
   swordRoot?: string;
@@ -109,6 +114,7 @@ export async function extractTranslationPairs(o: ExtractOptions): Promise<Extrac
   let pairs: Pair[];
   let attribution: string;
   let stats: Record<string, unknown>;
+  let extraTrain: Pair[] = [];
   if (o.pair === 'en-de' || o.pair === 'de-en') {
     const file = o.dingFile ?? DING_FILE;
     ensure([file], ['trans-de-en'], install && o.dingFile === undefined, log);
@@ -117,6 +123,13 @@ export async function extractTranslationPairs(o: ExtractOptions): Promise<Extrac
     pairs = parsed.pairs.map((p) => (src === 'en' ? { source: p.en, target: p.de } : { source: p.de, target: p.en }));
     attribution = DING_ATTRIBUTION(dingHeader(text));
     stats = { source: file, ...parsed.stats };
+    if (o.phrases) {
+      // A seeded sample: the phrases with the smallest hashes (stable as the dictionary grows).
+      const all = parseDingPhrases(text).map((p) => ({ p, h: hashString(`${p.de}\t${p.en}`, o.seed ?? 0) }));
+      all.sort((a, b) => a.h - b.h);
+      extraTrain = all.slice(0, o.phrases).map(({ p }) => (src === 'en' ? { source: p.en, target: p.de } : { source: p.de, target: p.en }));
+      stats = { ...stats, phrasesAvailable: all.length, phrasesAdded: extraTrain.length };
+    }
   } else {
     const root = o.swordRoot ?? DEFAULT_SWORD_ROOT;
     ensure([path.join(root, 'mods.d', `${KJV}.conf`), path.join(root, 'mods.d', `${RV}.conf`)], ['sword-text-kjv', 'sword-text-sparv'], install && o.swordRoot === undefined, log);
@@ -131,11 +144,13 @@ export async function extractTranslationPairs(o: ExtractOptions): Promise<Extrac
   const split = splitByHash(pairs, english, { ...(o.testFraction !== undefined ? { testFraction: o.testFraction } : {}), ...(o.validFraction !== undefined ? { validFraction: o.validFraction } : {}), seed: o.seed ?? 0 });
   await mkdir(o.out, { recursive: true });
   const files = { train: path.join(o.out, 'train.tsv'), valid: path.join(o.out, 'valid.tsv'), test: path.join(o.out, 'test.tsv'), source: path.join(o.out, 'SOURCE.md') };
-  await writePairsTsv(files.train, split.train);
+  // Phrases go to training only, after the sentences (training shuffles).
+  await writePairsTsv(files.train, [...split.train, ...extraTrain]);
   await writePairsTsv(files.valid, split.valid);
   await writePairsTsv(files.test, split.test);
-  const counts = { train: split.train.length, valid: split.valid.length, test: split.test.length };
-  await writeFileAtomic(files.source, `${attribution}\nDirection: ${src} → ${tgt} (column 1 → column 2). Split by a hash of the English side: train ${counts.train}, valid ${counts.valid}, test ${counts.test} pairs.\n`);
+  const counts = { train: split.train.length + extraTrain.length, valid: split.valid.length, test: split.test.length };
+  const phraseNote = extraTrain.length ? ` The training file also holds ${extraTrain.length} of the dictionary's word and phrase pairs (after the sentences; annotations and placeholders such as etw./sth. removed).` : '';
+  await writeFileAtomic(files.source, `${attribution}\nDirection: ${src} → ${tgt} (column 1 → column 2). Split by a hash of the English side: train ${counts.train}, valid ${counts.valid}, test ${counts.test} pairs.${phraseNote}\n`);
   await writeJsonAtomic(path.join(o.out, 'stats.json'), { pair: o.pair, counts, ...stats });
   log(`${o.pair}: ${pairs.length} pairs → ${files.train} (${counts.train}), ${files.valid} (${counts.valid}), ${files.test} (${counts.test})`);
   return { pair: o.pair, files, counts, stats };

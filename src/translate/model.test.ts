@@ -89,18 +89,20 @@ for (const td of testDevices) {
       // The whole model: an encoder weight reaches the loss only through cross-attention.
       const src = ids(dev, [[1, 2, 3, EOS], [4, 5, 6, EOS]]);
       const targets = ids(dev, [[3, 4, 5, EOS], [6, 7, EOS, -100]]);
-      for (const name of ['encoder.layers.0.self_attn.qkv.weight', 'shared.weight']) {
+      for (const name of ['encoder.layers.0.self_attn.qkv.weight', 'shared.weight', 'lm_head.weight']) {
         const r = gradcheck(() => model.forward(src, tgtIn, targets).loss!, [param(model, name)], { maxElements: 24 });
         assert.ok(r.ok, `${name}: ${JSON.stringify(r.worst)}`);
       }
     });
 
-    it('learned positions get gradients too', () => {
-      const model = loud(new Translator(tinyConfig({ positions: 'learned' }), { device: dev, seed: 4 }).eval());
+    it('learned positions and a tied output projection get gradients too', () => {
+      // With the output projection tied to the embedding, as the paper (the default has its own).
+      const model = loud(new Translator(tinyConfig({ positions: 'learned', tieWordEmbeddings: true }), { device: dev, seed: 4 }).eval());
       const src = ids(dev, [[1, 2, EOS]]);
       const tgtIn = ids(dev, [[EOS, 5, 6]]);
       const targets = ids(dev, [[5, 6, EOS]]);
-      for (const name of ['encoder.embed_positions.weight', 'decoder.embed_positions.weight']) {
+      assert.equal(model.lmHead, null);
+      for (const name of ['encoder.embed_positions.weight', 'decoder.embed_positions.weight', 'shared.weight']) {
         const r = gradcheck(() => model.forward(src, tgtIn, targets).loss!, [param(model, name)], { maxElements: 24 });
         assert.ok(r.ok, `${name}: ${JSON.stringify(r.worst)}`);
       }

@@ -3,8 +3,9 @@
 // causal self-attention + cross-attention blocks writes the target one token at a time, each
 // cross-attention reading the encoder's output. Pre-LayerNorm blocks (more stable to train than
 // the paper's post-LN at this size), GELU MLPs, one BPE vocabulary shared by both languages and
-// one embedding table shared by encoder input, decoder input and the output projection (as in the
-// paper's shared source–target vocabulary). Positions are sinusoidal (the paper) or learned.
+// one embedding table shared by the encoder and decoder inputs (the paper's shared source–target
+// vocabulary); the output projection is a matrix of its own unless tieWordEmbeddings (see there).
+// Positions are sinusoidal (the paper) or learned.
 //
 // Sequences: source = [x₁ … xₘ, eos]; decoder input = [eos, y₁ … yₙ], predicting [y₁ … yₙ, eos].
 // The fused attention kernel has no key-padding mask, so a batch holds sources of one length
@@ -41,6 +42,13 @@ export interface TranslatorConfig {
   nInner: number | null;
   /** 'sinusoidal' (fixed, the paper's) or 'learned' (a trained table, as BERT/GPT). */
   positions: 'sinusoidal' | 'learned';
+  /**
+   * Output projection = the shared embedding (true, the paper's) or a separate matrix (false, the
+   * default). Tied, the √C-scaled input embedding makes every position start out predicting its
+   * own input token with a logit near √C, which training must first unlearn: at 256 wide that cost
+   * more steps than our budgets have (docs/translation.md).
+   */
+  tieWordEmbeddings: boolean;
   /** LayerNorm epsilon. */
   layerNormEpsilon: number;
   /** Dropout on the embeddings and on every residual branch (training only). */
@@ -63,6 +71,7 @@ export function defaultTranslatorConfig(overrides: Partial<TranslatorConfig> & P
     nHead: 4,
     nInner: null,
     positions: 'sinusoidal',
+    tieWordEmbeddings: false,
     layerNormEpsilon: 1e-5,
     dropout: 0.1,
     initializerRange: 0.02,
@@ -306,7 +315,7 @@ export interface TranslatorOutput {
 export class Translator extends Module {
   readonly config: TranslatorConfig;
   readonly device: Device;
-  /** Token embedding shared by encoder, decoder and output projection. */
+  /** Token embedding shared by encoder and decoder (and the output projection when tied). */
   readonly shared: Embedding;
   /** Learned position tables (null with sinusoidal positions). */
   readonly encoderPositions: Embedding | null;
@@ -318,6 +327,8 @@ export class Translator extends Module {
   readonly encoderLayerNorm: LayerNorm;
   readonly decoderLayers: DecoderLayer[] = [];
   readonly decoderLayerNorm: LayerNorm;
+  /** The output projection (C, V) when it is not tied to the embedding. */
+  readonly lmHead: Linear | null;
   /** Set by the training loop each step so dropout masks are reproducible. */
   readonly dropoutSeeds = new DropoutSeeds();
 
@@ -345,6 +356,7 @@ export class Translator extends Module {
     this.encoderLayerNorm = this.module('encoder.layer_norm', new LayerNorm(C, config.layerNormEpsilon, device));
     for (let i = 0; i < config.nDecoderLayer; i++) this.decoderLayers.push(this.module(`decoder.layers.${i}`, new DecoderLayer(config, rng, this.dropoutSeeds, device)));
     this.decoderLayerNorm = this.module('decoder.layer_norm', new LayerNorm(C, config.layerNormEpsilon, device));
+    this.lmHead = config.tieWordEmbeddings ? null : this.module('lm_head', new Linear(C, config.vocabSize, { rng, std: config.initializerRange, device, bias: false }));
   }
 
   /** √C · token embedding + position embedding of ids (B, T) at positions start…start+T-1, then dropout. */
@@ -386,7 +398,7 @@ export class Translator extends Module {
     for (let i = 0; i < this.decoderLayers.length; i++) x = this.decoderLayers[i]!.forward(x, memory, cache, i);
     x = this.decoderLayerNorm.forward(x);
     if (cache) cache.length += tgtIn.shape[1]!;
-    return matmul(x, this.shared.weight, { transB: true }); // (B, Tt, V), tied to the embedding
+    return this.lmHead ? this.lmHead.forward(x) : matmul(x, this.shared.weight, { transB: true }); // (B, Tt, V)
   }
 
   /** Teacher-forced forward pass: logits for every target position, and the loss when targets (B, Tt) are given. */
@@ -427,6 +439,7 @@ export function validateTranslatorConfig(c: TranslatorConfig): void {
     if (!Number.isInteger(c[k]) || c[k] <= 0) throw new Error(`translator config: ${k} must be a positive integer, got ${c[k]}`);
   }
   if (c.nEmbd % c.nHead !== 0) throw new Error(`translator config: nEmbd (${c.nEmbd}) must be divisible by nHead (${c.nHead})`);
+  if (typeof c.tieWordEmbeddings !== 'boolean') throw new Error(`translator config: tieWordEmbeddings must be true or false, got ${String(c.tieWordEmbeddings)}`);
   if (c.positions !== 'sinusoidal' && c.positions !== 'learned') throw new Error(`translator config: positions must be 'sinusoidal' or 'learned', got '${String(c.positions)}'`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`translator config: dropout must be in [0, 1), got ${c.dropout}`);
   if (c.nInner !== null && (!Number.isInteger(c.nInner) || c.nInner <= 0)) throw new Error(`translator config: nInner must be a positive integer or null, got ${c.nInner}`);

@@ -51,6 +51,8 @@ export interface TranslateTrainOptions {
   weightDecay?: number;
   dropout?: number;
   positions?: 'sinusoidal' | 'learned';
+  /** Output projection tied to the shared embedding (default: the preset's). */
+  tieWordEmbeddings?: boolean;
   gradClip?: number;
   seed?: number;
   /** Validate every this many steps (default 250). */
@@ -223,10 +225,10 @@ async function planConfig(o: TranslateTrainOptions): Promise<{ preset: string; m
   throw new Error(`--model '${name}' is neither a translation preset (${Object.keys(TRANSLATE_PRESETS).join(', ')}) nor an existing config.json`);
 }
 
-/** "data/en-de/train.tsv" → ["en", "de"] when the folder or file is named like a pair. */
-function langsFromPath(file: string): [string, string] | null {
+/** "data/en-de/train.tsv" (or "data/en-de-phrases/…") → ["en", "de"] when the folder or file is named like a pair. */
+export function langsFromPath(file: string): [string, string] | null {
   for (const part of [path.basename(path.dirname(file)), path.basename(file, '.tsv')]) {
-    const m = /^([a-z]{2,3})-([a-z]{2,3})$/.exec(part);
+    const m = /^([a-z]{2,3})-([a-z]{2,3})(?:[-_.].*)?$/.exec(part);
     if (m) return [m[1]!, m[2]!];
   }
   return null;
@@ -269,6 +271,7 @@ export async function trainTranslator(o: TranslateTrainOptions): Promise<Transla
     eosTokenId: eos,
     dropout: o.dropout ?? 0.1,
     ...(o.positions ? { positions: o.positions } : {}),
+    ...(o.tieWordEmbeddings !== undefined ? { tieWordEmbeddings: o.tieWordEmbeddings } : {}),
     sourceLang: o.sourceLang ?? langs?.[0] ?? 'src',
     targetLang: o.targetLang ?? langs?.[1] ?? 'tgt',
   });

@@ -1,0 +1,74 @@
+// Encoder–decoder vs decoder-only translation at the same scale and budget: both models have about
+// 6.5M parameters, see the same pairs in the same number of optimizer steps with the same shared
+// BPE vocabulary, optimizer and schedule; both are scored with greedy decoding on the held-out
+// test pairs. Usage (a folder from `genlab data translation-pairs`):
+//
+//   node --import tsx bench/translate-architectures.ts runs/translate/data/en-de 1000 [out.json]
+
+import path from 'node:path';
+import { init } from '../src/backend/registry.ts';
+import { writeJsonAtomic } from '../src/io/atomic.ts';
+import { defaultGptConfig } from '../src/models/gpt.ts';
+import { END_OF_TEXT } from '../src/tokenizer/tokenizer.ts';
+import { trainBpe } from '../src/tokenizer/train.ts';
+import { decoderOnlyTranslate, trainDecoderOnly } from '../src/translate/decoder-only.ts';
+import { loadTranslator } from '../src/translate/folder.ts';
+import { corpusBleu, corpusChrf } from '../src/translate/metrics.ts';
+import { readPairsTsv } from '../src/translate/pairs.ts';
+import { encodePairs, TRANSLATE_PRESETS, trainTranslator } from '../src/translate/train.ts';
+import { translateIds } from '../src/translate/translate.ts';
+
+const [dir, stepsArg, outFile] = process.argv.slice(2);
+if (!dir || !stepsArg) throw new Error('usage: bench/translate-architectures.ts PAIRS_DIR STEPS [OUT.json]');
+const steps = Number(stepsArg);
+await init();
+const preset = TRANSLATE_PRESETS['translate-small'];
+const log = (s: string): void => void process.stderr.write(s + '\n');
+const test = await readPairsTsv(path.join(dir, 'test.tsv'));
+const refs = [test.map((p) => p.target)];
+
+// Encoder–decoder: the regular training command (it keeps the checkpoint with the best validation loss).
+const encDir = path.join('runs', 'translate', 'compare', `${path.basename(dir)}-encdec-${steps}`);
+const enc = await trainTranslator({ pairs: path.join(dir, 'train.tsv'), out: encDir, model: 'translate-small', steps, evalEvery: steps, onLog: log });
+const tm = await loadTranslator(encDir);
+const t1 = performance.now();
+const encHyps = test.map((p) => {
+  const src = tm.tokenizer.encode(p.source, { allowSpecial: false });
+  src.push(tm.model.config.eosTokenId);
+  return tm.tokenizer.decode(translateIds(tm, src, { beamSize: 1 })[0]!.tokens).trim();
+});
+const encDecode = (performance.now() - t1) / 1000;
+
+// Decoder-only: a GPT of about the same size (6 layers × 256; the encoder–decoder has 3 + 3).
+const train = await readPairsTsv(path.join(dir, 'train.tsv'));
+const tok = await trainBpe(
+  (function* () {
+    for (const p of train) {
+      yield p.source;
+      yield p.target;
+    }
+  })(),
+  { vocabSize: preset.vocabSize, specialTokens: [END_OF_TEXT] },
+);
+const eos = tok.eotId!;
+const nPositions = 2 * preset.model.nPositions;
+const { encoded } = encodePairs(train, tok, eos, preset.model.nPositions);
+const config = defaultGptConfig({ vocabSize: tok.vocabSize, nPositions, nEmbd: 256, nLayer: 6, nHead: 4, embdPdrop: 0.1, residPdrop: 0.1, attnPdrop: 0 });
+const dec = trainDecoderOnly(encoded, { config, steps, batchTokens: 2 * preset.batchTokens, lr: preset.lr, warmup: 200, weightDecay: 0.01, seed: 1337, eos, onLog: log });
+const t2 = performance.now();
+const decHyps = test.map((p) => {
+  const src = tok.encode(p.source, { allowSpecial: false });
+  src.push(eos);
+  return decoderOnlyTranslate(dec.model, tok, src, eos, 2 * src.length + 10);
+});
+const decDecode = (performance.now() - t2) / 1000;
+
+const result = {
+  pairs: dir,
+  steps,
+  testPairs: test.length,
+  encoderDecoder: { parameters: enc.parameters, trainSeconds: enc.seconds, bleu: corpusBleu(encHyps, refs).score, chrf: corpusChrf(encHyps, refs), decodeSeconds: encDecode, example: encHyps[0] },
+  decoderOnly: { parameters: dec.model.numParameters(), trainSeconds: dec.seconds, bleu: corpusBleu(decHyps, refs).score, chrf: corpusChrf(decHyps, refs), decodeSeconds: decDecode, example: decHyps[0] },
+};
+console.log(JSON.stringify(result, null, 2));
+if (outFile) await writeJsonAtomic(outFile, result);
