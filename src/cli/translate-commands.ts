@@ -81,7 +81,11 @@ export function registerTranslateCommands(program: Command): void {
   const train = findCommand(program, 'train');
   if (train) {
     train
-      .addOption(taskOption())
+      .addOption(
+        new Option('--task <task>', "'lm' (a GPT language model) or 'translate' (an encoder–decoder on --pairs; --model translate-tiny, translate-small (default) or translate-base; --out default models/translate)")
+          .choices(['lm', 'translate'])
+          .default('lm'),
+      )
       .option('--pairs <file>', 'with --task translate: training pairs, source<TAB>target per line')
       .option('--valid-pairs <file>', 'with --task translate: validation pairs (default: valid.tsv beside --pairs, else 2% held out)')
       .option('--minutes <m>', 'with --task translate: training time budget (the learning-rate schedule spans it)', num('--minutes', 0))
@@ -113,7 +117,7 @@ export function registerTranslateCommands(program: Command): void {
     .option('--output <file>', 'with --file: write the translations here, one per line')
     .option('--beam <k>', "beam size (default: the model's, 5)", int('--beam'))
     .option('--greedy', 'greedy decoding (the most likely token at each step)')
-    .option('--length-penalty <a>', 'length penalty α: hypotheses are ranked by log-probability / ((5+|y|)/6)^α (default 0.6)', num('--length-penalty', 0))
+    .option('--length-penalty <a>', "length penalty α: hypotheses are ranked by log-probability / ((5+|y|)/6)^α (default: the model's, 1.0)", num('--length-penalty', 0))
     .option('--max-length <n>', 'longest translation in tokens (default 2 × source + 10)', int('--max-length'))
     .option('--json', 'print JSON (with per-sentence scores)')
     .addOption(backendOption())

@@ -28,7 +28,7 @@ export interface LoadedTranslationModel extends TranslationModel {
 }
 
 /** config.json content (snake_case, as Hugging Face configs). */
-export function configToJson(c: TranslatorConfig, generation = { numBeams: 5, lengthPenalty: 0.6 }): Record<string, unknown> {
+export function configToJson(c: TranslatorConfig, generation = { numBeams: 5, lengthPenalty: 1.0 }): Record<string, unknown> {
   return {
     model_type: MODEL_TYPE,
     architectures: ['GenlabTranslator'],
@@ -87,7 +87,7 @@ export function configFromJson(j: Record<string, unknown>, file = 'config.json')
   }
   const generation = {
     numBeams: typeof j['num_beams'] === 'number' ? (j['num_beams'] as number) : 5,
-    lengthPenalty: typeof j['length_penalty'] === 'number' ? (j['length_penalty'] as number) : 0.6,
+    lengthPenalty: typeof j['length_penalty'] === 'number' ? (j['length_penalty'] as number) : 1.0,
   };
   return { config, generation };
 }

@@ -26,7 +26,7 @@ import { translateIds } from './translate.ts';
 /** Model shapes and training defaults for 2 cores. */
 export const TRANSLATE_PRESETS = {
   'translate-tiny': { description: '2+2 layers, 64 wide (tests; seconds)', model: { nEmbd: 64, nEncoderLayer: 2, nDecoderLayer: 2, nHead: 2, nPositions: 256 }, vocabSize: 512, batchTokens: 512, lr: 3e-3 },
-  'translate-small': { description: '3+3 layers, 256 wide, 4 heads (about 15 minutes on 2 cores)', model: { nEmbd: 256, nEncoderLayer: 3, nDecoderLayer: 3, nHead: 4, nPositions: 192 }, vocabSize: 4096, batchTokens: 2048, lr: 1e-3 },
+  'translate-small': { description: '3+3 layers, 256 wide, 4 heads (2000 steps: 13–16 minutes on 2 cores)', model: { nEmbd: 256, nEncoderLayer: 3, nDecoderLayer: 3, nHead: 4, nPositions: 192 }, vocabSize: 4096, batchTokens: 2048, lr: 1e-3 },
   'translate-base': { description: '6+6 layers, 512 wide, 8 heads (Vaswani et al. base; hours on 2 cores)', model: { nEmbd: 512, nEncoderLayer: 6, nDecoderLayer: 6, nHead: 8, nPositions: 256 }, vocabSize: 8192, batchTokens: 4096, lr: 5e-4 },
 } as const;
 export type TranslatePreset = keyof typeof TRANSLATE_PRESETS;
@@ -41,7 +41,7 @@ export interface TranslateTrainOptions {
   model?: string;
   /** Stop after this many minutes of training (the cosine schedule spans them). */
   minutes?: number;
-  /** Optimizer steps (default: unlimited with --minutes, else 4000). */
+  /** Optimizer steps (default: unlimited with --minutes, else 2000). */
   steps?: number;
   vocabSize?: number;
   /** Tokens per batch, max(source, target length) × sentences (default: the preset). */
@@ -289,7 +289,7 @@ export async function trainTranslator(o: TranslateTrainOptions): Promise<Transla
   const lr = o.lr ?? plan.lr;
   const minLr = lr / 10;
   const warmup = o.warmup ?? 200;
-  const steps = o.steps ?? (o.minutes ? Number.POSITIVE_INFINITY : 4000);
+  const steps = o.steps ?? (o.minutes ? Number.POSITIVE_INFINITY : 2000);
   if (!Number.isFinite(steps) && !o.minutes) throw new Error('give --steps or --minutes');
   const budgetSeconds = o.minutes ? o.minutes * 60 : Number.POSITIVE_INFINITY;
   const evalEvery = o.evalEvery ?? 250;

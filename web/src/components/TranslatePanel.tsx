@@ -179,7 +179,7 @@ export function TranslatePanel(props: { apiKey: string; announce: (m: string) =>
         </article>
       )}
       <p className="hint">
-        An encoder–decoder Transformer (Vaswani et al. 2017) trained with genlab on sentence pairs; beam search ranks hypotheses by log-probability / ((5 + length) / 6)^{current?.length_penalty ?? 0.6}.
+        An encoder–decoder Transformer (Vaswani et al. 2017) trained with genlab on sentence pairs; beam search ranks hypotheses by log-probability / ((5 + length) / 6)^{current?.length_penalty ?? 1}.
       </p>
     </section>
   );
