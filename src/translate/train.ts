@@ -11,6 +11,7 @@ import path from 'node:path';
 import { backward, noGrad } from '../autograd/tape.ts';
 import type { Device } from '../backend/device.ts';
 import { mix32, Rng } from '../backend/rng.ts';
+import { writeJsonAtomic } from '../io/atomic.ts';
 import { AdamW, clipGradNorm } from '../optim/adamw.ts';
 import { empty } from '../tensor/tensor.ts';
 import { tokenizerJsonString } from '../tokenizer/formats.ts';
@@ -390,7 +391,6 @@ export async function trainTranslator(o: TranslateTrainOptions): Promise<Transla
   }
   if (lastEval !== step) await evaluateAndSave(true);
   // The best checkpoint's run record is rewritten as complete with the final progress.
-  const { writeJsonAtomic } = await import('../io/atomic.ts');
   const record = JSON.parse(await readFile(path.join(o.out, 'run.json'), 'utf8')) as Record<string, unknown>;
   await writeJsonAtomic(path.join(o.out, 'run.json'), { ...record, complete: true, finalProgress: runRecord(true)['progress'] });
   try {
