@@ -89,7 +89,7 @@ def bench_generate(c, n_new):
     cfg = hf_config(c)
     model = CachedGpt2(cfg, init_params(cfg, 0))
     prompt = torch.randint(0, cfg["vocab_size"], (1, 8))
-    model.decode(prompt, 4)
+    model.decode(prompt, 32)
     t0 = time.perf_counter()
     model.decode(prompt, n_new)
     return {"config": c["name"], "tokens_per_s": n_new / (time.perf_counter() - t0)}

@@ -4,6 +4,7 @@
 #include "pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -22,9 +23,12 @@ static inline void cpuRelax() {}
 namespace gl {
 namespace {
 
-// ~20-50 µs of polling before sleeping: long enough to catch the next kernel of a training step
-// (JavaScript runs a few µs between kernels), short enough not to steal a shared core for long.
-constexpr int SPIN = 2000;
+// An idle worker polls for ~1 ms before it sleeps: decoding runs ~25 kernels per token with
+// JavaScript in between, and waking a sleeping thread costs tens of µs in a VM, more than a small
+// kernel takes. Every 256 pauses (~3 µs) a polling thread yields, so on a machine shared with other
+// jobs, or when the OS has put a worker and the caller on one core, the thread it waits for can run.
+constexpr auto SPIN_TIME = std::chrono::microseconds(1000);
+constexpr unsigned YIELD_EVERY = 256;
 
 struct alignas(64) Worker {
   std::atomic<uint32_t> go{0};
@@ -57,14 +61,15 @@ void workerLoop(int id) {
   uint32_t seen = 0;
   for (;;) {
     uint32_t g;
-    int spins = 0;
+    unsigned spins = 0;
+    auto start = std::chrono::steady_clock::now();
     while ((g = w.go.load(std::memory_order_acquire)) == seen) {
-      if (++spins < SPIN) {
-        cpuRelax();
-      } else {
-        w.go.wait(seen, std::memory_order_acquire);
-        spins = 0;
-      }
+      cpuRelax();
+      if (++spins % YIELD_EVERY) continue;
+      std::this_thread::yield();
+      if (std::chrono::steady_clock::now() - start < SPIN_TIME) continue;
+      w.go.wait(seen, std::memory_order_acquire);
+      start = std::chrono::steady_clock::now();
     }
     seen = g;
     if (stopping.load(std::memory_order_acquire)) return;
@@ -111,13 +116,10 @@ void poolRun(int threads, long ntasks, TaskFn fn, void* ctx) {
   }
   runTasks(0);
   for (int i = 1; i < threads; i++) {
-    int spins = 0;
+    unsigned spins = 0;
     while (workers[i]->done.load(std::memory_order_acquire) != g) {
-      if (++spins < SPIN) cpuRelax();
-      else {
-        std::this_thread::yield();
-        spins = 0;
-      }
+      cpuRelax();
+      if (++spins % YIELD_EVERY == 0) std::this_thread::yield();
     }
   }
 }

@@ -65,6 +65,10 @@ const CASES: Case[] = [
     gradOutBTHD: true,
   },
   { title: 'KV cache: one query over 63 keys', batch: 1, heads: 3, tq: 1, tk: 63, headDim: 7, layout: 'separate', outBTHD: false, gradOutBTHD: false },
+  // The one-query path works four keys and whole vectors of the head at a time: remainders of both.
+  { title: 'KV cache: one query, d 64 over 37 keys', batch: 2, heads: 3, tq: 1, tk: 37, headDim: 64, layout: 'separate', outBTHD: true, gradOutBTHD: false },
+  { title: 'KV cache: one query, d 40 over 100 keys', batch: 1, heads: 2, tq: 1, tk: 100, headDim: 40, layout: 'separate', outBTHD: false, gradOutBTHD: false },
+  { title: 'KV cache: one query, d 160 over 21 keys', batch: 1, heads: 2, tq: 1, tk: 21, headDim: 160, layout: 'separate', outBTHD: false, qScale: 10, gradOutBTHD: false },
   { title: 'large scores need max subtraction', batch: 1, heads: 2, tq: 13, tk: 13, headDim: 8, layout: 'packed', outBTHD: false, qScale: 100, gradOutBTHD: false },
   { title: 'T130 d64', batch: 1, heads: 1, tq: 130, tk: 130, headDim: 64, layout: 'separate', outBTHD: true, gradOutBTHD: false },
 ];

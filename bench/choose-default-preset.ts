@@ -1,0 +1,155 @@
+// Which shape gives the best validation loss after ~15 minutes of `genlab train` on this machine?
+// The default preset must be that shape (issue: "chosen to give the best validation loss in ~15
+// minutes on 2 cores"). Each candidate's throughput is measured first; its step count is then the
+// budget × that throughput, and every candidate trains by steps, not by the clock, so the result
+// does not depend on what else the machine was doing while the runs went on (only the wall time
+// does). Same corpus, tokenizer, batch 16 × 128 tokens, schedule and seed for all.
+//
+//   node --import tsx bench/choose-default-preset.ts [--minutes 15] [--threads 2] [--only NAME]
+//        [--plan-only] [--out runs/presets]
+//
+// Results: OUT/plan.json (throughputs and steps), OUT/NAME/ (a model folder per candidate),
+// OUT/results.json and OUT/candidates.{png,svg,html} (validation loss against tokens, per candidate).
+
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createDevice, setDefaultDevice } from '../src/backend/registry.ts';
+import { benchTrainStep, type BenchConfig } from '../src/bench/train.ts';
+import { writeJsonAtomic } from '../src/io/atomic.ts';
+import { writeChart } from '../src/report/charts.ts';
+import { resolveSource } from '../src/data/corpus.ts';
+import { BatchLoader } from '../src/data/loader.ts';
+import { loadModel } from '../src/io/model-folder.ts';
+import { prepareTrainingData, trainCommand } from '../src/train/run.ts';
+import { evaluate } from '../src/train/trainer.ts';
+
+interface Candidate {
+  name: string;
+  nLayer: number;
+  nEmbd: number;
+  nHead: number;
+  /** Peak learning rate: smaller for wider models (the presets' rule, ~ width^-0.5). */
+  lr: number;
+}
+
+const candidates: Candidate[] = [
+  { name: 'L4-C128', nLayer: 4, nEmbd: 128, nHead: 4, lr: 2e-3 },
+  { name: 'L4-C192', nLayer: 4, nEmbd: 192, nHead: 6, lr: 1.6e-3 },
+  { name: 'L6-C192', nLayer: 6, nEmbd: 192, nHead: 6, lr: 1.6e-3 },
+  { name: 'L6-C256', nLayer: 6, nEmbd: 256, nHead: 8, lr: 1.4e-3 },
+  { name: 'L8-C320', nLayer: 8, nEmbd: 320, nHead: 8, lr: 1.2e-3 },
+];
+const VOCAB = 2048;
+const BATCH = 16;
+const SEQ = 128;
+const CONTEXT = 256;
+const EVAL_EVERY = 100;
+
+const { values: args } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '15' },
+    threads: { type: 'string', default: '2' },
+    only: { type: 'string' },
+    'plan-only': { type: 'boolean', default: false },
+    out: { type: 'string', default: 'runs/presets' },
+  },
+});
+const out = args.out!;
+const minutes = Number(args.minutes);
+const threads = Number(args.threads);
+await mkdir(out, { recursive: true });
+const planFile = path.join(out, 'plan.json');
+
+interface PlanRow extends Candidate {
+  tokensPerSecond: number;
+  steps: number;
+}
+
+async function measure(): Promise<PlanRow[]> {
+  const rows: PlanRow[] = [];
+  for (const c of candidates) {
+    const dev = await createDevice({ threads });
+    try {
+      const bc: BenchConfig = { name: c.name, vocabSize: VOCAB, nPositions: CONTEXT, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, batch: BATCH, seqLen: SEQ, steps: 8 };
+      const { tokensPerSecond } = benchTrainStep(dev, bc);
+      // Validation (8 × 128-token windows every 100 steps) and checkpoints cost a few percent.
+      const steps = Math.round((minutes * 60 * tokensPerSecond * 0.95) / (BATCH * SEQ) / 10) * 10;
+      rows.push({ ...c, tokensPerSecond, steps });
+      console.log(`${c.name}: ${tokensPerSecond.toFixed(0)} tok/s on ${threads} threads → ${steps} steps for ${minutes} min`);
+    } finally {
+      await dev.close();
+    }
+  }
+  return rows;
+}
+
+let plan: PlanRow[];
+try {
+  plan = JSON.parse(await readFile(planFile, 'utf8')) as PlanRow[];
+  console.log(`plan from ${planFile} (delete it to measure again)`);
+} catch {
+  plan = await measure();
+  await writeJsonAtomic(planFile, plan);
+}
+if (args['plan-only']) process.exit(0);
+
+for (const c of plan) {
+  if (args.only && args.only !== c.name) continue;
+  const dir = path.join(out, c.name);
+  try {
+    await readFile(path.join(dir, 'run.json'));
+    console.log(`${c.name}: done already`);
+    continue;
+  } catch {
+    // not trained yet
+  }
+  const cfgFile = path.join(out, `${c.name}.config.json`);
+  await writeFile(cfgFile, JSON.stringify({ model_type: 'gpt2', vocab_size: VOCAB, n_positions: CONTEXT, n_embd: c.nEmbd, n_layer: c.nLayer, n_head: c.nHead, n_inner: null, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new', resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0, initializer_range: 0.02, tie_word_embeddings: true }));
+  setDefaultDevice(await createDevice({ threads }));
+  console.log(`${c.name}: training ${c.steps} steps`);
+  await trainCommand({ data: ['sotu'], model: cfgFile, out: dir, steps: c.steps, batch: BATCH, seqLen: SEQ, lr: c.lr, vocabSize: VOCAB, evalEvery: EVAL_EVERY, checkpointEvery: 1000, seed: 1337 });
+}
+
+// Summary over whatever has finished: every model scored on the same (whole) validation split,
+// not on the 8 batches the training loop checks.
+interface Result extends PlanRow {
+  valLoss: number;
+  tokens: number;
+  seconds: number;
+  curve: [number, number][];
+}
+const { data } = await prepareTrainingData({ sources: [resolveSource('sotu')], vocabSize: VOCAB, cacheDir: '.cache/genlab', seed: 1337, valFraction: 0.05, quiet: true });
+const results: Result[] = [];
+for (const c of plan) {
+  let run: { training: { tokensSeen: number; trainSeconds: number } };
+  try {
+    run = JSON.parse(await readFile(path.join(out, c.name, 'run.json'), 'utf8')) as typeof run;
+  } catch {
+    continue; // not finished
+  }
+  const metrics = (await readFile(path.join(out, c.name, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+  const curve = metrics.filter((m) => m['type'] === 'eval').map((m) => [Number(m['step']) * BATCH * SEQ, Number(m['valLoss'])] as [number, number]);
+  const dev = await createDevice({ threads });
+  setDefaultDevice(dev);
+  const { model } = await loadModel(path.join(out, c.name), { device: dev });
+  const val = new BatchLoader({ shards: data.valFiles, batchSize: 8, seqLen: SEQ, mode: 'sequential', seed: 1337 });
+  const valLoss = evaluate(model, val, val.batchesPerEpoch);
+  val.close();
+  await dev.close();
+  results.push({ ...c, valLoss, tokens: run.training.tokensSeen, seconds: run.training.trainSeconds, curve });
+}
+if (results.length === 0) process.exit(0);
+console.log(`\ncandidate  params (non-emb)  steps      tokens  train s  val loss (whole split, ${data.manifest.val.tokens.toLocaleString()} tokens)`);
+for (const r of results) console.log(`${r.name.padEnd(9)}  ${((12 * r.nLayer * r.nEmbd * r.nEmbd) / 1e6).toFixed(2).padStart(15)}M  ${String(r.steps).padStart(5)}  ${r.tokens.toLocaleString().padStart(10)}  ${r.seconds.toFixed(0).padStart(7)}  ${r.valLoss.toFixed(4)}`);
+const best = results.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
+console.log(`best at ${minutes} min: ${best.name}`);
+await writeJsonAtomic(path.join(out, 'results.json'), { minutes, threads, batch: BATCH, seqLen: SEQ, vocabSize: VOCAB, results, best: best.name });
+await writeChart(path.join(out, 'candidates'), {
+  title: { text: `Validation loss within a ${minutes}-minute budget (${threads} threads)` },
+  legend: { top: 30 },
+  grid: { top: 70 },
+  xAxis: { type: 'value', name: 'training tokens' },
+  yAxis: { type: 'value', name: 'validation loss', min: 'dataMin' },
+  series: results.map((r) => ({ type: 'line', name: r.name, showSymbol: false, data: r.curve })),
+});
