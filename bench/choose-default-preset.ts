@@ -3,7 +3,7 @@
 // minutes on 2 cores"). Each candidate's throughput is measured first; its step count is then the
 // budget × that throughput, and every candidate trains by steps, not by the clock, so the result
 // does not depend on what else the machine was doing while the runs went on (only the wall time
-// does). Same corpus, tokenizer, batch 16 × 128 tokens, schedule and seed for all.
+// does). Same corpus, tokenizer, batch 8 × 256 tokens (the whole context), schedule and seed for all.
 //
 //   node --import tsx bench/choose-default-preset.ts [--minutes 15] [--threads 2] [--only NAME]
 //        [--plan-only] [--out runs/presets]
@@ -38,11 +38,11 @@ const candidates: Candidate[] = [
   { name: 'L4-C192', nLayer: 4, nEmbd: 192, nHead: 6, lr: 1.6e-3 },
   { name: 'L6-C192', nLayer: 6, nEmbd: 192, nHead: 6, lr: 1.6e-3 },
   { name: 'L6-C256', nLayer: 6, nEmbd: 256, nHead: 8, lr: 1.4e-3 },
-  { name: 'L8-C320', nLayer: 8, nEmbd: 320, nHead: 8, lr: 1.2e-3 },
 ];
 const VOCAB = 2048;
-const BATCH = 16;
-const SEQ = 128;
+// Whole-context sequences, so every position of the model is trained.
+const BATCH = 8;
+const SEQ = 256;
 const CONTEXT = 256;
 const EVAL_EVERY = 100;
 
@@ -73,7 +73,7 @@ async function measure(): Promise<PlanRow[]> {
     try {
       const bc: BenchConfig = { name: c.name, vocabSize: VOCAB, nPositions: CONTEXT, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, batch: BATCH, seqLen: SEQ, steps: 8 };
       const { tokensPerSecond } = benchTrainStep(dev, bc);
-      // Validation (8 × 128-token windows every 100 steps) and checkpoints cost a few percent.
+      // Validation (8 windows every 100 steps) and checkpoints cost a few percent.
       const steps = Math.round((minutes * 60 * tokensPerSecond * 0.95) / (BATCH * SEQ) / 10) * 10;
       rows.push({ ...c, tokensPerSecond, steps });
       console.log(`${c.name}: ${tokensPerSecond.toFixed(0)} tok/s on ${threads} threads → ${steps} steps for ${minutes} min`);
@@ -105,7 +105,7 @@ for (const c of plan) {
     // not trained yet
   }
   const cfgFile = path.join(out, `${c.name}.config.json`);
-  await writeFile(cfgFile, JSON.stringify({ model_type: 'gpt2', vocab_size: VOCAB, n_positions: CONTEXT, n_embd: c.nEmbd, n_layer: c.nLayer, n_head: c.nHead, n_inner: null, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new', resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0, initializer_range: 0.02, tie_word_embeddings: true }));
+  await writeFile(cfgFile, JSON.stringify({ model_type: 'gpt2', vocab_size: VOCAB, n_positions: CONTEXT, n_embd: c.nEmbd, n_layer: c.nLayer, n_head: c.nHead, n_inner: null, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new', resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0, initializer_range: 0.02, tie_word_embeddings: true, bos_token_id: VOCAB - 1, eos_token_id: VOCAB - 1 }));
   setDefaultDevice(await createDevice({ threads }));
   console.log(`${c.name}: training ${c.steps} steps`);
   await trainCommand({ data: ['sotu'], model: cfgFile, out: dir, steps: c.steps, batch: BATCH, seqLen: SEQ, lr: c.lr, vocabSize: VOCAB, evalEvery: EVAL_EVERY, checkpointEvery: 1000, seed: 1337 });

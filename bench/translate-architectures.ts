@@ -6,17 +6,19 @@
 //   node --import tsx bench/translate-architectures.ts runs/translate/data/en-de 1000 [out.json]
 
 import path from 'node:path';
+import { noGrad } from '../src/autograd/tape.ts';
 import { init } from '../src/backend/registry.ts';
 import { writeJsonAtomic } from '../src/io/atomic.ts';
 import { defaultGptConfig } from '../src/models/gpt.ts';
 import { END_OF_TEXT } from '../src/tokenizer/tokenizer.ts';
 import { trainBpe } from '../src/tokenizer/train.ts';
-import { decoderOnlyTranslate, trainDecoderOnly } from '../src/translate/decoder-only.ts';
+import { decoderOnlyBatches, decoderOnlyTranslate, trainDecoderOnly } from '../src/translate/decoder-only.ts';
 import { loadTranslator } from '../src/translate/folder.ts';
 import { corpusBleu, corpusChrf } from '../src/translate/metrics.ts';
 import { readPairsTsv } from '../src/translate/pairs.ts';
 import { encodePairs, TRANSLATE_PRESETS, trainTranslator } from '../src/translate/train.ts';
 import { translateIds } from '../src/translate/translate.ts';
+import { empty } from '../src/tensor/tensor.ts';
 
 const [dir, stepsArg, outFile] = process.argv.slice(2);
 if (!dir || !stepsArg) throw new Error('usage: bench/translate-architectures.ts PAIRS_DIR STEPS [OUT.json]');
@@ -55,6 +57,16 @@ const nPositions = 2 * preset.model.nPositions;
 const { encoded } = encodePairs(train, tok, eos, preset.model.nPositions);
 const config = defaultGptConfig({ vocabSize: tok.vocabSize, nPositions, nEmbd: 256, nLayer: 6, nHead: 4, embdPdrop: 0.1, residPdrop: 0.1, attnPdrop: 0 });
 const dec = trainDecoderOnly(encoded, { config, steps, batchTokens: 2 * preset.batchTokens, lr: preset.lr, warmup: 200, weightDecay: 0.01, seed: 1337, eos, onLog: log });
+// Validation loss as the encoder–decoder's training measures it: mean cross-entropy per target
+// token (and the closing eos) with teacher forcing and no dropout, on valid.tsv beside train.tsv.
+const valid = encodePairs(await readPairsTsv(path.join(dir, 'valid.tsv')), tok, eos, preset.model.nPositions).encoded;
+let validSum = 0;
+let validTokens = 0;
+for (const b of decoderOnlyBatches(valid, 2 * preset.batchTokens, eos, null)) {
+  const dev = dec.model.device;
+  validSum += b.tokens * dev.scope(() => noGrad(() => dec.model.forward(empty(dev, [b.b, b.t], 'int32').set(b.ids), empty(dev, [b.b, b.t], 'int32').set(b.targets)).loss!.item()));
+  validTokens += b.tokens;
+}
 const t2 = performance.now();
 const decHyps = test.map((p) => {
   const src = tok.encode(p.source, { allowSpecial: false });
@@ -67,8 +79,8 @@ const result = {
   pairs: dir,
   steps,
   testPairs: test.length,
-  encoderDecoder: { parameters: enc.parameters, trainSeconds: enc.seconds, bleu: corpusBleu(encHyps, refs).score, chrf: corpusChrf(encHyps, refs), decodeSeconds: encDecode, example: encHyps[0] },
-  decoderOnly: { parameters: dec.model.numParameters(), trainSeconds: dec.seconds, bleu: corpusBleu(decHyps, refs).score, chrf: corpusChrf(decHyps, refs), decodeSeconds: decDecode, example: decHyps[0] },
+  encoderDecoder: { parameters: enc.parameters, trainSeconds: enc.seconds, validLoss: enc.bestValidLoss, bleu: corpusBleu(encHyps, refs).score, chrf: corpusChrf(encHyps, refs), decodeSeconds: encDecode, example: encHyps[0] },
+  decoderOnly: { parameters: dec.model.numParameters(), trainSeconds: dec.seconds, validLoss: validSum / Math.max(1, validTokens), bleu: corpusBleu(decHyps, refs).score, chrf: corpusChrf(decHyps, refs), decodeSeconds: decDecode, example: decHyps[0] },
 };
 console.log(JSON.stringify(result, null, 2));
 if (outFile) await writeJsonAtomic(outFile, result);

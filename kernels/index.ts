@@ -8,4 +8,5 @@ export {
   layerNormMaxPartialDim, softmaxForward, softmaxBackward, crossEntropyForward, crossEntropyBackward,
 } from './rows';
 export { matmul, matmulScratchBytes } from './matmul';
+export { packBf16, matmulBf16 } from './bf16';
 export { attentionForward, attentionBackward, attentionScratchBytes } from './attention';

@@ -31,7 +31,7 @@ const char* const kKernelNames[K_COUNT] = {
     "matmul",         "embeddingForward",    "embeddingBackward", "layerNormForward",
     "layerNormBackward", "softmaxForward",   "softmaxBackward",  "attentionForward",
     "attentionBackward", "crossEntropyForward", "crossEntropyBackward", "dropoutForward",
-    "dropoutBackward", "adamw",              "sumSquares",
+    "dropoutBackward", "adamw",              "sumSquares",          "packBf16",         "matmulBf16",
 };
 
 namespace {

@@ -35,6 +35,8 @@ enum KernelId : int {
   K_DROPOUT_BACKWARD,
   K_ADAMW,
   K_SUM_SQUARES,
+  K_PACK_BF16,
+  K_MATMUL_BF16,
   K_COUNT
 };
 

@@ -204,6 +204,7 @@ struct F32Policy {
 
 constexpr long SMALL_M = 8;
 constexpr long PREFETCH_FLOATS = 2048;
+constexpr long PREFETCH_BYTES = PREFETCH_FLOATS * 4;
 
 template <bool ROUND>
 inline void copyRows(float* Ab, long kp, const GemmArgs& g, const float* A) {
@@ -212,24 +213,54 @@ inline void copyRows(float* Ab, long kp, const GemmArgs& g, const float* A) {
     for (long p = 0; p < K; p++) Ab[i * kp + p] = rnd<ROUND>(g.transA ? A[p * M + i] : A[i * K + p]);
 }
 
-/** acc[i][0..N) += Σ_{p in [p0, p1)} Ab[i][p] · B[p][0..N): whole rows of B, read front to back. */
+/** Rows of an fp32 B (ld elements apart), rounded to bf16 as they are read when ROUND. */
 template <bool ROUND>
-inline void streamRows(const float* Ab, long kp, long M, const float* B, long N, long p0, long p1, float* acc) {
+struct F32Rows {
+  const float* b;
+  long ld;
+  const float* row(long p) const { return b + p * ld; }
+  V vec(const float* r, long j) const { return rndv<ROUND>(vload(r + j)); }
+  float at(const float* r, long j) const { return rnd<ROUND>(r[j]); }
+};
+
+/** Rows of a packed bf16 B (packBf16): half the bytes of fp32 to stream, widened to fp32 exactly. */
+struct Bf16Rows {
+  typedef uint16_t VH __attribute__((vector_size(VW * 2)));
+  typedef uint16_t VHu __attribute__((vector_size(VW * 2), aligned(2), may_alias));
+  const uint16_t* b;
+  long ld;
+  const uint16_t* row(long p) const { return b + p * ld; }
+  V vec(const uint16_t* r, long j) const { return (V)(__builtin_convertvector(*reinterpret_cast<const VHu*>(r + j), VU) << 16); }
+  float at(const uint16_t* r, long j) const {
+    uint32_t u = (uint32_t)r[j] << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  }
+};
+
+/** acc[i][0..N) += Σ_{p in [p0, p1)} Ab[i][p] · B[p][0..N): whole rows of B, read front to back. */
+template <class Rows>
+inline void streamRows(const float* Ab, long kp, long M, const Rows& B, long N, long p0, long p1, float* acc) {
   const long nv = N / VW * VW;
   long p = p0;
   // Four rows of B per pass over the accumulators: a quarter of the accumulator loads and stores
   // (decode streams B from L3 or memory, so L1 traffic is what is left to save), and the same
   // multiply-add order per element as one row at a time.
   for (; p + 4 <= p1; p += 4) {
-    const float* b0 = B + p * N;
+    const auto* r0 = B.row(p);
+    const auto* r1 = B.row(p + 1);
+    const auto* r2 = B.row(p + 2);
+    const auto* r3 = B.row(p + 3);
+    const char* ahead = reinterpret_cast<const char*>(B.row(p + 4)) + PREFETCH_BYTES;
     long j = 0;
     for (; j < nv; j += VW) {
       // B is one long stream: fetching 8 KiB ahead keeps more cache misses in flight.
-      __builtin_prefetch(b0 + 4 * N + j + PREFETCH_FLOATS);
-      const V v0 = rndv<ROUND>(vload(b0 + j));
-      const V v1 = rndv<ROUND>(vload(b0 + N + j));
-      const V v2 = rndv<ROUND>(vload(b0 + 2 * N + j));
-      const V v3 = rndv<ROUND>(vload(b0 + 3 * N + j));
+      __builtin_prefetch(ahead + j * sizeof(*r0));
+      const V v0 = B.vec(r0, j);
+      const V v1 = B.vec(r1, j);
+      const V v2 = B.vec(r2, j);
+      const V v3 = B.vec(r3, j);
       for (long i = 0; i < M; i++) {
         const float* a = Ab + i * kp + p;
         V s = vload(acc + i * N + j);
@@ -241,21 +272,59 @@ inline void streamRows(const float* Ab, long kp, long M, const float* B, long N,
       }
     }
     for (; j < N; j++)
-      for (long i = 0; i < M; i++)
-        for (long r = 0; r < 4; r++) acc[i * N + j] += Ab[i * kp + p + r] * rnd<ROUND>(b0[r * N + j]);
+      for (long i = 0; i < M; i++) {
+        const float* a = Ab + i * kp + p;
+        float s = acc[i * N + j];
+        s += a[0] * B.at(r0, j);
+        s += a[1] * B.at(r1, j);
+        s += a[2] * B.at(r2, j);
+        s += a[3] * B.at(r3, j);
+        acc[i * N + j] = s;
+      }
   }
   for (; p < p1; p++) {
-    const float* brow = B + p * N;
+    const auto* r = B.row(p);
     long j = 0;
     for (; j < nv; j += VW) {
-      const V bv = rndv<ROUND>(vload(brow + j));
+      const V bv = B.vec(r, j);
       for (long i = 0; i < M; i++) vstore(acc + i * N + j, vload(acc + i * N + j) + vset(Ab[i * kp + p]) * bv);
     }
     for (; j < N; j++) {
-      const float bv = rnd<ROUND>(brow[j]);
+      const float bv = B.at(r, j);
       for (long i = 0; i < M; i++) acc[i * N + j] += Ab[i * kp + p] * bv;
     }
   }
+}
+
+/** Threads for a streaming product: above ~256 KiB of B two streams beat one, even counting the
+ *  wake-up of a polling worker. */
+inline int streamThreads(const Ctx* c, double macs) { return (macs >= MIN_MACS / 4 || c->splitAll) ? c->threads : 1; }
+
+/** Parts of K for a streaming product: one per thread, at least 32 rows of B each. */
+inline long streamParts(int threads, long K) { return std::max(1L, std::min<long>(threads, K / 32)); }
+
+/**
+ * C[i][0..N) (+)= Σ_p Ab[i][p] · B[p][0..N) (+ bias) for M <= SMALL_M rows: threads split K, each
+ * summing its rows of B into a partial of its own in thread 0's scratch (after Ab); the partials
+ * are added in a fixed order, so results do not depend on timing.
+ */
+template <class Rows>
+void streamProduct(Ctx* c, int threads, const float* Ab, long kp, long M, const Rows& B, long N, long K, const float* bias, bool load, float* C, long ldc) {
+  const long parts = streamParts(threads, K);
+  float* partial = static_cast<float*>(threadScratch(0)) + M * kp;  // parts × M × N
+  std::memset(partial, 0, parts * M * N * sizeof(float));
+  parallelFor(threads, parts, [&](long t, int) {
+    long p0, p1;
+    splitRange(K, parts, t, 1, p0, p1);
+    streamRows(Ab, kp, M, B, N, p0, p1, partial + t * M * N);
+  });
+  for (long i = 0; i < M; i++)
+    for (long j = 0; j < N; j++) {
+      float sum = partial[i * N + j];
+      for (long t = 1; t < parts; t++) sum += partial[(t * M + i) * N + j];
+      float* out = C + i * ldc + j;
+      *out = sum + (load ? *out : 0.0f) + (bias ? bias[j] : 0.0f);
+    }
 }
 
 /**
@@ -269,9 +338,7 @@ void gemmSmallM(Ctx* c, const GemmArgs& g) {
   const long M = g.m, N = g.n, K = g.k;
   const long kp = ceilDiv(K, 16) * 16;
   const double macs = (double)g.batch * M * N * K;
-  // B streams from the caches or memory once per call: above ~256 KiB of B two streams beat one
-  // even counting the wake-up of a polling worker.
-  const int threads = (macs >= MIN_MACS / 4 || c->splitAll) ? c->threads : 1;
+  const int threads = streamThreads(c, macs);
   for (long bi = 0; bi < g.batch; bi++) {
     const float* A = g.a + bi * g.strideA;
     const float* B = g.b + bi * g.strideB;
@@ -279,24 +346,9 @@ void gemmSmallM(Ctx* c, const GemmArgs& g) {
     // Batch entries may share C (strideC 0): each one reads the C the previous one wrote.
     const bool load = g.accumulate;
     if (!g.transB) {
-      const long parts = std::max(1L, std::min<long>(threads, K / 32));
-      float* s0 = static_cast<float*>(threadScratch(0));
-      float* Ab = s0;
-      float* partial = s0 + M * kp;  // parts × M × N
+      float* Ab = static_cast<float*>(threadScratch(0));
       copyRows<ROUND>(Ab, kp, g, A);
-      std::memset(partial, 0, parts * M * N * sizeof(float));
-      parallelFor(threads, parts, [&](long t, int) {
-        long p0, p1;
-        splitRange(K, parts, t, 1, p0, p1);
-        streamRows<ROUND>(Ab, kp, M, B, N, p0, p1, partial + t * M * N);
-      });
-      for (long i = 0; i < M; i++)
-        for (long j = 0; j < N; j++) {
-          float sum = partial[i * N + j];
-          for (long t = 1; t < parts; t++) sum += partial[(t * M + i) * N + j];
-          float* out = C + i * N + j;
-          *out = sum + (load ? *out : 0.0f) + (g.bias ? g.bias[j] : 0.0f);
-        }
+      streamProduct(c, threads, Ab, kp, M, F32Rows<ROUND>{B, N}, N, K, g.bias, load, C, N);
       continue;
     }
     float* Ab = static_cast<float*>(threadScratch(0));
@@ -356,6 +408,81 @@ double kMatmul(Ctx* c, const double* a) {
 #endif
   if (bf16) gemmDriver<F32Policy<true>>(c, g);
   else gemmDriver<F32Policy<false>>(c, g);
+  return 0;
+}
+
+/** bf16 bits of a float32 vector (nearest, ties to even; NaN stays NaN), in the low halves. */
+inline VU bf16Bits(V x) { return (VU)vroundBf16(x) >> 16; }
+
+double kPackBf16(Ctx* c, const double* a) {
+  const float* src = fptr(c, a[0]);
+  uint16_t* dst = reinterpret_cast<uint16_t*>(fptr(c, a[1]));
+  const long rows = (long)a[2], cols = (long)a[3];
+  const bool transpose = a[4] != 0;
+  const long n = rows * cols;
+  if (n <= 0) return 0;
+  const int threads = n >= (1 << 16) || c->splitAll ? c->threads : 1;
+  if (!transpose) {
+    const long blocks = ceilDiv(n, 4096);
+    parallelFor(threads, blocks, [&](long b, int) {
+      const long i0 = b * 4096, i1 = std::min(n, i0 + 4096);
+      long i = i0;
+      for (; i + VW <= i1; i += VW) {
+        const VU u = bf16Bits(vload(src + i));
+        for (int l = 0; l < VW; l++) dst[i + l] = (uint16_t)u[l];
+      }
+      for (; i < i1; i++) dst[i] = (uint16_t)bf16Bits(vset(src[i]))[0];
+    });
+    return 0;
+  }
+  // Transposed (the LM head: wte is V × C, decoding wants C × V): 64 × 64 tiles, so both the reads
+  // and the writes stay within a few cache lines per row.
+  constexpr long T = 64;
+  const long rowTiles = ceilDiv(rows, T), colTiles = ceilDiv(cols, T);
+  parallelFor(threads, rowTiles * colTiles, [&](long t, int) {
+    const long r0 = (t / colTiles) * T, c0 = (t % colTiles) * T;
+    const long r1 = std::min(rows, r0 + T), c1 = std::min(cols, c0 + T);
+    for (long r = r0; r < r1; r++) {
+      long cc = c0;
+      for (; cc + VW <= c1; cc += VW) {
+        const VU u = bf16Bits(vload(src + r * cols + cc));
+        for (int l = 0; l < VW; l++) dst[(cc + l) * rows + r] = (uint16_t)u[l];
+      }
+      for (; cc < c1; cc++) dst[cc * rows + r] = (uint16_t)bf16Bits(vset(src[r * cols + cc]))[0];
+    }
+  });
+  return 0;
+}
+
+double kMatmulBf16(Ctx* c, const double* a) {
+  const float* A = fptr(c, a[0]);
+  const uint16_t* B = reinterpret_cast<const uint16_t*>(fptr(c, a[1]));
+  float* C = fptr(c, a[2]);
+  const float* bias = a[3] != 0 ? fptr(c, a[3]) : nullptr;
+  const long M = (long)a[4], N = (long)a[5], K = (long)a[6];
+  if (M <= 0 || N <= 0) return 0;
+  if (K <= 0) {
+    for (long i = 0; i < M; i++)
+      for (long j = 0; j < N; j++) C[i * N + j] = bias ? bias[j] : 0.0f;
+    return 0;
+  }
+  const long kp = ceilDiv(K, 16) * 16;
+  const int threads = streamThreads(c, (double)M * N * K);
+  const long parts = streamParts(threads, K);
+  // SMALL_M rows at a time, and as many columns as the partial sums leave room for in scratch:
+  // with those, a product the fp32 weights would stream the same way gives the same bits.
+  for (long i0 = 0; i0 < M; i0 += SMALL_M) {
+    const long mr = std::min(SMALL_M, M - i0);
+    float* Ab = static_cast<float*>(threadScratch(0));
+    for (long i = 0; i < mr; i++)
+      for (long p = 0; p < K; p++) Ab[i * kp + p] = bf16Round(A[(i0 + i) * K + p]);
+    const long room = (long)(SCRATCH_BYTES / 4) - mr * kp;
+    const long nb = std::max<long>(VW, room / (parts * mr) / VW * VW);
+    for (long j0 = 0; j0 < N; j0 += nb) {
+      const long w = std::min(nb, N - j0);
+      streamProduct(c, threads, Ab, kp, mr, Bf16Rows{B + j0, N}, w, K, bias ? bias + j0 : nullptr, false, C + i0 * N + j0, N);
+    }
+  }
   return 0;
 }
 

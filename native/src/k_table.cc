@@ -30,8 +30,10 @@ const KernelTable* table() {
       kDropoutBackward,
       kAdamw,
       kSumSquares,
+      kPackBf16,
+      kMatmulBf16,
   }};
-  static_assert(K_COUNT == 23, "update the table when adding a kernel");
+  static_assert(K_COUNT == 25, "update the table when adding a kernel");
   return &t;
 }
 

@@ -207,6 +207,8 @@ double kDropoutForward(Ctx*, const double*);
 double kDropoutBackward(Ctx*, const double*);
 double kAdamw(Ctx*, const double*);
 double kSumSquares(Ctx*, const double*);
+double kPackBf16(Ctx*, const double*);
+double kMatmulBf16(Ctx*, const double*);
 
 }  // namespace GL_NS
 }  // namespace gl

@@ -186,6 +186,34 @@ export function oracleMatmul(
   return result;
 }
 
+/** The bfloat16 bits (upper half of float32, nearest, ties to even; NaN stays NaN) of a float32 value. */
+export function oracleBf16Bits(x: number): number {
+  const u = new Uint32Array(new Float32Array([x]).buffer)[0]!;
+  if (Number.isNaN(x)) return (u >>> 16) | 0x0040;
+  const low = u & 0xffff;
+  let high = u >>> 16;
+  if (low > 0x8000 || (low === 0x8000 && (high & 1) === 1)) high += 1;
+  return high & 0xffff;
+}
+
+/** The float value of bfloat16 bits. */
+export function oracleFromBf16Bits(bits: number): number {
+  return new Float32Array(new Uint32Array([bits << 16]).buffer)[0]!;
+}
+
+/** C (m×n) = bf16(A) · bf16(B) + bias in float64, A m×k and B k×n row-major. */
+export function oracleMatmulBf16(a: Float64Array, b: Float64Array, bias: Float64Array | null, m: number, n: number, k: number): Float64Array {
+  const r = (x: number): number => oracleFromBf16Bits(oracleBf16Bits(x));
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = bias ? bias[j]! : 0;
+      for (let p = 0; p < k; p++) s += r(a[i * k + p]!) * r(b[p * n + j]!);
+      out[i * n + j] = s;
+    }
+  return out;
+}
+
 export function oracleEmbedding(table: Float64Array, ids: Int32Array, dim: number): Float64Array {
   const out = new Float64Array(ids.length * dim);
   ids.forEach((id, r) => out.set(table.subarray(id * dim, (id + 1) * dim), r * dim));

@@ -54,6 +54,7 @@ export function kernelSuite(name: string, makeDevice: () => Promise<Device>): vo
     describe('copyStrided and binary', () => stridedCases(test));
     describe('reduce', () => reduceCases(test));
     describe('matmul', () => matmulCases(test));
+    describe('bf16 packed weights', () => bf16PackedCases(test));
     describe('embedding, layerNorm, softmax', () => rowCases(test));
     describe('attention', () => attentionCases(test));
     describe('cross-entropy, dropout, adamw, sumSquares', () => lossAndOptimizerCases(test));
@@ -374,6 +375,66 @@ function runMatmul(h: Harness, rng: Rng, device: Device, mc: MatmulTestCase, wha
   const want = oracle.oracleMatmul(a, b, cInit, bias, mc);
   const terms = mc.k + (mc.strideC === 0 ? mc.batch : 0);
   expectClose(what, h.read(cp, cLen), want, reductionTol(terms));
+}
+
+/** The 16-bit values of a packed bf16 buffer (two per 4-byte element, low half first). */
+function packedValues(h: Harness, ptr: number, count: number): number[] {
+  const words = h.readI32(ptr, Math.ceil(count / 2));
+  const out: number[] = [];
+  for (let e = 0; e < count; e++) out.push(e % 2 === 0 ? words[e >> 1]! & 0xffff : words[e >> 1]! >>> 16);
+  return out;
+}
+
+function bf16PackedCases(test: CaseFn): void {
+  const shapes: [number, number][] = [
+    [1, 1],
+    [7, 13],
+    [63, 65],
+    [5, 1000],
+  ];
+  test('packBf16 rounds to nearest even, both layouts', (h, rng, { kernels: k }) => {
+    for (const [rows, cols] of shapes) {
+      const src = normals(rng, rows * cols, 3);
+      // Exact ties and specials: halfway cases round to even, NaN stays NaN, infinities stay.
+      const specials = [1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8), Infinity, -Infinity, NaN, 3.4e38, 0, -0];
+      for (let i = 0; i < Math.min(specials.length, src.length); i++) src[(i * 7) % src.length] = specials[i]!;
+      const sp = h.input(src, 'src');
+      for (const transpose of [false, true]) {
+        const dst = h.outputI32(Math.ceil((rows * cols) / 2), 'packed');
+        h.run(() => k.packBf16(sp, dst, rows, cols, transpose));
+        const got = packedValues(h, dst, rows * cols);
+        for (let r = 0; r < rows; r++)
+          for (let c = 0; c < cols; c++) {
+            const at = transpose ? c * rows + r : r * cols + c;
+            const want = oracle.oracleBf16Bits(src[r * cols + c]!);
+            if (got[at] !== want) assert.fail(`packBf16 ${rows}x${cols} transpose=${transpose}: (${r}, ${c}) = ${src[r * cols + c]} packed to 0x${got[at]!.toString(16)}, want 0x${want.toString(16)}`);
+          }
+      }
+    }
+  });
+
+  const products: [number, number, number, boolean][] = [
+    [1, 1, 1, false],
+    [1, 65, 33, true],
+    [3, 1000, 63, true],
+    [8, 130, 129, false],
+    [13, 70, 7, true],
+  ];
+  for (const [m, n, kk, withBias] of products) {
+    test(`matmulBf16 ${m}x${n}x${kk}${withBias ? ' with bias' : ''}`, (h, rng, { kernels: k }) => {
+      const a = normals(rng, m * kk);
+      const b = normals(rng, kk * n);
+      const bias = withBias ? normals(rng, n) : null;
+      const packed: number[] = [];
+      for (let e = 0; e < kk * n; e += 2) packed.push((oracle.oracleBf16Bits(b[e]!) | ((e + 1 < kk * n ? oracle.oracleBf16Bits(b[e + 1]!) : 0) << 16)) | 0);
+      const ap = h.input(a, 'A');
+      const bp = h.inputI32(packed, 'packed B');
+      const biasPtr = bias ? h.input(bias, 'bias') : 0;
+      const cp = h.output(m * n, 'C');
+      h.run(() => k.matmulBf16(ap, bp, cp, biasPtr, m, n, kk));
+      expectClose(`matmulBf16 ${m}x${n}x${kk}`, h.read(cp, m * n), oracle.oracleMatmulBf16(a, b, bias, m, n, kk), reductionTol(kk));
+    });
+  }
 }
 
 function matmulCases(test: CaseFn): void {

@@ -106,6 +106,22 @@ export interface Kernels {
     accumulate: boolean,
   ): void;
 
+  /**
+   * Weights for bf16 decoding, which streams half the bytes of fp32 per token. dst receives the
+   * rows × cols row-major float32 matrix src rounded to bfloat16 (nearest, ties to even; NaN stays
+   * NaN) as 16-bit values, two per 4-byte element (little-endian: value e at byte 4·dst + 2·e);
+   * element (r, c) is value r·cols + c, or c·rows + r when transpose (then the packed matrix is
+   * cols × rows). dst holds ceil(rows·cols / 2) elements.
+   */
+  packBf16(src: Ptr, dst: Ptr, rows: number, cols: number, transpose: boolean): void;
+
+  /**
+   * C (M×N) = bf16(A) · Bp (+ bias broadcast over rows when bias != 0), fp32 accumulation, with A
+   * M×K float32 and Bp a K×N matrix packBf16 wrote: the numerics of a bf16-precision matmul with
+   * the matrix Bp was packed from.
+   */
+  matmulBf16(a: Ptr, bPacked: Ptr, c: Ptr, bias: Ptr, m: number, n: number, k: number): void;
+
   /** out[r, :] = table[ids[r], :] for r < rows (ids int32, each in [0, vocab)) */
   embeddingForward(table: Ptr, ids: Ptr, out: Ptr, rows: number, dim: number): void;
   /** gradTable[ids[r], :] += gradOut[r, :] */

@@ -1,6 +1,7 @@
-// `genlab bench kernels`: throughput of the hot kernels (matmul on square and GPT shapes,
-// attention, layerNorm) per backend, build and thread count, next to PyTorch on the same shapes
-// when /usr/bin/python3 has torch (bench/peer_kernels.py runs after ours, never alongside).
+// `genlab bench kernels`: throughput of the hot kernels (matmul on square and GPT shapes, the
+// bf16 decode matmul, attention, layerNorm) per backend, build and thread count, next to PyTorch
+// on the same shapes when /usr/bin/python3 has torch (bench/peer_kernels.py runs after ours,
+// never alongside; for bf16 rows it runs fp32 on the same shape).
 //
 // Flop counts: matmul 2·m·n·k; causal attention forward 4·P·d and backward 10·P·d, where P is
 // the number of visible (query, key) pairs (5 products of that size in backward: scores again,
@@ -80,6 +81,26 @@ function matmulCase(op: string, label: string, m: number, n: number, k: number, 
       const b = fillRandom(dev, k * n, rng);
       const c = fillRandom(dev, m * n, rng, 0);
       return () => dev.kernels.matmul(a, b, c, 0, 1, m, n, k, transA, transB, 0, 0, 0, accumulate);
+    },
+  };
+}
+
+/** One decode step's product with bf16-packed weights (packed once, outside the timing). */
+function matmulBf16Case(label: string, m: number, n: number, k: number): Case {
+  return {
+    op: 'matmul bf16',
+    shape: `${label}${m}×${n}×${k}`,
+    flops: 2 * m * n * k,
+    small: true,
+    peer: { m, n, k, transA: false, transB: false, accumulate: false },
+    prepare(dev, rng) {
+      const a = fillRandom(dev, m * k, rng);
+      const w = fillRandom(dev, k * n, rng);
+      const packed = dev.allocStorage(Math.ceil((k * n) / 2));
+      held.push(packed);
+      dev.kernels.packBf16(w, packed.ptr, k, n, false);
+      const c = fillRandom(dev, m * n, rng, 0);
+      return () => dev.kernels.matmulBf16(a, packed.ptr, c, 0, m, n, k);
     },
   };
 }
@@ -170,6 +191,8 @@ function cases(quick: boolean): Case[] {
     list.push(matmulCase('matmul dX', label, rows, k, n, false, true, false));
     list.push(matmulCase('matmul dW', label, k, n, rows, true, false, false));
   }
+  // decoding: one token's row through the same weights, packed to bf16
+  for (const [label, k, n] of quick ? gpt.slice(0, 1) : gpt) list.push(matmulBf16Case(label, 1, n, k));
   list.push(attentionCase(false, 8, 6, 256, 64));
   list.push(attentionCase(true, 8, 6, 256, 64));
   list.push(layerNormCase(false, rows, 384));

@@ -224,6 +224,7 @@ export function buildCli(): Command {
     .option('--json', 'print the result as JSON')
     .addOption(backendOption())
     .addOption(threadsOption())
+    .addOption(precisionOption())
     .action(async (opts) => {
       const { generateCommand } = await import('./generate-command.ts');
       await device(opts);
@@ -259,6 +260,7 @@ export function buildCli(): Command {
     .option('--adapter <name=dir...>', 'LoRA adapter folder(s) served as model "name" on the first --model (no second copy of the base)')
     .option('--reward-model <dir>', 'reward model for best_of ranking and POST /api/reward')
     .option('--runs-dir <dir>', 'where alignment runs started from the app write their adapters', 'runs/align')
+    .option('--scaling <dirs...>', 'scaling sweep folder(s) (from `genlab scaling sweep --out DIR`) shown in the app\'s Scaling tab; repeatable')
     .option('--db <file>', 'feedback database (SQLite)', 'runs/feedback.sqlite')
     .option('--max-tokens <n>', 'cap on max_tokens per request', int('--max-tokens'))
     .option('--max-n <n>', 'cap on completions per request', int('--max-n'))
@@ -277,6 +279,7 @@ export function buildCli(): Command {
       };
       const server = await serveCommand({
         model: opts.model, host: opts.host, port: opts.port, db: opts.db, limits, logger: !!opts.log, runsDir: opts.runsDir,
+        ...(opts.scaling ? { scaling: opts.scaling as string[] } : {}),
         ...(opts.adapter ? { adapters: (opts.adapter as string[]).map(parseAdapterSpec) } : {}), ...(opts.rewardModel ? { rewardModel: opts.rewardModel } : {}),
         ...(opts.apiKey ? { apiKey: opts.apiKey } : {}), ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
       });
@@ -290,6 +293,7 @@ export function buildCli(): Command {
     .option('--model <dir>', 'serve this model folder instead', 'models/app')
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <n>', 'port', int('--port', 0), 8080)
+    .option('--scaling <dirs...>', 'also show these scaling sweep folders in the Scaling tab (optional); repeatable')
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (opts) => {
@@ -352,13 +356,14 @@ export function buildCli(): Command {
     .option('--json', 'one JSON object per line')
     .option('--threads <list>', 'comma-separated thread counts', '1')
     .option('--configs <list>', 'comma-separated configs (b, gpt2-124M)')
+    .option('--precision <list>', 'comma-separated matmul precisions (fp32, bf16: decoding streams bf16 weights)', 'fp32')
     .addOption(backendOption())
     .option('--no-peer', 'skip the PyTorch peer')
     .action(async (opts) => {
       const { benchGenerate } = await import('../bench/train.ts');
       await benchGenerate({
         json: !!opts.json, threads: parseList(opts.threads), ...(opts.configs ? { configs: opts.configs.split(',') } : {}), noPeer: opts.peer === false,
-        ...(opts.backend ? { backend: opts.backend } : {}),
+        ...(opts.backend ? { backend: opts.backend } : {}), precisions: parsePrecisions(opts.precision),
       });
     });
   bench

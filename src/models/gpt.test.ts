@@ -7,6 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { backward, noGrad } from '../autograd/tape.ts';
 import type { Device } from '../backend/device.ts';
+import { nativeStatus } from '../backend/native/native-addon.ts';
+import { createDevice } from '../backend/registry.ts';
 import { testDevices } from '../backend/test-devices.ts';
 import { loadGptWeights } from '../io/gpt-weights.ts';
 import { readGpt2Config } from '../io/hf-config.ts';
@@ -115,6 +117,66 @@ for (const td of testDevices) {
         }
       });
       assert.equal(cache.length, 12);
+    });
+  });
+}
+
+// bf16 decoding: on a device with bf16 matmuls the KV cache holds the weights packed as bf16, and
+// decoding steps stream those. They must give the logits the bf16 GEMM gives without packing.
+const bf16Devices: { name: string; make: () => Promise<Device> }[] = [
+  { name: 'ref', make: () => createDevice({ backend: 'ref', precision: 'bf16' }) },
+  { name: 'wasm×2', make: () => createDevice({ backend: 'wasm', threads: 2, precision: 'bf16' }) },
+  ...(nativeStatus().available
+    ? [
+        { name: 'native×1', make: () => createDevice({ backend: 'native', threads: 1, precision: 'bf16' }) },
+        { name: 'native×2', make: () => createDevice({ backend: 'native', threads: 2, precision: 'bf16' }) },
+      ]
+    : []),
+];
+
+for (const bd of bf16Devices) {
+  describe(`bf16 decoding with packed weights on ${bd.name}`, () => {
+    let dev: Device;
+    before(async () => {
+      dev = await bd.make();
+    });
+    after(() => dev.close());
+
+    it('packed and unpacked caches decode the same logits, close to full recomputation', () => {
+      const model = new Gpt(config, { device: dev });
+      loadGptWeights(model, path.join(dir, 'model.safetensors'));
+      model.eval();
+      const ids = expected.readI32('ids');
+      const run = (packWeights: boolean): Float32Array[] => {
+        const cache = model.createCache(2, 12, { packWeights });
+        assert.equal(cache.packed !== null, packWeights);
+        const out: Float32Array[] = [];
+        noGrad(() => {
+          // A 4-token prefill (the GEMM), then one token per step (packed weights when given).
+          for (const [s, e] of [[0, 4], ...Array.from({ length: 8 }, (_, i) => [4 + i, 5 + i])] as const) {
+            const part = empty(dev, [2, e - s], 'int32');
+            const pv: number[] = [];
+            for (let b = 0; b < 2; b++) for (let t = s; t < e; t++) pv.push(ids[b * 12 + t]!);
+            part.set(pv);
+            out.push(model.forward(part, null, cache).logits.toArray() as Float32Array);
+          }
+        });
+        return out;
+      };
+      assert.notEqual(model.createCache(1, 4).packed, null, 'a bf16 device packs by default');
+      const packed = run(true);
+      const plain = run(false);
+      for (let i = 0; i < packed.length; i++) assertClose(`step ${i}`, packed[i]!, plain[i]!, 1e-5, 1e-6);
+      const full = noGrad(() => model.forward(empty(dev, [2, 12], 'int32').set(ids)).logits.toArray());
+      const V = config.vocabSize;
+      const last = packed.at(-1)!;
+      for (let b = 0; b < 2; b++) assertClose(`last position b${b}`, last.subarray(b * V, (b + 1) * V), full.subarray((b * 12 + 11) * V, (b * 12 + 12) * V), 1e-4, 1e-5);
+    });
+
+    it('packed weights refuse to record gradients', () => {
+      const model = new Gpt(config, { device: dev });
+      const cache = model.createCache(1, 4, { packWeights: true });
+      assert.throws(() => model.forward(empty(dev, [1, 1], 'int32').set([1]), null, cache), /packed bf16 weights are for inference/);
     });
   });
 }

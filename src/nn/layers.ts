@@ -5,7 +5,7 @@ import type { Device } from '../backend/device.ts';
 import { mix32, type Rng } from '../backend/rng.ts';
 import { add, dropout, scale } from '../ops/elementwise.ts';
 import { embedding, layerNorm } from '../ops/layers.ts';
-import { linear, matmul } from '../ops/matmul.ts';
+import { linear, linearBf16, matmul, type PackedBf16 } from '../ops/matmul.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { createParameter, Module } from './module.ts';
 
@@ -44,8 +44,9 @@ export class Linear extends Module {
     this.bias = opts.bias === false ? null : this.param('bias', createParameter([outFeatures], { value: 0, ...(dev ? { device: dev } : {}) }));
   }
 
-  forward(x: Tensor): Tensor {
-    const y = linear(x, this.weight, this.bias);
+  /** With `packed` (this weight as bf16, see packBf16), the base product streams the packed copy. */
+  forward(x: Tensor, packed: PackedBf16 | null = null): Tensor {
+    const y = packed ? linearBf16(x, packed, this.bias) : linear(x, this.weight, this.bias);
     const l = this.lora;
     if (!l) return y;
     // Scale the rank-r intermediate, not the (..., out) update: one less full-size activation.

@@ -2,7 +2,7 @@
 // and fused bias; backward is two more GEMMs. A weight shared across the batch is folded into one
 // large GEMM (rows = batch·M), which keeps both cores busy and needs no reduction over the batch.
 
-import { gradOf, record, type Node } from '../autograd/tape.ts';
+import { gradOf, isGradEnabled, record, type Node } from '../autograd/tape.ts';
 import { empty, formatShape, type Tensor } from '../tensor/tensor.ts';
 import { expectDtype, sameDevice } from './check.ts';
 import { contiguous } from './views.ts';
@@ -41,6 +41,52 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor
     throw new Error(`linear: bias shape ${formatShape(bias.shape)} does not match weight ${formatShape(w.shape)}; expected [${w.shape[1]}]`);
   }
   return gemm('linear', x, w, bias, false, false);
+}
+
+/**
+ * A weight matrix rounded to bfloat16 for decoding: half the bytes of fp32 to stream per token,
+ * and exactly the values a bf16-precision matmul multiplies. (k, n) as linearBf16 reads it.
+ */
+export interface PackedBf16 {
+  /** ceil(k·n / 2) float32-sized elements holding the 16-bit values. */
+  readonly data: Tensor;
+  readonly k: number;
+  readonly n: number;
+}
+
+/**
+ * Packs w (k, n), or w (n, k) read transposed (the tied LM head: wte is (vocab, C)), for
+ * linearBf16. The packed copy lives on the heap, like a parameter, until it is garbage.
+ */
+export function packBf16(w: Tensor, opts: { transpose?: boolean } = {}): PackedBf16 {
+  expectDtype('packBf16', w, 'float32', 'the weight');
+  if (w.ndim !== 2) throw new Error(`packBf16: weight must be 2-D, got ${formatShape(w.shape)}`);
+  const transpose = opts.transpose ?? false;
+  const [rows, cols] = w.shape as [number, number];
+  const dev = w.device;
+  const src = contiguous(w);
+  const data = dev.heapScope(() => empty(dev, [Math.max(1, Math.ceil((rows * cols) / 2))]));
+  dev.kernels.packBf16(src.ptr, data.ptr, rows, cols, transpose);
+  return transpose ? { data, k: cols, n: rows } : { data, k: rows, n: cols };
+}
+
+/**
+ * x (..., k) · packed (k, n) + bias with bf16 operands and fp32 accumulation. Inference only: it
+ * records no gradient, so it refuses inputs that would need one.
+ */
+export function linearBf16(x: Tensor, w: PackedBf16, bias: Tensor | null = null): Tensor {
+  const dev = sameDevice('linearBf16', x, w.data);
+  expectDtype('linearBf16', x, 'float32', 'the input');
+  if (isGradEnabled() && x.requiresGrad) throw new Error('linearBf16: packed bf16 weights are for inference; call it inside noGrad()');
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== w.k) throw new Error(`linearBf16: input ${formatShape(x.shape)} does not end in the packed weight's ${w.k} inputs`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== w.n)) throw new Error(`linearBf16: bias shape ${formatShape(bias.shape)} does not match the packed weight's ${w.n} outputs`);
+  const a = contiguous(x);
+  shapeOut.length = x.ndim;
+  for (let i = 0; i < x.ndim - 1; i++) shapeOut[i] = x.shape[i]!;
+  shapeOut[x.ndim - 1] = w.n;
+  const out = empty(dev, shapeOut);
+  dev.kernels.matmulBf16(a.ptr, w.data.ptr, out.ptr, bias ? contiguous(bias).ptr : 0, x.size / w.k, w.n, w.k);
+  return out;
 }
 
 function gemm(op: string, aIn: Tensor, bIn: Tensor, bias: Tensor | null, transA: boolean, transB: boolean): Tensor {

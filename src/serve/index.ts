@@ -9,6 +9,7 @@ import { loadAdapter } from '../io/peft.ts';
 import type { LoraAdapter } from '../nn/lora.ts';
 import { FeedbackStore } from './feedback-store.ts';
 import type { ServeLimits } from './limits.ts';
+import { scalingSources } from './scaling-sweeps.ts';
 import { createServer, type GenlabServer } from './server.ts';
 import { loadTranslators } from './translate-routes.ts';
 
@@ -43,6 +44,8 @@ export interface ServeCommandOptions {
   rewardModel?: string;
   /** Where alignment runs started from the app write their adapters (default runs/align). */
   runsDir?: string;
+  /** Scaling sweep folders shown in the app's Scaling tab (GET /api/scaling). */
+  scaling?: readonly string[];
 }
 
 export interface RunningServer {
@@ -77,6 +80,8 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<RunningSe
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer from 0 to 65535, got ${opts.port}`);
   const dirs = typeof opts.model === 'string' ? [opts.model] : [...opts.model];
   if (dirs.length === 0) throw new Error('serve needs a model folder: pass --model DIR');
+  // Sweep folders are checked before the (slower) model loading; createServer checks them again.
+  scalingSources(opts.scaling ?? []);
   await ensureDevice(opts.backend, opts.threads);
   // Translation model folders among --model are served by POST /api/translate (translate-routes.ts).
   const translators = await loadTranslators(dirs);
@@ -101,6 +106,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<RunningSe
       adapters,
       rewardModel,
       ...(opts.runsDir !== undefined ? { runsDir: opts.runsDir } : {}),
+      ...(opts.scaling ? { scaling: opts.scaling } : {}),
       store,
       ...(opts.apiKey !== undefined ? { apiKey: opts.apiKey } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),

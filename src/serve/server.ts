@@ -20,6 +20,8 @@ import { securityHeaders } from './http.ts';
 import { resolveLimits, type ServeLimits } from './limits.ts';
 import { ModelRegistry, type ModelSource } from './models.ts';
 import { registerOpenAiRoutes } from './openai-routes.ts';
+import { registerScalingRoutes } from './scaling-routes.ts';
+import { scalingSources } from './scaling-sweeps.ts';
 import { registerTranslateRoutes, type TranslatorSource } from './translate-routes.ts';
 
 export interface ServerOptions {
@@ -42,6 +44,8 @@ export interface ServerOptions {
   watermarkKey?: number;
   /** Translation models (POST /api/translate); see translate-routes.ts. */
   translators?: readonly TranslatorSource[];
+  /** Scaling sweep folders (made by `genlab scaling sweep --out DIR`) shown in the app's Scaling tab. */
+  scaling?: readonly string[];
 }
 
 export interface GenlabServer {
@@ -80,6 +84,8 @@ function fastifyErrorToApi(err: FastifyError, bodyLimit: number): ApiError | nul
 
 export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
   const limits = resolveLimits(opts.limits);
+  // Checked before anything else starts: a mistyped folder fails here, not at the first request.
+  const sweeps = scalingSources(opts.scaling ?? []);
   const models = new ModelRegistry(opts.models, limits.maxQueue);
   for (const a of opts.adapters ?? []) models.addAdapter(a.name, a.base ?? models.list()[0]!.id, a.adapter, a.dir ? { dir: a.dir } : {});
   const rewardModel = opts.rewardModel ?? null;
@@ -168,6 +174,7 @@ export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
   registerAccountRoutes(app, models, limits, watermarkKey);
   registerAlignRoutes(app, alignRuns, rewardModel, limits);
   registerTranslateRoutes(app, opts.translators ?? [], limits);
+  registerScalingRoutes(app, sweeps);
 
   const root = opts.webRoot === undefined ? defaultWebRoot() : opts.webRoot;
   const webRoot = root !== null && existsSync(path.join(root, 'index.html')) ? path.resolve(root) : null;

@@ -1,8 +1,8 @@
 // Write With Transformer, genlab edition: an editor that completes your text, a view of how
-// likely the model finds each token, a compare mode that collects preferences, and an align mode
-// that trains on them.
+// likely the model finds each token, a compare mode that collects preferences, an align mode
+// that trains on them, translation, and the scaling-law charts of the server's sweeps.
 
-import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { Api, ApiError, type FeedbackStats, type ServerConfig } from './api.ts';
 import { AlignPanel } from './components/AlignPanel.tsx';
 import { CompareView } from './components/CompareView.tsx';
@@ -13,7 +13,10 @@ import { SettingsPanel } from './components/SettingsPanel.tsx';
 import { TranslatePanel } from './components/TranslatePanel.tsx';
 import { DEFAULT_SETTINGS, settingsRecord, usePersistentState, type Settings } from './settings.ts';
 
-type Mode = 'write' | 'likelihood' | 'compare' | 'align' | 'translate';
+// ECharts is loaded with the Scaling tab only, not with the editor.
+const ScalingPanel = lazy(() => import('./components/scaling-panel.tsx').then((m) => ({ default: m.ScalingPanel })));
+
+type Mode = 'write' | 'likelihood' | 'compare' | 'align' | 'translate' | 'scaling';
 
 const MODES: { id: Mode; label: string }[] = [
   { id: 'write', label: 'Write' },
@@ -21,6 +24,7 @@ const MODES: { id: Mode; label: string }[] = [
   { id: 'compare', label: 'Compare' },
   { id: 'align', label: 'Align' },
   { id: 'translate', label: 'Translate' },
+  { id: 'scaling', label: 'Scaling' },
 ];
 
 export function App() {
@@ -146,6 +150,11 @@ export function App() {
           {mode === 'likelihood' && <LikelihoodView api={api} settings={settings} doc={doc} goWrite={() => setMode('write')} />}
           {mode === 'compare' && <CompareView api={api} settings={settings} doc={doc} announce={setMessage} onSaved={refreshStats} />}
           {mode === 'translate' && <TranslatePanel apiKey={settings.apiKey} announce={setMessage} />}
+          {mode === 'scaling' && (
+            <Suspense fallback={<p className="hint">Loading the Scaling tab…</p>}>
+              <ScalingPanel api={api} announce={setMessage} />
+            </Suspense>
+          )}
           {mode === 'align' && (
             <AlignPanel api={api} settings={settings} config={config} doc={doc} selectModel={(id) => setSettings((s) => ({ ...s, model: id }))} refreshConfig={refreshConfig} announce={setMessage} />
           )}

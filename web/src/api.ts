@@ -127,6 +127,76 @@ export interface AlignRequest {
   lr?: number;
 }
 
+/** One sweep folder the server shows (`genlab serve --scaling DIR`). */
+export interface ScalingSweepEntry {
+  id: string;
+  name: string;
+  folder: string;
+  runs: number;
+  planned_runs: number;
+  fit: boolean;
+  predictions: number;
+  verifications: number;
+  /** Why the folder cannot be shown (a damaged file), else null. */
+  error: string | null;
+}
+
+export interface ScalingPredictionRow {
+  id: string;
+  shape: string;
+  n: number;
+  tokens: number;
+  flops: number;
+  ratio_to_largest_run: number;
+  ratio_to_sweep: number;
+  predicted: number | null;
+  interval: [number | null, number | null];
+  loss_from_compute: number | null;
+  measured: number | null;
+  error_percent: number | null;
+  inside_interval: boolean | null;
+}
+
+/** Numbers a degenerate fit can leave undefined (NaN or infinite) are null. */
+export interface ScalingSummary {
+  sweep: { data: string[]; vocab_size: number; seq_len: number; batch: number; budget: number; planned_runs: number; finished_runs: number; total_flops: number; largest_run_flops: number | null };
+  fit: null | {
+    param_kind: 'total' | 'nonEmbedding';
+    runs: number;
+    stale: boolean;
+    bootstrap_samples: number;
+    rmse_log: number | null;
+    flops_per_param_token: number;
+    params: { name: 'E' | 'A' | 'alpha' | 'B' | 'beta'; symbol: string; value: number | null; interval: [number | null, number | null] }[];
+  };
+  compute_law: null | { a: number | null; b: number | null; c: number | null; frontier_runs: number; rmse_log: number | null };
+  /** null where the fit's closed form overflows (NaN or infinite in the fit). */
+  compute_optimal: { multiple: number; flops: number; n: number | null; d: number | null; loss: number | null }[];
+  predictions: ScalingPredictionRow[];
+  next_step: string | null;
+}
+
+/** The records as the sweep's files hold them (only the fields the app reads). */
+export interface ScalingRun {
+  id: string;
+  flops: number;
+  valLoss: number;
+  tokens: number;
+  params: { total: number; nonEmbedding: number };
+}
+
+export interface ScalingDetail {
+  id: string;
+  name: string;
+  folder: string;
+  runs: ScalingRun[];
+  predictions: { id: string; flops: number; loss: number; interval: [number, number] }[];
+  verifications: { prediction: { id: string }; run: ScalingRun; relativeError: number }[];
+  /** ECharts options of the sweep's chart (as in scaling.png), or null before the first run finishes. */
+  chart: Record<string, unknown> | null;
+  summary: ScalingSummary;
+}
+
 export class ApiError extends Error {
   constructor(
     message: string,
@@ -210,6 +280,14 @@ export class Api {
 
   cancelAlign(id: string): Promise<AlignRun> {
     return this.call('POST', `api/align/${encodeURIComponent(id)}/cancel`, {});
+  }
+
+  scalingSweeps(): Promise<{ sweeps: ScalingSweepEntry[] }> {
+    return this.call('GET', 'api/scaling');
+  }
+
+  scalingSweep(id: string, signal?: AbortSignal): Promise<ScalingDetail> {
+    return this.call('GET', `api/scaling/${encodeURIComponent(id)}`, undefined, signal);
   }
 
   /** One completion (not streamed); the same seed and settings give comparable outputs across models. */

@@ -33,6 +33,8 @@ export const NATIVE_KERNELS = [
   'dropoutBackward',
   'adamw',
   'sumSquares',
+  'packBf16',
+  'matmulBf16',
 ] as const;
 
 const K = Object.fromEntries(NATIVE_KERNELS.map((name, i) => [name, i])) as Record<(typeof NATIVE_KERNELS)[number], number>;
@@ -416,6 +418,34 @@ export function createNativeKernels(env: NativeKernelEnv): Kernels {
       A[0] = x;
       A[1] = n;
       return run(id, K.sumSquares);
+    },
+
+    packBf16(src, dst, rows, cols, transpose) {
+      inside('packBf16', src, rows * cols, 'src');
+      inside('packBf16', dst, Math.ceil((rows * cols) / 2), 'dst');
+      A[0] = src;
+      A[1] = dst;
+      A[2] = rows;
+      A[3] = cols;
+      A[4] = transpose ? 1 : 0;
+      run(id, K.packBf16);
+    },
+
+    matmulBf16(a, bPacked, c, bias, m, n, k) {
+      if (m > 0 && n > 0) {
+        inside('matmulBf16', a, m * k, 'A');
+        inside('matmulBf16', bPacked, Math.ceil((k * n) / 2), 'packed B');
+        inside('matmulBf16', c, m * n, 'C');
+        if (bias !== 0) inside('matmulBf16', bias, n, 'bias');
+      }
+      A[0] = a;
+      A[1] = bPacked;
+      A[2] = c;
+      A[3] = bias;
+      A[4] = m;
+      A[5] = n;
+      A[6] = k;
+      run(id, K.matmulBf16);
     },
   };
 }

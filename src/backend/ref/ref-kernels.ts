@@ -99,6 +99,21 @@ function unaryDerivative(op: UnaryOp, x: number): number {
   }
 }
 
+const bitsScratch = new Uint32Array(1);
+const floatOfBits = new Float32Array(bitsScratch.buffer);
+
+/** The float32 whose bits are u. */
+function floatFromBits(u: number): number {
+  bitsScratch[0] = u;
+  return floatOfBits[0]!;
+}
+
+/** float32 bits rounded to bfloat16 (nearest, ties to even; NaN stays NaN), low half zero. */
+function roundBf16Bits(u: number): number {
+  if ((u & 0x7fffffff) > 0x7f800000) return (u | 0x00400000) >>> 0;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) & 0xffff0000) >>> 0;
+}
+
 export function createRefKernels(memory: WebAssembly.Memory): Kernels {
   let buffer = memory.buffer;
   let f = new Float32Array(buffer);
@@ -288,6 +303,29 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
             if (bias !== 0) acc += f[bias + j]!;
             f[cB + i * n + j] = acc;
           }
+        }
+      }
+    },
+
+    packBf16(src, dst, rows, cols, transpose): void {
+      syncViews();
+      const u32 = new Uint32Array(f.buffer);
+      const u16 = new Uint16Array(f.buffer);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) u16[2 * dst + (transpose ? c * rows + r : r * cols + c)] = roundBf16Bits(u32[src + r * cols + c]!) >>> 16;
+      }
+    },
+
+    matmulBf16(a, bPacked, c, bias, m, n, k): void {
+      syncViews();
+      const u32 = new Uint32Array(f.buffer);
+      const u16 = new Uint16Array(f.buffer);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let acc = 0;
+          for (let p = 0; p < k; p++) acc += floatFromBits(roundBf16Bits(u32[a + i * k + p]!)) * floatFromBits(u16[2 * bPacked + p * n + j]! << 16);
+          if (bias !== 0) acc += f[bias + j]!;
+          f[c + i * n + j] = acc;
         }
       }
     },

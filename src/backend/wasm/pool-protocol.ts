@@ -32,6 +32,8 @@ export const KERNEL_NAMES = [
   'crossEntropyForward',
   'crossEntropyBackward',
   'matmul',
+  'packBf16',
+  'matmulBf16',
   'attentionForward',
   'attentionBackward',
 ] as const;

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Device } from '../device.ts';
 import { expectClose, reductionTol } from '../kernel-harness.ts';
+import { oracleBf16Bits, oracleMatmulBf16 } from '../kernel-oracle.ts';
 import { kernelSuite } from '../kernel-suite.ts';
 import { BinaryOp, UnaryOp } from '../kernels.ts';
 import { Rng } from '../rng.ts';
@@ -178,6 +179,89 @@ describe('wasm matmul block and path edges', () => {
       }
     });
   }
+});
+
+describe('wasm bf16 decode kernels: blocks, row groups and thread counts', () => {
+  let one: Device;
+  let split: Device;
+  before(async () => {
+    one = new Device(await createWasmBackend({ threads: 1 }));
+    split = new Device(await createWasmBackend({ threads: 2, splitAll: true }));
+  });
+  after(async () => {
+    await one.close();
+    await split.close();
+  });
+
+  function upload(dev: Device, data: Float32Array): number {
+    const s = dev.allocStorage(data.length);
+    dev.refreshViews();
+    dev.f32.set(data, s.ptr);
+    return s.ptr;
+  }
+
+  /** The packed 16-bit values at element pointer ptr. */
+  function packedAt(dev: Device, ptr: number, count: number): Uint16Array {
+    dev.refreshViews();
+    return new Uint16Array(dev.f32.buffer, ptr * 4, count).slice();
+  }
+
+  // Column blocks hold 24 KiB of accumulators and B segments (608 columns at 8 rows, 2048 at
+  // one), rows of A go 8 at a time, B 4 rows at a time: these shapes cross every such edge.
+  const products: [number, number, number][] = [
+    [1, 2100, 9],
+    [8, 1300, 6],
+    [9, 650, 11],
+    [17, 40, 1],
+    [2, 5000, 0],
+  ];
+  for (const [m, n, k] of products) {
+    it(`matmulBf16 ${m}×${n}×${k} matches the oracle, bit for bit on 1 and 2 threads`, () => {
+      const rng = new Rng(m * 7919 + n * 31 + k);
+      const a = Float32Array.from({ length: m * k }, () => rng.normal());
+      const b = Float32Array.from({ length: k * n }, () => rng.normal());
+      const bias = Float32Array.from({ length: n }, () => rng.normal());
+      // A NaN in row 1 of A poisons that row only.
+      if (m > 1 && k > 0) a[k + (k >> 1)] = NaN;
+      const results = [one, split].map((dev) => {
+        const ap = upload(dev, a);
+        const bp = upload(dev, b);
+        const biasp = upload(dev, bias);
+        const packed = dev.allocStorage(Math.max(1, Math.ceil((k * n) / 2))).ptr;
+        const c = dev.allocStorage(m * n).ptr;
+        dev.kernels.packBf16(bp, packed, k, n, false);
+        dev.kernels.matmulBf16(ap, packed, c, biasp, m, n, k);
+        dev.refreshViews();
+        return dev.f32.slice(c, c + m * n);
+      });
+      const want = oracleMatmulBf16(Float64Array.from(a), Float64Array.from(b), Float64Array.from(bias), m, n, k);
+      expectClose(`matmulBf16 ${m}×${n}×${k}`, results[0]!, want, reductionTol(k));
+      // Parts own columns and every column runs the same chain of operations.
+      assert.deepEqual(results[1], results[0], 'one thread and two split threads differ');
+    });
+  }
+
+  it('packBf16 transposed across tile edges matches the oracle on 1 and 2 threads', () => {
+    for (const [rows, cols] of [[70, 45], [33, 100], [8, 4], [129, 7]] as const) {
+      const rng = new Rng(rows * 1000 + cols);
+      const src = Float32Array.from({ length: rows * cols }, () => rng.normal());
+      for (const dev of [one, split]) {
+        const sp = upload(dev, src);
+        for (const transpose of [true, false]) {
+          const dst = dev.allocStorage(Math.ceil((rows * cols) / 2)).ptr;
+          dev.kernels.packBf16(sp, dst, rows, cols, transpose);
+          const got = packedAt(dev, dst, rows * cols);
+          for (let r = 0; r < rows; r++) {
+            for (let c = 0; c < cols; c++) {
+              const at = transpose ? c * rows + r : r * cols + c;
+              const want = oracleBf16Bits(src[r * cols + c]!);
+              if (got[at] !== want) assert.fail(`${rows}×${cols} transpose=${transpose} threads=${dev.threads}: (${r}, ${c}) packed to 0x${got[at]!.toString(16)}, want 0x${want.toString(16)}`);
+            }
+          }
+        }
+      }
+    }
+  });
 });
 
 describe('wasm backend process lifetime', () => {

@@ -268,6 +268,31 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       pool.run(K.matmul, partsFor(batch * m * n * Math.max(k, 1), MIN_MACS, units));
     },
 
+    packBf16(src, dst, rows, cols, transpose): void {
+      if (rows <= 0 || cols <= 0) return;
+      a[0] = src * 4;
+      a[1] = dst * 4;
+      a[2] = rows;
+      a[3] = cols;
+      a[4] = transpose ? 1 : 0;
+      // Parts own 16-value chunks of the packed values, or (transposed) 16 packed rows each.
+      const n = rows * cols;
+      pool.run(K.packBf16, partsFor(n, MIN_ELEMS, transpose ? Math.ceil(cols / 16) : Math.ceil(n / 16)));
+    },
+
+    matmulBf16(x, bPacked, c, bias, m, n, k): void {
+      if (m <= 0 || n <= 0) return;
+      a[0] = x * 4;
+      a[1] = bPacked * 4;
+      a[2] = c * 4;
+      a[3] = bias * 4;
+      a[4] = m;
+      a[5] = n;
+      a[6] = k;
+      // Parts own 16-column slices of C (see kernels/bf16.ts), so any m splits, even m = 1.
+      pool.run(K.matmulBf16, partsFor(m * n * Math.max(k, 1), MIN_MACS, Math.ceil(n / 16)));
+    },
+
     embeddingForward(table, ids, out, rows, dim): void {
       if (rows <= 0 || dim <= 0) return;
       a[0] = table * 4;
