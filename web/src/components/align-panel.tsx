@@ -5,8 +5,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AlignPoint, AlignRun, AlignSummary, Api, ServerConfig } from '../api.ts';
 import type { Settings } from '../settings.ts';
-import { visible } from './Editor.tsx';
-import { LineChart } from './LineChart.tsx';
+import { visible } from './editor.tsx';
+import { LineChart } from './line-chart.tsx';
 
 const ACTIVE = new Set(['preparing', 'running', 'saving']);
 const POLL_MS = 700;

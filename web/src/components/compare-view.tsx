@@ -4,7 +4,7 @@
 import { useRef, useState } from 'react';
 import type { Api } from '../api.ts';
 import { settingsRecord, type Settings } from '../settings.ts';
-import { visible } from './Editor.tsx';
+import { visible } from './editor.tsx';
 
 interface Side {
   text: string;

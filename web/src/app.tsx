@@ -4,13 +4,13 @@
 
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { Api, ApiError, type FeedbackStats, type ServerConfig } from './api.ts';
-import { AlignPanel } from './components/AlignPanel.tsx';
-import { CompareView } from './components/CompareView.tsx';
-import { Editor, type Inserted } from './components/Editor.tsx';
-import { FeedbackPanel } from './components/FeedbackPanel.tsx';
-import { LikelihoodView } from './components/LikelihoodView.tsx';
-import { SettingsPanel } from './components/SettingsPanel.tsx';
-import { TranslatePanel } from './components/TranslatePanel.tsx';
+import { AlignPanel } from './components/align-panel.tsx';
+import { CompareView } from './components/compare-view.tsx';
+import { Editor, type Inserted } from './components/editor.tsx';
+import { FeedbackPanel } from './components/feedback-panel.tsx';
+import { LikelihoodView } from './components/likelihood-view.tsx';
+import { SettingsPanel } from './components/settings-panel.tsx';
+import { TranslatePanel } from './components/translate-panel.tsx';
 import { DEFAULT_SETTINGS, settingsRecord, usePersistentState, type Settings } from './settings.ts';
 
 // ECharts is loaded with the Scaling tab only, not with the editor.

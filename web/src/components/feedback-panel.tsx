@@ -1,8 +1,8 @@
 // Ratings of inserted suggestions (👍/👎) and the feedback collected so far.
 
 import type { FeedbackStats } from '../api.ts';
-import type { Inserted } from './Editor.tsx';
-import { visible } from './Editor.tsx';
+import type { Inserted } from './editor.tsx';
+import { visible } from './editor.tsx';
 
 export function FeedbackPanel(props: { history: Inserted[]; rate: (key: string, rating: 'up' | 'down') => void; stats: FeedbackStats | null; onExport: () => void }) {
   const { history, rate, stats, onExport } = props;
