@@ -5,7 +5,7 @@
 // does not depend on what else the machine was doing while the runs went on (only the wall time
 // does). Same corpus, tokenizer, batch 8 × 256 tokens (the whole context), schedule and seed for all.
 //
-//   node --import tsx bench/choose-default-preset.ts [--minutes 15] [--threads 2] [--only NAME]
+//   node --import tsx bench/choose-default-preset.ts [--minutes 15] [--threads 2] [--only NAME,...]
 //        [--plan-only] [--out runs/presets]
 //
 // Results: OUT/plan.json (throughputs and steps), OUT/NAME/ (a model folder per candidate),
@@ -34,6 +34,7 @@ interface Candidate {
 }
 
 const candidates: Candidate[] = [
+  { name: 'L4-C96', nLayer: 4, nEmbd: 96, nHead: 4, lr: 2.4e-3 },
   { name: 'L4-C128', nLayer: 4, nEmbd: 128, nHead: 4, lr: 2e-3 },
   { name: 'L4-C192', nLayer: 4, nEmbd: 192, nHead: 6, lr: 1.6e-3 },
   { name: 'L6-C192', nLayer: 6, nEmbd: 192, nHead: 6, lr: 1.6e-3 },
@@ -66,9 +67,9 @@ interface PlanRow extends Candidate {
   steps: number;
 }
 
-async function measure(): Promise<PlanRow[]> {
+async function measure(cs: Candidate[]): Promise<PlanRow[]> {
   const rows: PlanRow[] = [];
-  for (const c of candidates) {
+  for (const c of cs) {
     const dev = await createDevice({ threads });
     try {
       const bc: BenchConfig = { name: c.name, vocabSize: VOCAB, nPositions: CONTEXT, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, batch: BATCH, seqLen: SEQ, steps: 8 };
@@ -84,18 +85,23 @@ async function measure(): Promise<PlanRow[]> {
   return rows;
 }
 
-let plan: PlanRow[];
+// Throughputs are measured once per candidate and kept in plan.json (delete it to measure again).
+let measured: PlanRow[] = [];
 try {
-  plan = JSON.parse(await readFile(planFile, 'utf8')) as PlanRow[];
-  console.log(`plan from ${planFile} (delete it to measure again)`);
+  measured = JSON.parse(await readFile(planFile, 'utf8')) as PlanRow[];
 } catch {
-  plan = await measure();
-  await writeJsonAtomic(planFile, plan);
+  // first run
 }
+const missing = candidates.filter((c) => !measured.some((m) => m.name === c.name));
+if (missing.length > 0) {
+  measured = [...measured, ...(await measure(missing))];
+  await writeJsonAtomic(planFile, measured);
+}
+const plan = candidates.map((c) => measured.find((m) => m.name === c.name)!);
 if (args['plan-only']) process.exit(0);
 
 for (const c of plan) {
-  if (args.only && args.only !== c.name) continue;
+  if (args.only && !args.only.split(',').includes(c.name)) continue;
   const dir = path.join(out, c.name);
   try {
     await readFile(path.join(dir, 'run.json'));
@@ -115,6 +121,7 @@ for (const c of plan) {
 // not on the 8 batches the training loop checks.
 interface Result extends PlanRow {
   valLoss: number;
+  nonEmbedding: number;
   tokens: number;
   seconds: number;
   curve: [number, number][];
@@ -129,7 +136,7 @@ for (const c of plan) {
     continue; // not finished
   }
   const metrics = (await readFile(path.join(out, c.name, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
-  const curve = metrics.filter((m) => m['type'] === 'eval').map((m) => [Number(m['step']) * BATCH * SEQ, Number(m['valLoss'])] as [number, number]);
+  const curve = metrics.filter((m) => m['type'] === 'eval').map((m) => [Number(m['elapsedSeconds']) / 60, Number(m['valLoss'])] as [number, number]);
   const dev = await createDevice({ threads });
   setDefaultDevice(dev);
   const { model } = await loadModel(path.join(out, c.name), { device: dev });
@@ -137,19 +144,20 @@ for (const c of plan) {
   const valLoss = evaluate(model, val, val.batchesPerEpoch);
   val.close();
   await dev.close();
-  results.push({ ...c, valLoss, tokens: run.training.tokensSeen, seconds: run.training.trainSeconds, curve });
+  results.push({ ...c, valLoss, tokens: run.training.tokensSeen, seconds: run.training.trainSeconds, nonEmbedding: model.numNonEmbeddingParameters(), curve });
 }
 if (results.length === 0) process.exit(0);
 console.log(`\ncandidate  params (non-emb)  steps      tokens  train s  val loss (whole split, ${data.manifest.val.tokens.toLocaleString()} tokens)`);
-for (const r of results) console.log(`${r.name.padEnd(9)}  ${((12 * r.nLayer * r.nEmbd * r.nEmbd) / 1e6).toFixed(2).padStart(15)}M  ${String(r.steps).padStart(5)}  ${r.tokens.toLocaleString().padStart(10)}  ${r.seconds.toFixed(0).padStart(7)}  ${r.valLoss.toFixed(4)}`);
+for (const r of results) console.log(`${r.name.padEnd(9)}  ${(r.nonEmbedding / 1e6).toFixed(2).padStart(15)}M  ${String(r.steps).padStart(5)}  ${r.tokens.toLocaleString().padStart(10)}  ${r.seconds.toFixed(0).padStart(7)}  ${r.valLoss.toFixed(4)}`);
 const best = results.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
 console.log(`best at ${minutes} min: ${best.name}`);
 await writeJsonAtomic(path.join(out, 'results.json'), { minutes, threads, batch: BATCH, seqLen: SEQ, vocabSize: VOCAB, results, best: best.name });
+const lowest = Math.min(...results.flatMap((r) => r.curve.map(([, l]) => l)));
 await writeChart(path.join(out, 'candidates'), {
-  title: { text: `Validation loss within a ${minutes}-minute budget (${threads} threads)` },
-  legend: { top: 30 },
-  grid: { top: 70 },
-  xAxis: { type: 'value', name: 'training tokens' },
-  yAxis: { type: 'value', name: 'validation loss', min: 'dataMin' },
-  series: results.map((r) => ({ type: 'line', name: r.name, showSymbol: false, data: r.curve })),
+  title: { text: `Default preset candidates: ${minutes}-minute budget, ${threads} threads`, left: 'center' },
+  legend: { top: 32 },
+  grid: { top: 70, left: 60, right: 30, bottom: 50 },
+  xAxis: { type: 'value', name: 'training time (minutes)', nameLocation: 'middle', nameGap: 28 },
+  yAxis: { type: 'value', name: 'validation loss (8 batches, nats/token)', min: Math.floor(lowest * 10) / 10, max: Math.ceil((lowest + 1.5) * 10) / 10 },
+  series: results.map((r) => ({ type: 'line', name: `${r.name} (${(r.nonEmbedding / 1e6).toFixed(2)}M)`, showSymbol: false, data: r.curve })),
 });

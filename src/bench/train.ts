@@ -23,14 +23,14 @@ export interface BenchConfig {
   seqLen: number;
   /** Timed steps (train) or tokens (generate). */
   steps: number;
-  /** Sequences per forward/backward on wasm, whose 4 GiB memory cannot hold the whole batch at once. */
-  wasmMicroBatch?: number;
+  /** Sequences per forward/backward when a 4 GiB device memory (wasm and native) cannot hold the whole batch. */
+  microBatch?: number;
 }
 
 export const trainConfigs: BenchConfig[] = [
   { name: 'a', vocabSize: 512, nPositions: 128, nEmbd: 128, nLayer: 4, nHead: 4, batch: 16, seqLen: 128, steps: 10 },
   { name: 'b', vocabSize: 512, nPositions: 256, nEmbd: 384, nLayer: 6, nHead: 6, batch: 8, seqLen: 256, steps: 4 },
-  { name: 'gpt2-124M', vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, batch: 4, seqLen: 256, steps: 2, wasmMicroBatch: 2 },
+  { name: 'gpt2-124M', vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, batch: 4, seqLen: 256, steps: 2, microBatch: 2 },
 ];
 
 export const generateConfigs: BenchConfig[] = [
@@ -72,9 +72,9 @@ export function benchTrainStep(dev: Device, c: BenchConfig): { tokensPerSecond: 
   const model = new Gpt(gptConfig(c), { device: dev, seed: 0 });
   const opt = new AdamW(model.parameters(), { lr: 1e-4 });
   const rng = new Rng(0);
-  // A batch that does not fit a 4 GiB wasm32 memory at once runs as accumulated micro-batches:
-  // the same tokens and the same update per step. Native memory has no such limit.
-  const micro = (dev.name === 'wasm' ? c.wasmMicroBatch : undefined) ?? c.batch;
+  // A batch that does not fit a 4 GiB device memory at once runs as accumulated micro-batches:
+  // the same tokens and the same update per step.
+  const micro = c.microBatch ?? c.batch;
   const accum = c.batch / micro;
   const ids = dev.heapScope(() => randomIds(dev, [micro, c.seqLen], c.vocabSize, rng));
   const targets = dev.heapScope(() => randomIds(dev, [micro, c.seqLen], c.vocabSize, rng));
