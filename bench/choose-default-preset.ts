@@ -158,6 +158,6 @@ await writeChart(path.join(out, 'candidates'), {
   legend: { top: 32 },
   grid: { top: 70, left: 60, right: 30, bottom: 50 },
   xAxis: { type: 'value', name: 'training time (minutes)', nameLocation: 'middle', nameGap: 28 },
-  yAxis: { type: 'value', name: 'validation loss (8 batches, nats/token)', min: Math.floor(lowest * 10) / 10, max: Math.ceil((lowest + 1.5) * 10) / 10 },
+  yAxis: { type: 'value', name: 'validation loss (8 batches, nats/token)', nameLocation: 'middle', nameGap: 40, min: Math.floor(lowest * 10) / 10, max: Math.ceil((lowest + 1.5) * 10) / 10 },
   series: results.map((r) => ({ type: 'line', name: `${r.name} (${(r.nonEmbedding / 1e6).toFixed(2)}M)`, showSymbol: false, data: r.curve })),
 });

@@ -64,6 +64,6 @@ await writeChart(args.out, {
   legend: { top: 32 },
   grid: { top: 70, left: 60, right: 30, bottom: 50 },
   xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 28 },
-  yAxis: { type: 'value', name: 'validation loss (nats/token)', min: Math.floor(lowest * 10) / 10, max: Math.ceil((lowest + 1.5) * 10) / 10 },
+  yAxis: { type: 'value', name: 'validation loss (nats/token)', nameLocation: 'middle', nameGap: 40, min: Math.floor(lowest * 10) / 10, max: Math.ceil((lowest + 1.5) * 10) / 10 },
   series: rows.map((r) => ({ type: 'line', name: `${path.basename(r.dir)}: ${r.valLoss.toFixed(3)}`, showSymbol: false, data: r.curve })),
 });
