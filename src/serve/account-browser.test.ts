@@ -6,20 +6,19 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './test-chromium.ts';
 import { startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
 import { makeTrainedTinyModel } from './test-trained-model.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const CHROMIUM = process.env['GENLAB_CHROMIUM'] ?? '/usr/bin/chromium';
 const HUMAN = 'The Congress of the United States shall assemble at least once in every year, and such meeting shall be on the first Monday in December.';
 
 interface Analysis {
@@ -34,7 +33,6 @@ describe('low-confidence spans and the watermark in the web app', () => {
   let browser: Browser;
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` or set GENLAB_CHROMIUM`);
     tmp = await mkdtemp(path.join(os.tmpdir(), 'genlab-account-browser-'));
     const web = path.join(tmp, 'web');
     // The app is built from the current sources (never a stale web/dist) while the model trains.
@@ -48,11 +46,7 @@ describe('low-confidence spans and the watermark in the web app', () => {
     if (failed) throw failed;
     srv = await startTestServer(tiny.lm, tiny.dir, { webRoot: web, db: path.join(tmp, 'feedback.sqlite'), runsDir: path.join(tmp, 'runs') });
     await mkdir(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

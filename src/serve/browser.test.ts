@@ -7,19 +7,18 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './test-chromium.ts';
 import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const CHROMIUM = process.env['GENLAB_CHROMIUM'] ?? '/usr/bin/chromium';
 const SENTENCE = 'The Congress of the United States';
 
 describe('the web app in Chromium', () => {
@@ -30,7 +29,6 @@ describe('the web app in Chromium', () => {
   let db: string;
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` or set GENLAB_CHROMIUM`);
     tmp = await mkdtemp(path.join(os.tmpdir(), 'genlab-browser-'));
     // Build the app from the current sources into a temp folder (about a second), so the test
     // never serves a stale web/dist.
@@ -40,11 +38,7 @@ describe('the web app in Chromium', () => {
     db = path.join(tmp, 'feedback.sqlite');
     srv = await startTestServer(tiny.lm, tiny.dir, { webRoot: web, db, runsDir: path.join(tmp, 'runs') });
     await mkdir(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -16,14 +16,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './test-chromium.ts';
 import type { SweepSummary } from './scaling-sweeps.ts';
 import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
 import { makeTestSweep, type TestSweep } from './test-scaling-sweep.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const CHROMIUM = process.env['GENLAB_CHROMIUM'] ?? '/usr/bin/chromium';
 
 interface Detail {
   folder: string;
@@ -54,7 +54,6 @@ describe('the Scaling tab in Chromium', () => {
   let detail: Detail;
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` or set GENLAB_CHROMIUM`);
     tmp = await mkdtemp(path.join(os.tmpdir(), 'genlab-scaling-browser-'));
     web = path.join(tmp, 'web');
     // The app is built from the current sources (never a stale web/dist) while the sweep trains.
@@ -74,11 +73,7 @@ describe('the Scaling tab in Chromium', () => {
     fs.writeFileSync(path.join(damagedDir, 'fit.json'), '{"format": "genlab-scaling-fit", "paramKind": "total", "runs": 9, "chinchilla": null}');
     detail = (await (await fetch(`${srv.url}/api/scaling/scaling`)).json()) as Detail;
     await mkdir(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -6,13 +6,13 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './test-chromium.ts';
 import type { Device } from '../backend/device.ts';
 import { createDevice } from '../backend/registry.ts';
 import { syntheticTranslation, syntheticTranslator } from '../translate/test-fixtures.ts';
@@ -21,7 +21,6 @@ import { TRANSLATE_EXAMPLE } from './translate-routes.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const CHROMIUM = process.env['GENLAB_CHROMIUM'] ?? '/usr/bin/chromium';
 
 describe('the Translate tab in Chromium', () => {
   let tiny: TinyModel;
@@ -31,7 +30,6 @@ describe('the Translate tab in Chromium', () => {
   let dev: Device;
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` or set GENLAB_CHROMIUM`);
     tmp = await mkdtemp(path.join(os.tmpdir(), 'genlab-translate-browser-'));
     const web = path.join(tmp, 'web');
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', path.join(ROOT, 'web'), '--outDir', web, '--logLevel', 'error'], { stdio: 'inherit' });
@@ -42,11 +40,7 @@ describe('the Translate tab in Chromium', () => {
     const tm = await synthetic.load();
     srv = await startTestServer(tiny.lm, tiny.dir, { webRoot: web, translators: [{ tm, id: 'en-de-synthetic' }] });
     await mkdir(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
