@@ -18,11 +18,8 @@ import { createDevice, setDefaultDevice } from '../src/backend/registry.ts';
 import { benchTrainStep, type BenchConfig } from '../src/bench/train.ts';
 import { writeJsonAtomic } from '../src/io/atomic.ts';
 import { writeChart } from '../src/report/charts.ts';
-import { resolveSource } from '../src/data/corpus.ts';
-import { BatchLoader } from '../src/data/loader.ts';
-import { loadModel } from '../src/io/model-folder.ts';
-import { prepareTrainingData, trainCommand } from '../src/train/run.ts';
-import { evaluate } from '../src/train/trainer.ts';
+import { trainCommand } from '../src/train/run.ts';
+import { scoreRun, type ScoredRun } from './score-run.ts';
 
 interface Candidate {
   name: string;
@@ -117,47 +114,24 @@ for (const c of plan) {
   await trainCommand({ data: ['sotu'], model: cfgFile, out: dir, steps: c.steps, batch: BATCH, seqLen: SEQ, lr: c.lr, vocabSize: VOCAB, evalEvery: EVAL_EVERY, checkpointEvery: 1000, seed: 1337 });
 }
 
-// Summary over whatever has finished: every model scored on the same (whole) validation split,
-// not on the 8 batches the training loop checks.
-interface Result extends PlanRow {
-  valLoss: number;
-  nonEmbedding: number;
-  tokens: number;
-  seconds: number;
-  curve: [number, number][];
-}
-const { data } = await prepareTrainingData({ sources: [resolveSource('sotu')], vocabSize: VOCAB, cacheDir: '.cache/genlab', seed: 1337, valFraction: 0.05, quiet: true });
-const results: Result[] = [];
+// Summary over whatever has finished, every model scored on the whole validation split.
+const results: (PlanRow & ScoredRun)[] = [];
 for (const c of plan) {
-  let run: { training: { tokensSeen: number; trainSeconds: number } };
-  try {
-    run = JSON.parse(await readFile(path.join(out, c.name, 'run.json'), 'utf8')) as typeof run;
-  } catch {
-    continue; // not finished
-  }
-  const metrics = (await readFile(path.join(out, c.name, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
-  const curve = metrics.filter((m) => m['type'] === 'eval').map((m) => [Number(m['elapsedSeconds']) / 60, Number(m['valLoss'])] as [number, number]);
-  const dev = await createDevice({ threads });
-  setDefaultDevice(dev);
-  const { model } = await loadModel(path.join(out, c.name), { device: dev });
-  const val = new BatchLoader({ shards: data.valFiles, batchSize: 8, seqLen: SEQ, mode: 'sequential', seed: 1337 });
-  const valLoss = evaluate(model, val, val.batchesPerEpoch);
-  val.close();
-  await dev.close();
-  results.push({ ...c, valLoss, tokens: run.training.tokensSeen, seconds: run.training.trainSeconds, nonEmbedding: model.numNonEmbeddingParameters(), curve });
+  const scored = await scoreRun(path.join(out, c.name), threads);
+  if (scored) results.push({ ...c, ...scored });
 }
 if (results.length === 0) process.exit(0);
-console.log(`\ncandidate  params (non-emb)  steps      tokens  train s  val loss (whole split, ${data.manifest.val.tokens.toLocaleString()} tokens)`);
+console.log(`\ncandidate  params (non-emb)  steps      tokens  train s  val loss (whole held-out split)`);
 for (const r of results) console.log(`${r.name.padEnd(9)}  ${(r.nonEmbedding / 1e6).toFixed(2).padStart(15)}M  ${String(r.steps).padStart(5)}  ${r.tokens.toLocaleString().padStart(10)}  ${r.seconds.toFixed(0).padStart(7)}  ${r.valLoss.toFixed(4)}`);
 const best = results.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
 console.log(`best at ${minutes} min: ${best.name}`);
 await writeJsonAtomic(path.join(out, 'results.json'), { minutes, threads, batch: BATCH, seqLen: SEQ, vocabSize: VOCAB, results, best: best.name });
-const lowest = Math.min(...results.flatMap((r) => r.curve.map(([, l]) => l)));
+const lowest = Math.min(...results.flatMap((r) => r.curve.map((e) => e.valLoss)));
 await writeChart(path.join(out, 'candidates'), {
   title: { text: `Default preset candidates: ${minutes}-minute budget, ${threads} threads`, left: 'center' },
   legend: { top: 32 },
   grid: { top: 70, left: 60, right: 30, bottom: 50 },
   xAxis: { type: 'value', name: 'training time (minutes)', nameLocation: 'middle', nameGap: 28 },
   yAxis: { type: 'value', name: 'validation loss (8 batches, nats/token)', nameLocation: 'middle', nameGap: 40, min: Math.floor(lowest * 10) / 10, max: Math.ceil((lowest + 1.5) * 10) / 10 },
-  series: results.map((r) => ({ type: 'line', name: `${r.name} (${(r.nonEmbedding / 1e6).toFixed(2)}M)`, showSymbol: false, data: r.curve })),
+  series: results.map((r) => ({ type: 'line', name: `${r.name} (${(r.nonEmbedding / 1e6).toFixed(2)}M)`, showSymbol: false, data: r.curve.map((e) => [e.minutes, e.valLoss]) })),
 });
