@@ -71,6 +71,8 @@ export function registerScalingCommands(program: Command): void {
     .option('--max-per-level <n>', 'shapes per level', int('--max-per-level'), 4)
     .option('--min-steps <n>', 'drop runs shorter than this', int('--min-steps'), 30)
     .option('--shapes <list>', 'comma-separated shapes to plan with, e.g. L2-C16,L2-C32 (default: the built-in ladder)', (v: string) => v.split(',').map((x) => x.trim()).filter((x) => x !== ''), [])
+    .option('--tokens <list>', 'a grid instead of IsoFLOP levels: train every --shapes shape for each token count, e.g. 2e6,4e6,8e6 (--budget is then unused)', (v: string) => v.split(',').map((x) => Number(x.trim())), [])
+    .option('--max-run-flops <c>', 'with --tokens: leave out grid cells costing more than this', positive('--max-run-flops'), 0)
     .option('--vocab-size <n>', 'BPE vocabulary', int('--vocab-size', 258), 512)
     .option('--seq-len <n>', 'context length', int('--seq-len', 2), 64)
     .option('--batch <n>', 'sequences per step', int('--batch'), 8)
@@ -85,16 +87,14 @@ export function registerScalingCommands(program: Command): void {
     .addOption(new Option('--threads <n>', 'worker threads').argParser(int('--threads')));
   sweep.action(async (opts) => {
     if (opts.detach) return detach(path.join(opts.out, 'sweep.log'));
-    const keys = ['data', 'budget', 'levels', 'levelFactor', 'minTokensPerParam', 'maxTokensPerParam', 'maxPerLevel', 'minSteps', 'vocabSize', 'seqLen', 'batch', 'lr', 'lrWidthExponent', 'evalBatches', 'valFraction', 'seed', 'shapes', 'cache'] as const;
+    const keys = ['data', 'budget', 'levels', 'levelFactor', 'minTokensPerParam', 'maxTokensPerParam', 'maxPerLevel', 'minSteps', 'vocabSize', 'seqLen', 'batch', 'lr', 'lrWidthExponent', 'evalBatches', 'valFraction', 'seed', 'shapes', 'tokens', 'maxRunFlops', 'cache'] as const;
     const exists = fs.existsSync(path.join(opts.out, 'sweep.json'));
     // A resumed sweep keeps its settings: only options given on this command line are checked.
     const spec = Object.fromEntries(keys.filter((k) => !exists || sweep.getOptionValueSource(k) === 'cli').map((k) => [k, opts[k]]));
     if (opts.dryRun) {
-      const { planSweep } = await import('../scaling/plan.ts');
-      const { DEFAULT_SWEEP } = await import('../scaling/sweep.ts');
-      const { LADDER, parseShape } = await import('../scaling/shapes.ts');
+      const { DEFAULT_SWEEP, planRuns } = await import('../scaling/sweep.ts');
       const full = { ...DEFAULT_SWEEP, ...spec };
-      const plan = planSweep({ ...full, shapes: full.shapes.length > 0 ? full.shapes.map(parseShape) : LADDER });
+      const plan = planRuns(full);
       for (const p of plan) console.log(`level ${p.level}  ${p.id.padEnd(22)} N=${p.params.total.toLocaleString().padStart(9)}  ${p.steps.toString().padStart(6)} steps  ${p.flops.toExponential(2)} FLOPs  D/N=${(p.tokens / p.params.total).toFixed(1)}`);
       console.log(`${plan.length} runs, ${plan.reduce((a, p) => a + p.flops, 0).toExponential(2)} FLOPs (vocabulary assumed ${full.vocabSize})`);
       return;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../backend/rng.ts';
-import { bootstrapChinchilla, computeOptimal, fitChinchilla, fitComputeLaw, paretoFrontier, predictFromCompute, predictLoss, quantile, type ChinchillaParams } from './fit.ts';
+import { bootstrapChinchilla, computeOptimal, UnfittableError, fitChinchilla, fitComputeLaw, paretoFrontier, predictFromCompute, predictLoss, quantile, type ChinchillaParams } from './fit.ts';
 import { lbfgs } from './lbfgs.ts';
 
 test('L-BFGS minimises the Rosenbrock function and a badly scaled quadratic', () => {
@@ -99,4 +99,45 @@ test('pareto frontier keeps only runs that beat every cheaper run', () => {
 test('fits reject too few runs and non-positive values with a clear message', () => {
   assert.throws(() => fitChinchilla(sweep(0).slice(0, 4)), /needs at least 5 runs, got 4/);
   assert.throws(() => fitChinchilla([...sweep(0).slice(0, 5), { n: 0, d: 1, loss: 1 }]), /n = 0 cannot be fitted/);
+});
+
+// Ten real sweep runs (non-embedding N, tokens, validation loss; SOTU, vocabulary 512, context 64)
+// whose best log-space optimum has β ≈ 88 and B = e^b beyond float range: the fit must return the
+// best optimum that can still predict.
+const OVERFLOWING_RUNS = [
+  { n: 100_096, d: 2_048_000, loss: 2.8035 }, { n: 56_640, d: 2_048_000, loss: 2.9941 },
+  { n: 56_640, d: 4_096_000, loss: 2.7892 }, { n: 112_032, d: 2_048_000, loss: 2.6287 },
+  { n: 150_080, d: 2_048_000, loss: 2.7831 }, { n: 25_472, d: 2_048_000, loss: 3.3714 },
+  { n: 25_472, d: 4_096_000, loss: 3.0563 }, { n: 25_472, d: 8_192_000, loss: 2.9542 },
+  { n: 12_768, d: 2_048_000, loss: 3.2121 }, { n: 12_768, d: 4_096_000, loss: 3.0687 },
+];
+
+test('an optimum whose parameters overflow is skipped, so predictions stay finite', () => {
+  const fit = fitChinchilla(OVERFLOWING_RUNS);
+  for (const [k, v] of Object.entries(fit.params)) assert.ok(Number.isFinite(v), `${k} = ${v}`);
+  assert.ok(Number.isFinite(fit.rmseLog) && fit.rmseLog < 0.1, `rms ${fit.rmseLog}`);
+  assert.ok(Number.isFinite(predictLoss(fit.params, 2_669_568, 7e6)));
+  for (const b of bootstrapChinchilla(OVERFLOWING_RUNS, fit, { samples: 20, seed: 1 })) {
+    assert.ok(Object.values(b).every(Number.isFinite), JSON.stringify(b));
+  }
+});
+
+// Fourteen real runs of widths 8–24 (SOTU, vocabulary 512, context 64, 1.3M–3.7M tokens): the
+// narrow models' losses hardly move with D. The full fit has a finite optimum, but many bootstrap
+// resamples have none (β and B run to infinity); those draws are replaced, not fatal.
+const FLAT_IN_D_RUNS = [
+  [5_496, 1_299_968, 4.1514], [5_496, 1_839_616, 4.1328], [5_496, 2_599_936, 4.1329], [5_496, 3_679_744, 4.1295],
+  [8_820, 1_299_968, 3.9458], [8_820, 1_839_616, 3.9201], [8_820, 2_599_936, 3.9086], [8_820, 3_679_744, 3.8983],
+  [12_528, 1_299_968, 3.8098], [12_528, 1_839_616, 3.7897], [12_528, 2_599_936, 3.7799],
+  [16_620, 1_299_968, 3.717], [16_620, 1_839_616, 3.6809], [21_096, 1_299_968, 3.6474],
+].map(([n, d, loss]) => ({ n: n!, d: d!, loss: loss! }));
+
+test('bootstrap resamples that cannot be fitted are drawn again; a fit with no finite optimum says why', () => {
+  const fit = fitChinchilla(FLAT_IN_D_RUNS);
+  assert.ok(Object.values(fit.params).every(Number.isFinite), JSON.stringify(fit.params));
+  const boots = bootstrapChinchilla(FLAT_IN_D_RUNS, fit, { samples: 40, seed: 1 });
+  assert.equal(boots.length, 40);
+  for (const b of boots) assert.ok(Object.values(b).every(Number.isFinite), JSON.stringify(b));
+  // Started only where the objective runs off to β → ∞, no finite optimum is reachable.
+  assert.throws(() => fitChinchilla(FLAT_IN_D_RUNS, { starts: [Float64Array.of(0, 800, 1.3, 0.5, 60)] }), UnfittableError);
 });

@@ -100,6 +100,9 @@ function checkPoints(points: readonly { loss: number }[], need: number, what: st
   }
 }
 
+/** No optimum with finite parameters: the points cannot determine every term of the law. */
+export class UnfittableError extends Error {}
+
 /**
  * L-BFGS from every start for a short budget, then the 20 best runs polished to convergence: the
  * same optimum as running every start to the end (the grid's starts fall into few basins), at a
@@ -118,20 +121,32 @@ function fitFromStarts<P>(
   }
   if (rough.length === 0) throw new Error('the fit diverged from every initialisation; check that the losses fall with N and D');
   rough.sort((p, q) => p.f - q.f);
+  // The objective lives in log space, so an optimum can sit where e^a or e^b overflows (β → ∞
+  // drives b past 709 when the points cannot pin the data term down): its objective is finite but
+  // its parameters are not, and every prediction from it would be NaN. Such optima are skipped,
+  // and further starts polished in their place (up to 100 in all).
+  const finite = (x: Float64Array): boolean => {
+    const p = toP(x);
+    return Object.values(p as object).every((v) => Number.isFinite(v)) && Number.isFinite(rmse(p));
+  };
   let converged = 0;
-  const results = rough.slice(0, 20).map((r) => {
+  const usable: { x: Float64Array; f: number }[] = [];
+  for (const r of rough.slice(0, 100)) {
+    if (usable.length >= 20) break;
     const fine = lbfgs(objective, r.x, { maxIterations: 3000, gradTol: 1e-12, fTol: 1e-15 });
+    if (!finite(fine.x)) continue;
     if (fine.converged) converged++;
-    return { x: fine.x, f: fine.f };
-  });
-  results.sort((p, q) => p.f - q.f);
+    usable.push({ x: fine.x, f: fine.f });
+  }
+  if (usable.length === 0) throw new UnfittableError('every optimum of the fit has an infinite parameter: the losses barely change with N or with D, so that term cannot be fitted; add sizes or token counts that move the loss');
+  usable.sort((p, q) => p.f - q.f);
   const optima: Float64Array[] = [];
-  for (const r of results) {
+  for (const r of usable) {
     if (optima.length >= 8) break;
     if (optima.every((o) => o.some((v, i) => Math.abs(v - r.x[i]!) > 1e-3))) optima.push(r.x);
   }
-  const params = toP(results[0]!.x);
-  return { params, objective: results[0]!.f, rmseLog: rmse(params), starts: starts.length, converged, optima };
+  const params = toP(usable[0]!.x);
+  return { params, objective: usable[0]!.f, rmseLog: rmse(params), starts: starts.length, converged, optima };
 }
 
 /** Fits L(N, D) = E + A/N^α + B/D^β (Hoffmann et al. 2022, approach 3). */
@@ -204,7 +219,13 @@ export function bootstrapChinchilla(points: readonly ScalingPoint[], fit: FitRes
     const sample = Array.from({ length: n }, () => points[Math.floor(rng.uniform() * n)]!);
     // A resample with fewer than five distinct runs cannot determine five parameters: draw again.
     if (new Set(sample).size < 5) continue;
-    out.push(fitFromStarts(chinchillaObjective(sample, o.delta ?? HUBER_DELTA), fit.optima, toParams, () => 0).params);
+    // So can a resample whose every optimum has an infinite parameter (fitFromStarts throws): the
+    // full fit stands, and such a draw is replaced like the one above.
+    try {
+      out.push(fitFromStarts(chinchillaObjective(sample, o.delta ?? HUBER_DELTA), fit.optima, toParams, () => 0).params);
+    } catch (e) {
+      if (!(e instanceof UnfittableError)) throw e;
+    }
   }
   return out;
 }

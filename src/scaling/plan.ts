@@ -83,3 +83,42 @@ export function planSweep(opts: PlanOptions): PlannedRun[] {
   }
   return runs;
 }
+
+export interface GridOptions {
+  shapes: readonly Shape[];
+  /** Training tokens; every shape is trained for each (rounded down to whole steps). */
+  tokens: readonly number[];
+  vocabSize: number;
+  seqLen: number;
+  batch: number;
+  /** Cells that would cost more than this many FLOPs are left out (default: none). */
+  maxRunFlops?: number;
+}
+
+/**
+ * A plain sizes × token budgets grid. The IsoFLOP planner ties the token count to the compute
+ * level, so at small budgets only the narrowest shapes get many tokens; a grid lets every size be
+ * trained past the early part of training where loss falls faster than any power law (on SOTU,
+ * the first 1–2M tokens at widths up to 64).
+ */
+export function planGrid(o: GridOptions): PlannedRun[] {
+  if (o.shapes.length === 0) throw new Error('a token grid needs --shapes (e.g. --shapes L1-C32,L2-C64 --tokens 2e6,4e6)');
+  const out: PlannedRun[] = [];
+  const sorted = [...o.tokens].sort((a, b) => a - b);
+  for (const shape of o.shapes) {
+    const config = configFor(shape, o.vocabSize, o.seqLen);
+    const fpt = flopsPerToken(config, o.seqLen);
+    const params = parameterCounts(config);
+    for (const [level, want] of sorted.entries()) {
+      if (!(want > 0 && Number.isFinite(want))) throw new Error(`--tokens must be positive numbers, got ${want}`);
+      const steps = Math.floor(want / (o.batch * o.seqLen));
+      if (steps < 1) throw new Error(`--tokens ${want} is less than one step of ${o.batch} × ${o.seqLen} tokens`);
+      const tokens = steps * o.batch * o.seqLen;
+      const flops = fpt * tokens;
+      if (o.maxRunFlops !== undefined && flops > o.maxRunFlops) continue;
+      out.push({ id: `${shapeName(shape)}-D${tokens}`, shape, level, steps, tokens, flops, params });
+    }
+  }
+  if (out.length < 5) throw new Error(`the grid has ${out.length} runs under --max-run-flops (need at least 5 to fit L(N, D)); add shapes or token counts, or raise --max-run-flops`);
+  return out;
+}

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { init } from '../backend/registry.ts';
 import { fitSweep, predictTarget, readFit, verifyTarget } from './analysis.ts';
-import { planSweep } from './plan.ts';
+import { planGrid, planSweep } from './plan.ts';
 import { configFor, flopsPerToken, LADDER, parseShape, shapeName } from './shapes.ts';
 import { readRuns, runSweep, type SweepSpec } from './sweep.ts';
 
@@ -40,6 +40,24 @@ test('plans fit the budget, span several sizes per level and reject budgets that
   assert.equal(shapeName(parseShape('L2-C48-H3')), 'L2-C48');
   assert.throws(() => parseShape('big'), /not of the form L4-C128/);
   assert.ok(LADDER.every((s) => s.nEmbd % s.nHead === 0));
+});
+
+test('a token grid trains every shape for every token count, under the per-run cap', () => {
+  const shapes = ['L1-C32', 'L2-C48', 'L2-C64'].map(parseShape);
+  const grid = planGrid({ shapes, tokens: [2.6e6, 1.3e6], vocabSize: 512, seqLen: 64, batch: 8 });
+  assert.equal(grid.length, 6);
+  for (const r of grid) {
+    assert.equal(r.tokens % 512, 0);
+    assert.ok(r.tokens <= (r.level === 0 ? 1.3e6 : 2.6e6) && r.tokens > (r.level === 0 ? 1.3e6 : 2.6e6) - 512, `${r.id}`);
+    assert.equal(r.flops, flopsPerToken(configFor(r.shape, 512, 64), 64) * r.tokens);
+  }
+  const capped = planGrid({ shapes: [...shapes, parseShape('L1-C16')], tokens: [1.3e6, 2.6e6], vocabSize: 512, seqLen: 64, batch: 8, maxRunFlops: 1e12 });
+  assert.ok(capped.every((r) => r.flops <= 1e12));
+  assert.deepEqual(capped.map((r) => r.id).filter((id) => id.startsWith('L2-C64')), [], 'L2-C64 costs over 1e12 at 1.3M tokens');
+  assert.equal(capped.length, 5);
+  assert.throws(() => planGrid({ shapes: [], tokens: [1e6], vocabSize: 512, seqLen: 64, batch: 8 }), /needs --shapes/);
+  assert.throws(() => planGrid({ shapes, tokens: [Number.NaN], vocabSize: 512, seqLen: 64, batch: 8 }), /--tokens must be positive numbers, got NaN/);
+  assert.throws(() => planGrid({ shapes, tokens: [1e6], vocabSize: 512, seqLen: 64, batch: 8, maxRunFlops: 1e9 }), /the grid has 0 runs/);
 });
 
 test('test-sized sweep: resumes after an interruption, fits, and predicts a run with >= 100x the compute', async () => {

@@ -14,7 +14,7 @@ import { writeJsonAtomic } from '../io/atomic.ts';
 import { Gpt } from '../models/gpt.ts';
 import { prepareTrainingData, type TrainingData } from '../train/run.ts';
 import { evaluate, trainLoop } from '../train/trainer.ts';
-import { planSweep, type PlannedRun } from './plan.ts';
+import { planGrid, planSweep, type PlannedRun } from './plan.ts';
 import { configFor, flopsPerToken, LADDER, parameterCounts, parseShape, shapeName, type Shape } from './shapes.ts';
 
 export interface SweepSpec {
@@ -40,12 +40,16 @@ export interface SweepSpec {
   minSteps: number;
   /** Shapes to plan with ("L2-C32", ...); empty = the default ladder. */
   shapes: string[];
+  /** Token grid: when set, every shape is trained for each count (planGrid), not IsoFLOP levels. */
+  tokens: number[];
+  /** In a token grid, cells above this many FLOPs are left out (0 = none). */
+  maxRunFlops: number;
   cache: string;
 }
 
 export const DEFAULT_SWEEP: SweepSpec = {
   data: ['sotu'], vocabSize: 512, seqLen: 64, batch: 8, lr: 5e-3, lrWidthExponent: 0.5, seed: 1, valFraction: 0.05, evalBatches: 64, evalBatchSize: 8,
-  budget: 1e12, levels: 4, levelFactor: 3, minTokensPerParam: 4, maxTokensPerParam: 100, maxPerLevel: 4, minSteps: 30, shapes: [], cache: '.cache/genlab',
+  budget: 1e12, levels: 4, levelFactor: 3, minTokensPerParam: 4, maxTokensPerParam: 100, maxPerLevel: 4, minSteps: 30, shapes: [], tokens: [], maxRunFlops: 0, cache: '.cache/genlab',
 };
 
 export interface RunRecord {
@@ -98,6 +102,15 @@ export function readRuns(dir: string): RunRecord[] {
  */
 export function lrFor(spec: Pick<SweepSpec, 'lr' | 'lrWidthExponent'>, shape: Shape): number {
   return spec.lr * Math.pow(64 / shape.nEmbd, spec.lrWidthExponent);
+}
+
+/** The sweep's runs: a token grid when `tokens` is set, IsoFLOP levels from the budget otherwise. */
+export function planRuns(spec: SweepSpec): PlannedRun[] {
+  const shapes = spec.shapes.length > 0 ? spec.shapes.map(parseShape) : LADDER;
+  if (spec.tokens.length > 0) {
+    return planGrid({ shapes, tokens: spec.tokens, vocabSize: spec.vocabSize, seqLen: spec.seqLen, batch: spec.batch, ...(spec.maxRunFlops > 0 ? { maxRunFlops: spec.maxRunFlops } : {}) });
+  }
+  return planSweep({ ...spec, shapes });
 }
 
 /** The tokenizer and shards of a sweep (cached; the same for every run and for verify). */
@@ -188,7 +201,7 @@ export async function runSweep(dir: string, spec: Partial<SweepSpec>, o: { quiet
   } else {
     const full: SweepSpec = { ...DEFAULT_SWEEP, ...Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) };
     const data = await sweepData(full, quiet);
-    const plan = planSweep({ ...full, vocabSize: data.tokenizer.vocabSize, shapes: full.shapes.length > 0 ? full.shapes.map(parseShape) : LADDER });
+    const plan = planRuns({ ...full, vocabSize: data.tokenizer.vocabSize });
     state = {
       format: 'genlab-scaling-sweep', version: 1, spec: full, plan,
       dataset: {

@@ -10,11 +10,11 @@ import { exp, ScalingChart } from './scaling-chart.tsx';
 import './scaling-panel.css';
 
 const COMMANDS = [
-  ['genlab scaling sweep --out runs/scaling --budget 1e12', 'train the grid of small models (resumable)'],
-  ['genlab scaling fit runs/scaling', 'fit L(N, D) and L(C)'],
-  ['genlab scaling predict runs/scaling --model L4-C128 --tokens 3.3e6', 'predict a larger run'],
-  ['genlab scaling verify runs/scaling --model L4-C128 --tokens 3.3e6', 'train it and measure the error'],
-  ['genlab serve --model models/app --scaling runs/scaling', 'show the sweep here (or: genlab start --scaling runs/scaling)'],
+  ['genlab scaling sweep --out runs/scaling-l1 --shapes L1-C24,L1-C32,L1-C48,L1-C64,L1-C80,L1-C96 --tokens 1.3e6,1.84e6,2.6e6,3.68e6,5.2e6 --max-run-flops 1.34e12', 'train 18 small models (resumable; minutes on 2 cores)'],
+  ['genlab scaling fit runs/scaling-l1', 'fit L(N, D) and L(C)'],
+  ['genlab scaling predict runs/scaling-l1 --model L1-C448 --tokens 8.41e6', 'predict a run with 104× the compute of the largest'],
+  ['genlab scaling verify runs/scaling-l1 --model L1-C448 --tokens 8.41e6', 'train it and measure the error'],
+  ['genlab serve --model models/app --scaling runs/scaling-l1', 'show the sweep here (or: genlab start --scaling runs/scaling-l1)'],
 ] as const;
 
 /** `digits` decimals; whole numbers from 1000 on; scientific notation when too large or small for either. */
