@@ -47,7 +47,7 @@ const targetOptions = (c: Command): Command =>
   c
     .option('--model <shape>', 'target shape, e.g. L4-C128 or 4x128 (layers × width)')
     .option('--tokens <n>', 'training tokens of the target', positive('--tokens'))
-    .option('--flops <c>', 'or: a compute budget; the ladder shape nearest the compute-optimal N is chosen', positive('--flops'));
+    .option('--flops <c>', 'or: a compute budget; the shape nearest the compute-optimal N is chosen (the sweep’s depth at any width when all its runs share one, else the built-in ladder)', positive('--flops'));
 
 function targetOf(opts: { model?: string; tokens?: number; flops?: number }): { shape?: string; tokens?: number; flops?: number } {
   if (opts.model !== undefined) return { shape: opts.model, ...(opts.tokens !== undefined ? { tokens: opts.tokens } : {}) };

@@ -106,6 +106,18 @@ export interface Prediction {
   ratioToSweep: number;
 }
 
+/**
+ * Shapes a compute-optimal target is chosen from. A sweep of one depth fitted a law for that
+ * family, so its target keeps the depth and takes any width that is a multiple of 16 (up to
+ * 4096); a sweep of mixed depths chooses from the built-in ladder.
+ */
+export function candidateShapes(state: SweepState): Shape[] {
+  const depths = new Set(state.plan.map((p) => p.shape.nLayer));
+  if (depths.size !== 1) return [...LADDER];
+  const nLayer = state.plan[0]!.shape.nLayer;
+  return Array.from({ length: 256 }, (_, i) => parseShape(`L${nLayer}-C${16 * (i + 1)}`));
+}
+
 /** Resolves the target run and predicts its loss from the fit. */
 export function predictTarget(state: SweepState, fit: FitReport, t: TargetSpec): Prediction {
   const { seqLen, batch } = state.spec;
@@ -119,7 +131,7 @@ export function predictTarget(state: SweepState, fit: FitReport, t: TargetSpec):
   } else if (t.flops !== undefined) {
     const opt = computeOptimal(fit.chinchilla, t.flops, fit.flopsPerParamToken);
     const nOfShape = (s: Shape): number => { const p = parameterCounts(configFor(s, vocab, seqLen)); return fit.paramKind === 'total' ? p.total : p.nonEmbedding; };
-    shape = [...LADDER].sort((a, b) => Math.abs(Math.log(nOfShape(a) / opt.n)) - Math.abs(Math.log(nOfShape(b) / opt.n)))[0]!;
+    shape = [...candidateShapes(state)].sort((a, b) => Math.abs(Math.log(nOfShape(a) / opt.n)) - Math.abs(Math.log(nOfShape(b) / opt.n)))[0]!;
     steps = Math.max(1, Math.round(t.flops / flopsPerToken(configFor(shape, vocab, seqLen), seqLen) / (batch * seqLen)));
   } else throw new Error('name the target run: --model SHAPE --tokens N, or --flops C for a compute-optimal one');
   const config = configFor(shape, vocab, seqLen);
@@ -187,11 +199,11 @@ export async function verifyTarget(dir: string, t: TargetSpec, o: { quiet?: bool
 
 export function formatFit(f: FitReport): string {
   const c = f.chinchilla;
-  const ci = (k: keyof ChinchillaParams, d = 3): string => `[${c.ci[k][0].toFixed(d)}, ${c.ci[k][1].toFixed(d)}]`;
+  const ci = (k: keyof ChinchillaParams, d = 3): string => (f.bootstrap.length === 0 ? '' : `[${c.ci[k][0].toFixed(d)}, ${c.ci[k][1].toFixed(d)}]`);
   const lines = [
     `L(N, D) = E + A/N^α + B/D^β   (N = ${f.paramKind === 'total' ? 'all parameters' : 'non-embedding parameters'}, ${f.runs} runs, Huber δ = 1e-3 on log-loss, ${c.starts} L-BFGS starts, ${f.bootstrap.length} bootstrap refits)`,
     `  E = ${c.E.toFixed(3)} ${ci('E')}   A = ${c.A.toPrecision(4)} ${ci('A', 1)}   B = ${c.B.toPrecision(4)} ${ci('B', 1)}`,
-    `  α = ${c.alpha.toFixed(3)} ${ci('alpha')}   β = ${c.beta.toFixed(3)} ${ci('beta')}   (95% intervals; rms log error ${c.rmseLog.toExponential(2)})`,
+    `  α = ${c.alpha.toFixed(3)} ${ci('alpha')}   β = ${c.beta.toFixed(3)} ${ci('beta')}   (${f.bootstrap.length === 0 ? `no intervals: ${f.runs} runs for 5 parameters` : '95% intervals'}; rms log error ${c.rmseLog.toExponential(2)})`,
   ];
   if (f.computeLaw) lines.push(`L(C) = a·C^b + c on the ${f.computeLaw.frontier.length}-run frontier: a = ${f.computeLaw.a.toPrecision(4)}, b = ${f.computeLaw.b.toFixed(4)}, c = ${f.computeLaw.c.toFixed(3)} (rms log error ${f.computeLaw.rmseLog.toExponential(2)})`);
   lines.push(`compute: sweep total ${f.sweep.totalFlops.toExponential(2)} FLOPs, largest run ${f.sweep.largestRunFlops.toExponential(2)}; C ≈ ${f.flopsPerParamToken.toFixed(2)}·N·D`);
@@ -203,6 +215,6 @@ export function formatPrediction(p: Prediction): string {
   return [
     `target ${p.id}: N = ${p.n.toLocaleString()}, D = ${p.tokens.toLocaleString()} tokens (${p.steps} steps), C = ${p.flops.toExponential(2)} FLOPs`,
     `  = ${p.ratioToLargestRun.toFixed(0)}× the largest sweep run, ${p.ratioToSweep.toFixed(1)}× the whole sweep`,
-    `  predicted validation loss ${p.loss.toFixed(4)}, 95% interval [${p.interval[0].toFixed(4)}, ${p.interval[1].toFixed(4)}]${p.lossFromCompute !== null ? `; L(C) frontier at this compute: ${p.lossFromCompute.toFixed(4)}` : ''}`,
+    `  predicted validation loss ${p.loss.toFixed(4)}, ${Number.isFinite(p.interval[0]) ? `95% interval [${p.interval[0].toFixed(4)}, ${p.interval[1].toFixed(4)}]` : 'no interval (too few runs to bootstrap)'}${p.lossFromCompute !== null ? `; L(C) frontier at this compute: ${p.lossFromCompute.toFixed(4)}` : ''}`,
   ].join('\n');
 }

@@ -141,3 +141,10 @@ test('bootstrap resamples that cannot be fitted are drawn again; a fit with no f
   // Started only where the objective runs off to β → ∞, no finite optimum is reachable.
   assert.throws(() => fitChinchilla(FLAT_IN_D_RUNS, { starts: [Float64Array.of(0, 800, 1.3, 0.5, 60)] }), UnfittableError);
 });
+
+test('five runs give no bootstrap: every resample that can be fitted is the sweep itself', () => {
+  const five = sweep(0.005, 4).filter((_, i) => i % 6 === 0).slice(0, 5);
+  const fit = fitChinchilla(five);
+  assert.deepEqual(bootstrapChinchilla(five, fit, { samples: 20 }), []);
+  assert.equal(bootstrapChinchilla(sweep(0.005, 4).slice(0, 7), fitChinchilla(sweep(0.005, 4).slice(0, 7)), { samples: 20 }).length, 20);
+});

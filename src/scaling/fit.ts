@@ -214,6 +214,9 @@ export function bootstrapChinchilla(points: readonly ScalingPoint[], fit: FitRes
   const rng = new Rng(o.seed ?? 0);
   const n = points.length;
   const out: ChinchillaParams[] = [];
+  // With five runs, the only resample that can be fitted is the sweep itself: no spread to
+  // measure, so no intervals (rather than zero-width ones).
+  if (new Set(points).size <= 5) return out;
   const want = o.samples ?? 200;
   for (let attempt = 0; out.length < want && attempt < want * 20; attempt++) {
     const sample = Array.from({ length: n }, () => points[Math.floor(rng.uniform() * n)]!);

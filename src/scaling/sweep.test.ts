@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { init } from '../backend/registry.ts';
-import { fitSweep, predictTarget, readFit, verifyTarget } from './analysis.ts';
+import { candidateShapes, fitSweep, predictTarget, readFit, verifyTarget } from './analysis.ts';
 import { planGrid, planSweep } from './plan.ts';
 import { configFor, flopsPerToken, LADDER, parseShape, shapeName } from './shapes.ts';
-import { readRuns, runSweep, type SweepSpec } from './sweep.ts';
+import { readRuns, runSweep, type SweepSpec, type SweepState } from './sweep.ts';
 
 let dir: string;
 before(async () => {
@@ -58,6 +58,14 @@ test('a token grid trains every shape for every token count, under the per-run c
   assert.throws(() => planGrid({ shapes: [], tokens: [1e6], vocabSize: 512, seqLen: 64, batch: 8 }), /needs --shapes/);
   assert.throws(() => planGrid({ shapes, tokens: [Number.NaN], vocabSize: 512, seqLen: 64, batch: 8 }), /--tokens must be positive numbers, got NaN/);
   assert.throws(() => planGrid({ shapes, tokens: [1e6], vocabSize: 512, seqLen: 64, batch: 8, maxRunFlops: 1e9 }), /the grid has 0 runs/);
+});
+
+test('a compute-optimal target keeps a one-depth sweep\'s depth, and comes from the ladder otherwise', () => {
+  const stateOf = (shapes: string[]) => ({ plan: planGrid({ shapes: shapes.map(parseShape), tokens: [1e6, 2e6], vocabSize: 512, seqLen: 64, batch: 8 }) }) as unknown as SweepState;
+  const one = candidateShapes(stateOf(['L1-C24', 'L1-C32', 'L1-C48']));
+  assert.ok(one.length > 100 && one.every((s) => s.nLayer === 1 && s.nEmbd % 16 === 0 && s.nEmbd % s.nHead === 0));
+  assert.ok(one.some((s) => s.nEmbd === 448));
+  assert.deepEqual(candidateShapes(stateOf(['L1-C24', 'L2-C32', 'L2-C48'])), [...LADDER]);
 });
 
 test('test-sized sweep: resumes after an interruption, fits, and predicts a run with >= 100x the compute', async () => {
