@@ -5,20 +5,15 @@
 // Needs /usr/bin/chromium (apt-get install -y chromium) or GENLAB_CHROMIUM=/path/to/chromium.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './test-chromium.ts';
-import { startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+import { closeBrowserTest, launchChromium, openApp, type AppPage } from './test-chromium.ts';
+import { ARTIFACTS, buildWebApp, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
 import { makeTrainedTinyModel } from './test-trained-model.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const HUMAN = 'The Congress of the United States shall assemble at least once in every year, and such meeting shall be on the first Monday in December.';
 
 interface Analysis {
@@ -36,10 +31,7 @@ describe('low-confidence spans and the watermark in the web app', () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'genlab-account-browser-'));
     const web = path.join(tmp, 'web');
     // The app is built from the current sources (never a stale web/dist) while the model trains.
-    const build = promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', path.join(ROOT, 'web'), '--outDir', web, '--logLevel', 'error']).then(
-      () => null,
-      (err: unknown) => err, // held until awaited, so a failed build is not an unhandled rejection meanwhile
-    );
+    const build = buildWebApp(web);
     // Trained for a moment, so some tokens are confident and some are not (a random model is unsure of every token).
     tiny = await makeTrainedTinyModel();
     const failed = await build;
@@ -49,25 +41,9 @@ describe('low-confidence spans and the watermark in the web app', () => {
     browser = await launchChromium();
   });
 
-  after(async () => {
-    await browser?.close();
-    await srv?.close();
-    await tiny?.cleanup();
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-  });
+  after(() => closeBrowserTest({ browser, srv, tiny, tmp }));
 
-  const open = async (width: number, height: number): Promise<Page & { errors: string[] }> => {
-    const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1 });
-    const page = (await context.newPage()) as Page & { errors: string[] };
-    page.errors = [];
-    page.on('pageerror', (e) => page.errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') page.errors.push(m.text());
-    });
-    await page.goto(srv.url);
-    await page.getByText('tiny, 128-token context').waitFor();
-    return page;
-  };
+  const open = (width: number, height: number): Promise<AppPage> => openApp(browser, srv.url, width, height);
 
   const post = async <T,>(url: string, body: unknown): Promise<T> => {
     const res = await fetch(srv.url + url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

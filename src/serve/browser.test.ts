@@ -6,19 +6,15 @@
 // Needs /usr/bin/chromium (apt-get install -y chromium) or GENLAB_CHROMIUM=/path/to/chromium.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './test-chromium.ts';
-import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+import { closeBrowserTest, launchChromium, openApp, type AppPage } from './test-chromium.ts';
+import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const SENTENCE = 'The Congress of the United States';
 
 describe('the web app in Chromium', () => {
@@ -33,7 +29,8 @@ describe('the web app in Chromium', () => {
     // Build the app from the current sources into a temp folder (about a second), so the test
     // never serves a stale web/dist.
     const web = path.join(tmp, 'web');
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', path.join(ROOT, 'web'), '--outDir', web, '--logLevel', 'error'], { stdio: 'inherit' });
+    const failed = await buildWebApp(web);
+    if (failed) throw failed;
     tiny = await makeTinyModel();
     db = path.join(tmp, 'feedback.sqlite');
     srv = await startTestServer(tiny.lm, tiny.dir, { webRoot: web, db, runsDir: path.join(tmp, 'runs') });
@@ -41,26 +38,9 @@ describe('the web app in Chromium', () => {
     browser = await launchChromium();
   });
 
-  after(async () => {
-    await browser?.close();
-    await srv?.close();
-    await tiny?.cleanup();
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-  });
+  after(() => closeBrowserTest({ browser, srv, tiny, tmp }));
 
-  const open = async (width: number, height: number): Promise<Page> => {
-    const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1 });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    await page.goto(srv.url);
-    await page.getByText('tiny, 128-token context').waitFor();
-    (page as Page & { errors: string[] }).errors = errors;
-    return page;
-  };
+  const open = (width: number, height: number): Promise<AppPage> => openApp(browser, srv.url, width, height);
 
   const noOverflow = async (page: Page, width: number, what: string): Promise<void> => {
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -144,7 +124,7 @@ describe('the web app in Chromium', () => {
     assert.deepEqual([rows[0]!['kind'], rows[0]!['prompt'], rows[0]!['completion'], rows[0]!['rating']], ['rating', SENTENCE, insertedText, 1]);
     const visible = (s: unknown): string => String(s).replace(/\n/g, '↵ ').replace(/\t/g, '⇥ ');
     assert.deepEqual([rows[1]!['kind'], rows[1]!['prompt'], visible(rows[1]!['chosen']), visible(rows[1]!['rejected']), rows[1]!['source']], ['preference', value, sides[0], sides[1], 'compare']);
-    assert.deepEqual((page as Page & { errors: string[] }).errors, []);
+    assert.deepEqual(page.errors, []);
     await page.context().close();
   });
 
@@ -256,7 +236,7 @@ describe('the web app in Chromium', () => {
     assert.deepEqual(headings, ['Before · tiny', `After · ${aligned}`]);
     await noOverflow(page, 1280, 'align view');
     await page.screenshot({ path: path.join(ARTIFACTS, 'align-done-1280x800.png'), fullPage: true });
-    assert.deepEqual((page as Page & { errors: string[] }).errors, []);
+    assert.deepEqual(page.errors, []);
     await page.context().close();
 
     const phone = await open(390, 844);

@@ -3,16 +3,14 @@
 // horizontal overflow. Skipped, saying why, when firefox-esr is not installed.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { makeTinyModel, startTestServer } from './test-fixtures.ts';
+import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer } from './test-fixtures.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIREFOX = process.env['GENLAB_FIREFOX'] ?? '/usr/bin/firefox-esr';
 const skip = existsSync(FIREFOX) ? false : `no Firefox at ${FIREFOX} (apt-get install -y firefox-esr, or set GENLAB_FIREFOX)`;
 
@@ -20,16 +18,16 @@ describe('the web app in Firefox', () => {
   it('suggests on Tab, inserts with the keyboard and shows likelihood alternatives', { skip }, async () => {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'genlab-firefox-test-'));
     const web = path.join(tmp, 'web');
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', path.join(ROOT, 'web'), '--outDir', web, '--logLevel', 'error'], { stdio: 'inherit' });
+    const failed = await buildWebApp(web);
+    if (failed) throw failed;
     const tiny = await makeTinyModel();
     const srv = await startTestServer(tiny.lm, tiny.dir, { webRoot: web });
-    const artifacts = path.join(ROOT, 'test-artifacts');
-    await mkdir(artifacts, { recursive: true });
+    await mkdir(ARTIFACTS, { recursive: true });
     try {
       const driver = fileURLToPath(new URL('./test-firefox-bidi.ts', import.meta.url));
       const { execFile } = await import('node:child_process');
       const out = await new Promise<string>((resolve, reject) =>
-        execFile(process.execPath, ['--experimental-websocket', '--no-warnings', '--import', 'tsx', driver, FIREFOX, srv.url, artifacts], { timeout: 90_000 }, (err, stdout, stderr) =>
+        execFile(process.execPath, ['--experimental-websocket', '--no-warnings', '--import', 'tsx', driver, FIREFOX, srv.url, ARTIFACTS], { timeout: 90_000 }, (err, stdout, stderr) =>
           err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
         ),
       );

