@@ -16,8 +16,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDevice, setDefaultDevice } from '../src/backend/registry.ts';
 import { benchTrainStep, type BenchConfig } from '../src/bench/train.ts';
-import { writeJsonAtomic } from '../src/io/atomic.ts';
-import { writeChart } from '../src/report/charts.ts';
+import { writeJsonAtomic } from '../src/util/atomic.ts';
+import { writeChart } from '../src/util/charts.ts';
 import { trainCommand } from '../src/train/run.ts';
 import { scoreRun, type ScoredRun } from './score-run.ts';
 

@@ -8,8 +8,8 @@
 
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeJsonAtomic } from '../src/io/atomic.ts';
-import { writeChart } from '../src/report/charts.ts';
+import { writeJsonAtomic } from '../src/util/atomic.ts';
+import { writeChart } from '../src/util/charts.ts';
 import { scoreRun, type ScoredRun } from './score-run.ts';
 
 const { values: args, positionals: dirs } = parseArgs({ allowPositionals: true, options: { out: { type: 'string' }, title: { type: 'string' } } });

@@ -2,7 +2,7 @@
 //   node --import tsx bench/serve.ts [--model DIR] [--connections K] [--duration T] [--max-tokens N]
 //                                    [--endpoint completions|chat|autocomplete] [--stream] [--backend ref|wasm] [--json]
 import type { BackendName } from '../src/backend/device.ts';
-import { benchServe, type BenchEndpoint } from '../src/bench/serve.ts';
+import { benchServe, type BenchEndpoint } from './serve-load.ts';
 
 const args = process.argv.slice(2);
 function text(flag: string): string | undefined {

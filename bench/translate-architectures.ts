@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { noGrad } from '../src/autograd/tape.ts';
 import { init } from '../src/backend/registry.ts';
-import { writeJsonAtomic } from '../src/io/atomic.ts';
+import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { defaultGptConfig } from '../src/models/gpt.ts';
 import { END_OF_TEXT } from '../src/tokenizer/tokenizer.ts';
 import { trainBpe } from '../src/tokenizer/train.ts';
@@ -58,7 +58,7 @@ const eos = tok.eotId!;
 const nPositions = 2 * preset.model.nPositions;
 const { encoded } = encodePairs(train, tok, eos, preset.model.nPositions);
 const config = defaultGptConfig({ vocabSize: tok.vocabSize, nPositions, nEmbd: 256, nLayer: 6, nHead: 4, embdPdrop: 0.1, residPdrop: 0.1, attnPdrop: 0 });
-const dec = trainDecoderOnly(encoded, { config, steps, batchTokens: 2 * preset.batchTokens, lr: preset.lr, warmup: 200, weightDecay: 0.01, seed: 1337, eos, onLog: log });
+const dec = await trainDecoderOnly(encoded, { config, steps, batchTokens: 2 * preset.batchTokens, lr: preset.lr, warmup: 200, weightDecay: 0.01, seed: 1337, eos, onLog: log });
 // Validation loss as the encoder–decoder's training measures it: mean cross-entropy per target
 // token (and the closing eos) with teacher forcing and no dropout, on valid.tsv beside train.tsv.
 const valid = encodePairs(await readPairsTsv(path.join(dir, 'valid.tsv')), tok, eos, preset.model.nPositions).encoded;

@@ -24,6 +24,14 @@ const SROW: usize = KB << 2; // bytes per score row
 }
 
 /**
+ * First key (which 1) or value (which 2) row of query head h: kv head h / group, the group being
+ * the i32 after the 15 strides (1 without grouped-query attention).
+ */
+@inline function kvRow(base: usize, strides: usize, which: i32, b: i32, h: i32): usize {
+  return rowPtr(base, strides, which, b, h / load<i32>(strides, 60), 0);
+}
+
+/**
  * s0[jj] = a0 · B_jj and s1[jj] = a1 · B_jj for jj < jn, where B_jj = bBase + jj·bStride bytes.
  * Two query rows by four keys keep eight accumulators busy per pair of loads.
  */
@@ -440,8 +448,8 @@ function packRowsT(src: usize, stride: usize, t: i32, d: i32, dst: usize): void 
   const q2 = rowPtr(q, strides, 0, b, h, i0 + min(2, rows - 1));
   const q3 = rowPtr(q, strides, 0, b, h, i0 + min(3, rows - 1));
   if (kt != 0 && rows > 1) packRows4(q0, q1, q2, q3, d, rp);
-  const kBase = rowPtr(k, strides, 1, b, h, 0);
-  const vBase = rowPtr(v, strides, 2, b, h, 0);
+  const kBase = kvRow(k, strides, 1, b, h);
+  const vBase = kvRow(v, strides, 2, b, h);
   memory.fill(acc, 0, <usize>QB * accStride);
   for (let r = 0; r < QB; r++) {
     store<f32>(mState + (<usize>r << 3), -Infinity);
@@ -518,7 +526,7 @@ export function attentionForward(
     for (let bh = p0; bh < p1; bh++) {
       if (pack) {
         const b = bh / heads, h = bh - b * heads;
-        packRowsT(rowPtr(k, strides, 1, b, h, 0), ks, tk, d, kt);
+        packRowsT(kvRow(k, strides, 1, b, h), ks, tk, d, kt);
       }
       for (let i0 = 0; i0 < tq; i0 += QB) {
         forwardBlock(q, k, v, out, strides, lse, heads, tq, tk, d, scale, off, bh, i0, pack ? kt : 0, ws);
@@ -532,7 +540,7 @@ export function attentionForward(
     const bh = u / nqb;
     if (pack && bh != packed) {
       const b = bh / heads, h = bh - b * heads;
-      packRowsT(rowPtr(k, strides, 1, b, h, 0), ks, tk, d, kt);
+      packRowsT(kvRow(k, strides, 1, b, h), ks, tk, d, kt);
       packed = bh;
     }
     forwardBlock(q, k, v, out, strides, lse, heads, tq, tk, d, scale, off, bh, (u - bh * nqb) * QB, pack ? kt : 0, ws);
@@ -611,8 +619,8 @@ export function attentionBackward(
   const vsc = f32x4.splat(scale);
   for (let bh = p0; bh < p1; bh++) {
     const b = bh / heads, h = bh - b * heads;
-    const kBase = rowPtr(k, strides, 1, b, h, 0);
-    const vBase = rowPtr(v, strides, 2, b, h, 0);
+    const kBase = kvRow(k, strides, 1, b, h);
+    const vBase = kvRow(v, strides, 2, b, h);
     const gkBase = gk + <usize>bh * <usize>tk * rowBytes;
     const gvBase = gv + <usize>bh * <usize>tk * rowBytes;
     if (pack) {

@@ -2,17 +2,7 @@
 // aligned chunks; strided kernels split the flattened index space of their (coalesced) shape.
 
 import { splitAt, madd, vexp, vtanh, partial, k, K_ONE, K_GELU_C, K_GELU_A, K_GELU_3A, K_GELU_2C, K_MINUS_TWO, K_EIGHTY } from './common';
-
-const OP_ADD = 0;
-const OP_SUB = 1;
-const OP_MUL = 2;
-const OP_DIV = 3;
-
-const U_GELU = 0;
-const U_RELU = 1;
-const U_TANH = 2;
-const U_EXP = 3;
-const U_NEG = 4;
+import { BinaryOp, UnaryOp } from './enums';
 
 export function fill(part: i32, parts: i32, out: usize, n: i32, value: f32): void {
   const s = splitAt(n, part, parts, 16);
@@ -86,6 +76,17 @@ export function axpy(part: i32, parts: i32, x: usize, y: usize, n: i32, alpha: f
   return v128.and(k(K_ONE), f32x4.gt(x, f32x4.splat(0)));
 }
 
+// silu = x σ(x) with σ = 1 / (1 + e^−x); silu' = σ + x σ (1 − σ) = σ + x e^−x σ² (no cancellation).
+@inline function siluV(x: v128): v128 {
+  return f32x4.div(x, f32x4.add(k(K_ONE), vexp(f32x4.neg(x))));
+}
+
+@inline function siluGradV(x: v128): v128 {
+  const e = vexp(f32x4.neg(x));
+  const sg = f32x4.div(k(K_ONE), f32x4.add(k(K_ONE), e));
+  return madd(f32x4.mul(x, e), f32x4.mul(sg, sg), sg);
+}
+
 @inline function tanhGradV(x: v128): v128 {
   const t = vtanh(x);
   return f32x4.sub(k(K_ONE), f32x4.mul(t, t));
@@ -115,7 +116,7 @@ export function unary(part: i32, parts: i32, op: i32, x: usize, out: usize, n: i
   const e = splitAt(n, part + 1, parts, 16);
   const e4 = s + ((e - s) & ~3);
   let i = s;
-  if (op == U_GELU) {
+  if (op == UnaryOp.Gelu) {
     // two independent vectors per step: the exp chains are long enough to leave the core idle
     const e8 = s + ((e - s) & ~7);
     for (; i < e8; i += 8) {
@@ -127,18 +128,23 @@ export function unary(part: i32, parts: i32, op: i32, x: usize, out: usize, n: i
     }
     for (; i < e4; i += 4) v128.store(out + (<usize>i << 2), geluV(v128.load(x + (<usize>i << 2))));
     if (i < e) tailUnary(x, out, i, e, geluV(tailLoad(x, i, e)));
-  } else if (op == U_RELU) {
+  } else if (op == UnaryOp.Relu) {
     for (; i < e4; i += 4) v128.store(out + (<usize>i << 2), reluV(v128.load(x + (<usize>i << 2))));
     if (i < e) tailUnary(x, out, i, e, reluV(tailLoad(x, i, e)));
-  } else if (op == U_TANH) {
+  } else if (op == UnaryOp.Tanh) {
     for (; i < e4; i += 4) v128.store(out + (<usize>i << 2), vtanh(v128.load(x + (<usize>i << 2))));
     if (i < e) tailUnary(x, out, i, e, vtanh(tailLoad(x, i, e)));
-  } else if (op == U_EXP) {
+  } else if (op == UnaryOp.Exp) {
     for (; i < e4; i += 4) v128.store(out + (<usize>i << 2), vexp(v128.load(x + (<usize>i << 2))));
     if (i < e) tailUnary(x, out, i, e, vexp(tailLoad(x, i, e)));
-  } else {
+  } else if (op == UnaryOp.Neg) {
     for (; i < e4; i += 4) v128.store(out + (<usize>i << 2), f32x4.neg(v128.load(x + (<usize>i << 2))));
     for (; i < e; i++) store<f32>(out + (<usize>i << 2), -load<f32>(x + (<usize>i << 2)));
+  } else if (op == UnaryOp.Silu) {
+    for (; i < e4; i += 4) v128.store(out + (<usize>i << 2), siluV(v128.load(x + (<usize>i << 2))));
+    if (i < e) tailUnary(x, out, i, e, siluV(tailLoad(x, i, e)));
+  } else {
+    unreachable(); // an op id this module lacks: trap rather than compute another op
   }
 }
 
@@ -156,7 +162,7 @@ export function unaryBackward(part: i32, parts: i32, op: i32, x: usize, g: usize
   const e = splitAt(n, part + 1, parts, 16);
   const e4 = s + ((e - s) & ~3);
   let i = s;
-  if (op == U_GELU) {
+  if (op == UnaryOp.Gelu) {
     const e8 = s + ((e - s) & ~7);
     for (; i < e8; i += 8) {
       const o = <usize>i << 2;
@@ -170,29 +176,73 @@ export function unaryBackward(part: i32, parts: i32, op: i32, x: usize, g: usize
       v128.store(gx + o, madd(geluGradV(v128.load(x + o)), v128.load(g + o), v128.load(gx + o)));
     }
     if (i < e) tailGrad(g, gx, i, e, geluGradV(tailLoad(x, i, e)));
-  } else if (op == U_RELU) {
+  } else if (op == UnaryOp.Relu) {
     for (; i < e4; i += 4) {
       const o = <usize>i << 2;
       v128.store(gx + o, madd(reluGradV(v128.load(x + o)), v128.load(g + o), v128.load(gx + o)));
     }
     if (i < e) tailGrad(g, gx, i, e, reluGradV(tailLoad(x, i, e)));
-  } else if (op == U_TANH) {
+  } else if (op == UnaryOp.Tanh) {
     for (; i < e4; i += 4) {
       const o = <usize>i << 2;
       v128.store(gx + o, madd(tanhGradV(v128.load(x + o)), v128.load(g + o), v128.load(gx + o)));
     }
     if (i < e) tailGrad(g, gx, i, e, tanhGradV(tailLoad(x, i, e)));
-  } else if (op == U_EXP) {
+  } else if (op == UnaryOp.Exp) {
     for (; i < e4; i += 4) {
       const o = <usize>i << 2;
       v128.store(gx + o, madd(vexp(v128.load(x + o)), v128.load(g + o), v128.load(gx + o)));
     }
     if (i < e) tailGrad(g, gx, i, e, vexp(tailLoad(x, i, e)));
-  } else {
+  } else if (op == UnaryOp.Neg) {
     for (; i < e; i++) {
       const o = <usize>i << 2;
       store<f32>(gx + o, load<f32>(gx + o) - load<f32>(g + o));
     }
+  } else if (op == UnaryOp.Silu) {
+    for (; i < e4; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(gx + o, madd(siluGradV(v128.load(x + o)), v128.load(g + o), v128.load(gx + o)));
+    }
+    if (i < e) tailGrad(g, gx, i, e, siluGradV(tailLoad(x, i, e)));
+  } else {
+    unreachable();
+  }
+}
+
+// ---- SwiGLU ----
+
+export function swigluForward(part: i32, parts: i32, gate: usize, up: usize, out: usize, n: i32): void {
+  const s = splitAt(n, part, parts, 16);
+  const e = splitAt(n, part + 1, parts, 16);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(siluV(v128.load(gate + o)), v128.load(up + o)));
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, f32x4.extract_lane(siluV(f32x4.splat(load<f32>(gate + o))), 0) * load<f32>(up + o));
+  }
+}
+
+export function swigluBackward(part: i32, parts: i32, gate: usize, up: usize, g: usize, gg: usize, gu: usize, n: i32): void {
+  const s = splitAt(n, part, parts, 16);
+  const e = splitAt(n, part + 1, parts, 16);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const o = <usize>i << 2;
+    const x = v128.load(gate + o);
+    const go = v128.load(g + o);
+    if (gg != 0) v128.store(gg + o, madd(f32x4.mul(siluGradV(x), v128.load(up + o)), go, v128.load(gg + o)));
+    if (gu != 0) v128.store(gu + o, madd(siluV(x), go, v128.load(gu + o)));
+  }
+  for (; i < e; i++) {
+    const o = <usize>i << 2;
+    const x = f32x4.splat(load<f32>(gate + o));
+    const go = load<f32>(g + o);
+    if (gg != 0) store<f32>(gg + o, load<f32>(gg + o) + f32x4.extract_lane(siluGradV(x), 0) * load<f32>(up + o) * go);
+    if (gu != 0) store<f32>(gu + o, load<f32>(gu + o) + f32x4.extract_lane(siluV(x), 0) * go);
   }
 }
 
@@ -250,10 +300,11 @@ type Div = i64;
 }
 
 @inline function binDispatch(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, len: i32): void {
-  if (op == OP_ADD) binRun<Add>(a, sa, b, sb, out, len);
-  else if (op == OP_SUB) binRun<Sub>(a, sa, b, sb, out, len);
-  else if (op == OP_MUL) binRun<Mul>(a, sa, b, sb, out, len);
-  else binRun<Div>(a, sa, b, sb, out, len);
+  if (op == BinaryOp.Add) binRun<Add>(a, sa, b, sb, out, len);
+  else if (op == BinaryOp.Sub) binRun<Sub>(a, sa, b, sb, out, len);
+  else if (op == BinaryOp.Mul) binRun<Mul>(a, sa, b, sb, out, len);
+  else if (op == BinaryOp.Div) binRun<Div>(a, sa, b, sb, out, len);
+  else unreachable();
 }
 
 function total(shape: usize, nd: i32): i32 {
@@ -425,12 +476,18 @@ export function copyStrided(
   }
 }
 
-export function dropoutForward(part: i32, parts: i32, x: usize, out: usize, n: i32, thr: i32, keep: f64, seed: u32, offset: u32): void {
-  dropoutRun(x, out, splitAt(n, part, parts, 16), splitAt(n, part + 1, parts, 16), thr, keep, seed, offset, false);
+// keep(i) ⇔ (h >>> 8)·2⁻²⁴ >= p ⇔ (h >>> 8) >= ceil(p·2²⁴): an exact integer test, so the mask
+// matches the float64 comparison of dropoutUniform bit for bit (p in [0, 1], checked by the caller).
+@inline function dropoutThreshold(p: f64): i32 {
+  return <i32>Math.ceil(p * 16777216.0);
 }
 
-export function dropoutBackward(part: i32, parts: i32, g: usize, gx: usize, n: i32, thr: i32, keep: f64, seed: u32, offset: u32): void {
-  dropoutRun(g, gx, splitAt(n, part, parts, 16), splitAt(n, part + 1, parts, 16), thr, keep, seed, offset, true);
+export function dropoutForward(part: i32, parts: i32, x: usize, out: usize, n: i32, p: f64, seed: u32, offset: u32): void {
+  dropoutRun(x, out, splitAt(n, part, parts, 16), splitAt(n, part + 1, parts, 16), dropoutThreshold(p), 1 - p, seed, offset, false);
+}
+
+export function dropoutBackward(part: i32, parts: i32, g: usize, gx: usize, n: i32, p: f64, seed: u32, offset: u32): void {
+  dropoutRun(g, gx, splitAt(n, part, parts, 16), splitAt(n, part + 1, parts, 16), dropoutThreshold(p), 1 - p, seed, offset, true);
 }
 
 // ---- optimizer and norms ----

@@ -2,6 +2,7 @@
 // (or, where rows would race on a shared output, columns or per-part partial sums).
 
 import { splitAt, madd, vexp, hsum, hmax, partial, partialSize } from './common';
+import { ReduceOp } from './enums';
 
 // ---- reduce ----
 
@@ -56,7 +57,7 @@ export function reduce(part: i32, parts: i32, op: i32, x: usize, out: usize, arg
     const i1 = min(inner, i0 + 64);
     const base = x + (<usize>o * <usize>axis * <usize>inner << 2);
     const dst = <usize>o * <usize>inner;
-    if (op == 0) {
+    if (op == ReduceOp.Sum) {
       if (inner == 1) {
         store<f32>(out + (dst << 2), rowSum(base, axis));
         continue;
@@ -73,7 +74,7 @@ export function reduce(part: i32, parts: i32, op: i32, x: usize, out: usize, arg
         for (let k = 0; k < axis; k++) a += load<f32>(base + ((<usize>k * <usize>inner + <usize>i) << 2));
         store<f32>(ob + (<usize>i << 2), a);
       }
-    } else {
+    } else if (op == ReduceOp.Max) {
       for (let i = i0; i < i1; i++) {
         const col = base + (<usize>i << 2);
         const stride = <usize>inner << 2;
@@ -95,6 +96,8 @@ export function reduce(part: i32, parts: i32, op: i32, x: usize, out: usize, arg
         store<f32>(out + ((dst + <usize>i) << 2), best);
         if (arg != 0) store<i32>(arg + ((dst + <usize>i) << 2), at);
       }
+    } else {
+      unreachable(); // an op id this module lacks: trap rather than compute another op
     }
   }
 }
@@ -185,13 +188,14 @@ export function layerNormForward(
  */
 export function layerNormBackward(
   part: i32, parts: i32, x: usize, gamma: usize, mean: usize, rstd: usize, gout: usize, gx: usize,
-  ggamma: usize, gbeta: usize, rows: i32, dim: i32, split: i32,
+  ggamma: usize, gbeta: usize, rows: i32, dim: i32,
 ): void {
   const r0 = splitAt(rows, part, parts, 1);
   const r1 = splitAt(rows, part + 1, parts, 1);
   const bytes = <usize>dim << 2;
   let gg = ggamma, gb = gbeta;
-  if (split != 0) {
+  // Split calls sum each part's gradGamma/gradBeta in its partials; the caller adds them up.
+  if (parts > 1) {
     gg = partial(part);
     gb = gg + bytes;
     memory.fill(gg, 0, bytes << 1);
@@ -271,6 +275,151 @@ export function layerNormReduce(parts: i32, ggamma: usize, gbeta: usize, dim: i3
 /** Largest dim whose gradGamma/gradBeta sums fit one partial slice. */
 export function layerNormMaxPartialDim(): i32 {
   return <i32>(partialSize() >> 3);
+}
+
+// ---- rmsNorm ----
+
+export function rmsNormForward(part: i32, parts: i32, x: usize, gamma: usize, out: usize, rstd: usize, rows: i32, dim: i32, eps: f32): void {
+  const r0 = splitAt(rows, part, parts, 1);
+  const r1 = splitAt(rows, part + 1, parts, 1);
+  const bytes = <usize>dim << 2;
+  for (let r = r0; r < r1; r++) {
+    const row = x + <usize>r * bytes;
+    const o = out + <usize>r * bytes;
+    const rs = <f32>(1.0 / Math.sqrt(<f64>rowDot(row, row, dim) / <f64>dim + <f64>eps));
+    const vrs = f32x4.splat(rs);
+    let c = 0;
+    for (; c + 4 <= dim; c += 4) {
+      const b = <usize>c << 2;
+      v128.store(o + b, f32x4.mul(f32x4.mul(v128.load(row + b), vrs), v128.load(gamma + b)));
+    }
+    for (; c < dim; c++) {
+      const b = <usize>c << 2;
+      store<f32>(o + b, load<f32>(row + b) * rs * load<f32>(gamma + b));
+    }
+    store<f32>(rstd + (<usize>r << 2), rs);
+  }
+}
+
+/** Σ a[i]·b[i]·w[i] over n floats (w = 0: Σ a[i]·b[i]). */
+@inline function rowDot3(a: usize, b: usize, w: usize, n: i32): f32 {
+  let s0 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const ab = f32x4.mul(v128.load(a + o), v128.load(b + o));
+    s0 = w != 0 ? madd(ab, v128.load(w + o), s0) : f32x4.add(s0, ab);
+  }
+  let s = hsum(s0);
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const ab = load<f32>(a + o) * load<f32>(b + o);
+    s += w != 0 ? ab * load<f32>(w + o) : ab;
+  }
+  return s;
+}
+
+@inline function rowDot(a: usize, b: usize, n: i32): f32 {
+  return rowDot3(a, b, 0, n);
+}
+
+export function rmsNormBackward(part: i32, parts: i32, x: usize, gamma: usize, rstd: usize, gout: usize, gx: usize, rows: i32, dim: i32): void {
+  const r0 = splitAt(rows, part, parts, 1);
+  const r1 = splitAt(rows, part + 1, parts, 1);
+  const bytes = <usize>dim << 2;
+  for (let r = r0; r < r1; r++) {
+    const row = x + <usize>r * bytes;
+    const go = gout + <usize>r * bytes;
+    const gxr = gx + <usize>r * bytes;
+    const rs = load<f32>(rstd + (<usize>r << 2));
+    // mean(dxhat · xhat) = rstd · Σ gradOut·gamma·x / dim
+    const m = rowDot3(go, row, gamma, dim) * rs / <f32>dim;
+    const vrs = f32x4.splat(rs), vk = f32x4.splat(rs * m);
+    let c = 0;
+    for (; c + 4 <= dim; c += 4) {
+      const b = <usize>c << 2;
+      const dxh = f32x4.mul(v128.load(go + b), v128.load(gamma + b));
+      const d = f32x4.sub(dxh, f32x4.mul(v128.load(row + b), vk));
+      v128.store(gxr + b, madd(vrs, d, v128.load(gxr + b)));
+    }
+    for (; c < dim; c++) {
+      const b = <usize>c << 2;
+      const dxh = load<f32>(go + b) * load<f32>(gamma + b);
+      store<f32>(gxr + b, load<f32>(gxr + b) + rs * (dxh - load<f32>(row + b) * rs * m));
+    }
+  }
+}
+
+export function rmsNormGammaBackward(part: i32, parts: i32, x: usize, rstd: usize, gout: usize, gg: usize, rows: i32, dim: i32): void {
+  const c0 = splitAt(dim, part, parts, 4);
+  const c1 = splitAt(dim, part + 1, parts, 4);
+  if (c0 >= c1) return;
+  const bytes = <usize>dim << 2;
+  for (let r = 0; r < rows; r++) {
+    const row = x + <usize>r * bytes;
+    const go = gout + <usize>r * bytes;
+    const rs = load<f32>(rstd + (<usize>r << 2));
+    const vrs = f32x4.splat(rs);
+    let c = c0;
+    for (; c + 4 <= c1; c += 4) {
+      const o = <usize>c << 2;
+      v128.store(gg + o, madd(f32x4.mul(v128.load(go + o), v128.load(row + o)), vrs, v128.load(gg + o)));
+    }
+    for (; c < c1; c++) {
+      const o = <usize>c << 2;
+      store<f32>(gg + o, load<f32>(gg + o) + load<f32>(go + o) * load<f32>(row + o) * rs);
+    }
+  }
+}
+
+// ---- rope ----
+
+/** Rotates (x[c], x[c + h]) pairs by their position's angle; inverse: by minus it, added into out. */
+@inline function rotateHalf(part: i32, parts: i32, x: usize, cos: usize, sin: usize, out: usize, rows: i32, seq: i32, heads: i32, dim: i32, offset: i32, inverse: bool): void {
+  const r0 = splitAt(rows, part, parts, 1);
+  const r1 = splitAt(rows, part + 1, parts, 1);
+  const h = dim >> 1;
+  const hb = <usize>h << 2;
+  for (let r = r0; r < r1; r++) {
+    const t = <usize>(offset + r % seq) * hb;
+    for (let hd = 0; hd < heads; hd++) {
+      const base = (<usize>r * <usize>heads + <usize>hd) * (<usize>dim << 2);
+      const xa = x + base, xb = xa + hb, oa = out + base, ob = oa + hb;
+      let c = 0;
+      for (; c + 4 <= h; c += 4) {
+        const o = <usize>c << 2;
+        const co = v128.load(cos + t + o);
+        let si = v128.load(sin + t + o);
+        if (inverse) si = f32x4.neg(si);
+        const a = v128.load(xa + o), b = v128.load(xb + o);
+        let lo = f32x4.sub(f32x4.mul(a, co), f32x4.mul(b, si));
+        let hi = madd(a, si, f32x4.mul(b, co));
+        if (inverse) {
+          lo = f32x4.add(lo, v128.load(oa + o));
+          hi = f32x4.add(hi, v128.load(ob + o));
+        }
+        v128.store(oa + o, lo);
+        v128.store(ob + o, hi);
+      }
+      for (; c < h; c++) {
+        const o = <usize>c << 2;
+        const co = load<f32>(cos + t + o);
+        const si = inverse ? -load<f32>(sin + t + o) : load<f32>(sin + t + o);
+        const a = load<f32>(xa + o), b = load<f32>(xb + o);
+        const lo = a * co - b * si, hi = b * co + a * si;
+        store<f32>(oa + o, inverse ? load<f32>(oa + o) + lo : lo);
+        store<f32>(ob + o, inverse ? load<f32>(ob + o) + hi : hi);
+      }
+    }
+  }
+}
+
+export function ropeForward(part: i32, parts: i32, x: usize, cos: usize, sin: usize, out: usize, rows: i32, seq: i32, heads: i32, dim: i32, offset: i32): void {
+  rotateHalf(part, parts, x, cos, sin, out, rows, seq, heads, dim, offset, false);
+}
+
+export function ropeBackward(part: i32, parts: i32, g: usize, cos: usize, sin: usize, gx: usize, rows: i32, seq: i32, heads: i32, dim: i32, offset: i32): void {
+  rotateHalf(part, parts, g, cos, sin, gx, rows, seq, heads, dim, offset, true);
 }
 
 // ---- softmax ----

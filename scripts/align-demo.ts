@@ -19,7 +19,7 @@ import { Rng } from '../src/backend/rng.ts';
 import { sotuDocuments } from '../src/data/corpus.ts';
 import { loadModel } from '../src/io/model-folder.ts';
 import { saveAdapter } from '../src/io/peft.ts';
-import { writeChart } from '../src/report/charts.ts';
+import { writeChart } from '../src/util/charts.ts';
 
 const { values: a } = parseArgs({
   options: {

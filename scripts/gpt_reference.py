@@ -9,7 +9,7 @@ import struct
 import torch
 import torch.nn.functional as F
 
-DTYPES = {"F32": torch.float32, "I32": torch.int32, "I64": torch.int64}
+DTYPES = {"F32": torch.float32, "I32": torch.int32, "I64": torch.int64, "BF16": torch.bfloat16, "F16": torch.float16}
 NAMES = {v: k for k, v in DTYPES.items()}
 
 
@@ -19,7 +19,8 @@ def save_safetensors(path, tensors, metadata=None):
     blobs = []
     for name in sorted(tensors):
         t = tensors[name].detach().contiguous().cpu()
-        data = t.numpy().tobytes()
+        # numpy has no bfloat16: write its bits through an int16 view.
+        data = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()
         header[name] = {"dtype": NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         offset += len(data)
         blobs.append(data)

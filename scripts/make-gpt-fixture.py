@@ -1,7 +1,9 @@
 """Writes the PyTorch oracle fixture for genlab's GPT (src/models/fixtures/gpt-tiny/):
 model.safetensors + config.json (HF GPT-2 layout), and expected.safetensors with ids, targets,
 logits, loss, gradients of a few tensors and the losses/weights after 3 AdamW steps.
-Run: OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 scripts/make-gpt-fixture.py"""
+Run: OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 scripts/make-gpt-fixture.py [OUT_DIR]
+(OUT_DIR defaults to the fixture folder; src/models/gpt.test.ts writes a fresh copy elsewhere and
+compares it with the committed one.)"""
 
 import json
 import os
@@ -12,7 +14,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from gpt_reference import Gpt2, init_params, save_safetensors  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "src", "models", "fixtures", "gpt-tiny")
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "src", "models", "fixtures", "gpt-tiny")
 CONFIG = {
     "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "activation_function": "gelu_new",
     "vocab_size": 61, "n_positions": 16, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_inner": None,

@@ -25,15 +25,6 @@
 
 namespace gl {
 
-const char* const kKernelNames[K_COUNT] = {
-    "fill",           "copyStrided",         "binary",           "affine",
-    "axpy",           "unary",               "unaryBackward",    "reduce",
-    "matmul",         "embeddingForward",    "embeddingBackward", "layerNormForward",
-    "layerNormBackward", "softmaxForward",   "softmaxBackward",  "attentionForward",
-    "attentionBackward", "crossEntropyForward", "crossEntropyBackward", "dropoutForward",
-    "dropoutBackward", "adamw",              "sumSquares",          "packBf16",         "matmulBf16",
-};
-
 namespace {
 
 constexpr size_t PAGE = 65536;
@@ -186,6 +177,9 @@ napi_value Features(napi_env env, napi_callback_info) {
   return o;
 }
 
+/** specHash() → KERNEL_SPEC_HASH of the spec this addon was built from. */
+napi_value SpecHash(napi_env env, napi_callback_info) { return number(env, (double)KERNEL_SPEC_HASH); }
+
 napi_value KernelNames(napi_env env, napi_callback_info) {
   napi_value arr;
   napi_create_array(env, &arr);
@@ -280,7 +274,7 @@ napi_value Run(napi_env env, napi_callback_info info) {
   int32_t id = -1, k = -1;
   napi_get_value_int32(env, argv[0], &id);
   napi_get_value_int32(env, argv[1], &k);
-  if (id < 0 || id >= MAX_CONTEXTS || !slots[id].used || k < 0 || k >= K_COUNT) {
+  if (id < 0 || id >= MAX_CONTEXTS || !slots[id].used || k < 0 || k >= K_COUNT || !slots[id].table->fns[k]) {
     return throwError(env, "genlab native: run() got an unknown context or kernel id");
   }
   Slot& s = slots[id];
@@ -313,7 +307,7 @@ napi_value Init(napi_env env, napi_value exports) {
   const struct {
     const char* name;
     napi_callback fn;
-  } fns[] = {{"features", Features}, {"kernelNames", KernelNames}, {"create", Create},
+  } fns[] = {{"features", Features}, {"kernelNames", KernelNames}, {"specHash", SpecHash}, {"create", Create},
              {"grow", Grow},         {"run", Run},                 {"configure", Configure}};
   for (const auto& f : fns) {
     napi_value v;

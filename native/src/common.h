@@ -1,5 +1,6 @@
-// Shared declarations of the genlab native addon: the kernel ids (the order TypeScript's
-// native-protocol.ts uses), the per-device context and the table every ISA build fills in.
+// Shared declarations of the genlab native addon: the per-device context and the table every ISA
+// build fills in. Kernel ids, names and enums come from kernels.gen.h (generated from the kernel
+// spec, src/backend/kernel-spec.ts).
 //
 // A kernel call passes its arguments through a small block of doubles inside the device memory
 // (Ctx::args) that JavaScript writes before calling run(ctx, kernel): one N-API call with two
@@ -9,39 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels.gen.h"
+
 namespace gl {
-
-enum KernelId : int {
-  K_FILL,
-  K_COPY_STRIDED,
-  K_BINARY,
-  K_AFFINE,
-  K_AXPY,
-  K_UNARY,
-  K_UNARY_BACKWARD,
-  K_REDUCE,
-  K_MATMUL,
-  K_EMBEDDING_FORWARD,
-  K_EMBEDDING_BACKWARD,
-  K_LAYER_NORM_FORWARD,
-  K_LAYER_NORM_BACKWARD,
-  K_SOFTMAX_FORWARD,
-  K_SOFTMAX_BACKWARD,
-  K_ATTENTION_FORWARD,
-  K_ATTENTION_BACKWARD,
-  K_CROSS_ENTROPY_FORWARD,
-  K_CROSS_ENTROPY_BACKWARD,
-  K_DROPOUT_FORWARD,
-  K_DROPOUT_BACKWARD,
-  K_ADAMW,
-  K_SUM_SQUARES,
-  K_PACK_BF16,
-  K_MATMUL_BF16,
-  K_COUNT
-};
-
-/** Names in KernelId order; the TypeScript side checks its own list against this one at load. */
-extern const char* const kKernelNames[K_COUNT];
 
 /** Fixed offsets of the shape/stride arrays inside the args block (copyStrided, binary). */
 constexpr int ARG_SHAPE = 8;

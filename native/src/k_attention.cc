@@ -66,6 +66,7 @@ struct Args {
   long batch, heads, tq, tk, d;
   float scale;
   long off;  // causal offset
+  long group;  // query heads per kv head: k and v are indexed by kv head h / group
   float* out;
   long os[3];
   float* lse;
@@ -91,6 +92,7 @@ Args readArgs(Ctx* c, const double* a) {
   r.off = (long)a[18];
   r.out = fptr(c, a[19]);
   r.lse = fptr(c, a[23]);
+  r.group = (long)a[31];
   return r;
 }
 
@@ -177,8 +179,8 @@ inline void weightedSum(const float* p, long keys, const float* v, long vs, floa
 void attendOne(const Args& A, long bh, float* scores) {
   const long b = bh / A.heads, h = bh % A.heads, d = A.d;
   const float* q = A.q + b * A.qs[0] + h * A.qs[1];
-  const float* k = A.k + b * A.ks[0] + h * A.ks[1];
-  const float* v = A.v + b * A.vs[0] + h * A.vs[1];
+  const float* k = A.k + b * A.ks[0] + (h / A.group) * A.ks[1];
+  const float* v = A.v + b * A.vs[0] + (h / A.group) * A.vs[1];
   float* o = A.out + b * A.os[0] + h * A.os[1];
   float* lse = A.lse + bh;
   const long keys = std::min(A.tk, A.off + 1);
@@ -279,8 +281,8 @@ double kAttentionForward(Ctx* c, const double* a) {
     float* lrow = mrow + brp;      // brp
     float* alpha = lrow + brp;     // brp
     const float* q = A.q + b * A.qs[0] + h * A.qs[1] + i0 * A.qs[2];
-    const float* k = A.k + b * A.ks[0] + h * A.ks[1];
-    const float* v = A.v + b * A.vs[0] + h * A.vs[1];
+    const float* k = A.k + b * A.ks[0] + (h / A.group) * A.ks[1];
+    const float* v = A.v + b * A.vs[0] + (h / A.group) * A.vs[1];
     loadTransposed(Qt, brp, q, A.qs[2], rows, d, d);
     std::memset(Ob, 0, rows * dp * sizeof(float));
     for (long r = 0; r < brp; r++) {
@@ -389,8 +391,8 @@ double kAttentionBackward(Ctx* c, const double* a) {
     float* dS = P + BR * BC;        // BR × BC
     float* delta = dS + BR * BC;    // tq
     const float* q = A.q + b * A.qs[0] + h * A.qs[1];
-    const float* k = A.k + b * A.ks[0] + h * A.ks[1];
-    const float* v = A.v + b * A.vs[0] + h * A.vs[1];
+    const float* k = A.k + b * A.ks[0] + (h / A.group) * A.ks[1];
+    const float* v = A.v + b * A.vs[0] + (h / A.group) * A.vs[1];
     const float* o = A.out + b * A.os[0] + h * A.os[1];
     const float* go = gout + b * gs[0] + h * gs[1];
     const float* lse = A.lse + bh * A.tq;

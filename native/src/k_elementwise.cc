@@ -24,36 +24,47 @@ void forRange(Ctx* c, long n, double minWork, F&& f) {
   });
 }
 
-enum Unary { GELU = 0, RELU = 1, TANH = 2, EXP = 3, NEG = 4 };
-
-template <int OP>
+// A new UnaryOp needs a branch in unaryV and unaryGradV (withUnaryOp compiles the kernels once per
+// member, so a missing branch fails the build), and in cheap() when it is memory-bound.
+template <UnaryOp OP>
 inline V unaryV(V x) {
-  if constexpr (OP == GELU) return vgelu(x);
-  else if constexpr (OP == RELU) return x > vset(0.0f) ? x : vset(0.0f);
-  else if constexpr (OP == TANH) return vtanh(x);
-  else if constexpr (OP == EXP) return vexp(x);
-  else return -x;
+  if constexpr (OP == UnaryOp::Gelu) return vgelu(x);
+  else if constexpr (OP == UnaryOp::Relu) return x > vset(0.0f) ? x : vset(0.0f);
+  else if constexpr (OP == UnaryOp::Tanh) return vtanh(x);
+  else if constexpr (OP == UnaryOp::Exp) return vexp(x);
+  else if constexpr (OP == UnaryOp::Neg) return -x;
+  else if constexpr (OP == UnaryOp::Silu) return x / (vset(1.0f) + vexp(-x));
+  else static_assert(OP != OP, "unaryV lacks this UnaryOp");
 }
 
-template <int OP>
+template <UnaryOp OP>
 inline V unaryGradV(V x) {
-  if constexpr (OP == GELU) return vgeluGrad(x);
-  else if constexpr (OP == RELU) return x > vset(0.0f) ? vset(1.0f) : vset(0.0f);
-  else if constexpr (OP == TANH) {
+  if constexpr (OP == UnaryOp::Gelu) return vgeluGrad(x);
+  else if constexpr (OP == UnaryOp::Relu) return x > vset(0.0f) ? vset(1.0f) : vset(0.0f);
+  else if constexpr (OP == UnaryOp::Tanh) {
     V t = vtanh(x);
     return vset(1.0f) - t * t;
-  } else if constexpr (OP == EXP) return vexp(x);
-  else return vset(-1.0f);
+  } else if constexpr (OP == UnaryOp::Exp) return vexp(x);
+  else if constexpr (OP == UnaryOp::Neg) return vset(-1.0f);
+  else if constexpr (OP == UnaryOp::Silu) {
+    // σ + x σ (1 − σ), with 1 − σ = e^−x σ (no cancellation as σ → 1)
+    V e = vexp(-x);
+    V s = vset(1.0f) / (vset(1.0f) + e);
+    return s + x * e * s * s;
+  } else static_assert(OP != OP, "unaryGradV lacks this UnaryOp");
 }
 
-template <int OP>
+/** Memory-bound activations split at the streaming threshold, transcendental ones earlier. */
+constexpr bool cheap(UnaryOp op) { return op == UnaryOp::Relu || op == UnaryOp::Neg; }
+
+template <UnaryOp OP>
 void unaryRange(const float* x, float* out, long b, long e) {
   long i = b;
   for (; i + VW <= e; i += VW) vstore(out + i, unaryV<OP>(vload(x + i)));
   for (; i < e; i++) out[i] = unaryV<OP>(vset(x[i]))[0];
 }
 
-template <int OP>
+template <UnaryOp OP>
 void unaryBackwardRange(const float* x, const float* g, float* gx, long b, long e) {
   long i = b;
   for (; i + VW <= e; i += VW) vstore(gx + i, vload(gx + i) + unaryGradV<OP>(vload(x + i)) * vload(g + i));
@@ -145,37 +156,57 @@ double kAxpy(Ctx* c, const double* a) {
 }
 
 double kUnary(Ctx* c, const double* a) {
-  int op = (int)a[0];
   const float* x = fptr(c, a[1]);
   float* out = fptr(c, a[2]);
   long n = (long)a[3];
-  double min = op == RELU || op == NEG ? MIN_STREAM : MIN_HEAVY;
-  forRange(c, n, min, [&](long b, long e) {
-    switch (op) {
-      case GELU: unaryRange<GELU>(x, out, b, e); break;
-      case RELU: unaryRange<RELU>(x, out, b, e); break;
-      case TANH: unaryRange<TANH>(x, out, b, e); break;
-      case EXP: unaryRange<EXP>(x, out, b, e); break;
-      default: unaryRange<NEG>(x, out, b, e); break;
-    }
+  withUnaryOp("unary", (int)a[0], [&](auto op) {
+    forRange(c, n, cheap(op) ? MIN_STREAM : MIN_HEAVY, [&](long b, long e) { unaryRange<decltype(op)::value>(x, out, b, e); });
   });
   return 0;
 }
 
 double kUnaryBackward(Ctx* c, const double* a) {
-  int op = (int)a[0];
   const float* x = fptr(c, a[1]);
   const float* g = fptr(c, a[2]);
   float* gx = fptr(c, a[3]);
   long n = (long)a[4];
-  double min = op == RELU || op == NEG ? MIN_STREAM : MIN_HEAVY;
-  forRange(c, n, min, [&](long b, long e) {
-    switch (op) {
-      case GELU: unaryBackwardRange<GELU>(x, g, gx, b, e); break;
-      case RELU: unaryBackwardRange<RELU>(x, g, gx, b, e); break;
-      case TANH: unaryBackwardRange<TANH>(x, g, gx, b, e); break;
-      case EXP: unaryBackwardRange<EXP>(x, g, gx, b, e); break;
-      default: unaryBackwardRange<NEG>(x, g, gx, b, e); break;
+  withUnaryOp("unaryBackward", (int)a[0], [&](auto op) {
+    forRange(c, n, cheap(op) ? MIN_STREAM : MIN_HEAVY, [&](long b, long e) { unaryBackwardRange<decltype(op)::value>(x, g, gx, b, e); });
+  });
+  return 0;
+}
+
+double kSwigluForward(Ctx* c, const double* a) {
+  const float* gate = fptr(c, a[0]);
+  const float* up = fptr(c, a[1]);
+  float* out = fptr(c, a[2]);
+  long n = (long)a[3];
+  forRange(c, n, MIN_HEAVY, [&](long b, long e) {
+    long i = b;
+    for (; i + VW <= e; i += VW) vstore(out + i, unaryV<UnaryOp::Silu>(vload(gate + i)) * vload(up + i));
+    for (; i < e; i++) out[i] = unaryV<UnaryOp::Silu>(vset(gate[i]))[0] * up[i];
+  });
+  return 0;
+}
+
+double kSwigluBackward(Ctx* c, const double* a) {
+  const float* gate = fptr(c, a[0]);
+  const float* up = fptr(c, a[1]);
+  const float* g = fptr(c, a[2]);
+  float* gg = a[3] != 0 ? fptr(c, a[3]) : nullptr;
+  float* gu = a[4] != 0 ? fptr(c, a[4]) : nullptr;
+  long n = (long)a[5];
+  forRange(c, n, MIN_HEAVY, [&](long b, long e) {
+    long i = b;
+    for (; i + VW <= e; i += VW) {
+      V x = vload(gate + i), go = vload(g + i);
+      if (gg) vstore(gg + i, vload(gg + i) + unaryGradV<UnaryOp::Silu>(x) * vload(up + i) * go);
+      if (gu) vstore(gu + i, vload(gu + i) + unaryV<UnaryOp::Silu>(x) * go);
+    }
+    for (; i < e; i++) {
+      V x = vset(gate[i]);
+      if (gg) gg[i] += unaryGradV<UnaryOp::Silu>(x)[0] * up[i] * g[i];
+      if (gu) gu[i] += unaryV<UnaryOp::Silu>(x)[0] * g[i];
     }
   });
   return 0;

@@ -221,6 +221,143 @@ double kLayerNormBackward(Ctx* c, const double* a) {
   return 0;
 }
 
+double kRmsNormForward(Ctx* c, const double* a) {
+  const float* x = fptr(c, a[0]);
+  const float* gamma = fptr(c, a[1]);
+  float* out = fptr(c, a[2]);
+  float* rstd = fptr(c, a[3]);
+  const long rows = (long)a[4], dim = (long)a[5];
+  const float eps = (float)a[6];
+  forRows(c, rows, 4.0 * dim, MIN_STREAM, [&](long b, long e) {
+    for (long r = b; r < e; r++) {
+      const float* row = x + r * dim;
+      float* o = out + r * dim;
+      V q0{};
+      long i = 0;
+      for (; i + VW <= dim; i += VW) q0 += vload(row + i) * vload(row + i);
+      float q = hsum(q0);
+      for (; i < dim; i++) q += row[i] * row[i];
+      const float rs = 1.0f / std::sqrt(q / (float)dim + eps);
+      const V rsv = vset(rs);
+      i = 0;
+      for (; i + VW <= dim; i += VW) vstore(o + i, vload(row + i) * rsv * vload(gamma + i));
+      for (; i < dim; i++) o[i] = row[i] * rs * gamma[i];
+      rstd[r] = rs;
+    }
+  });
+  return 0;
+}
+
+double kRmsNormBackward(Ctx* c, const double* a) {
+  const float* x = fptr(c, a[0]);
+  const float* gamma = fptr(c, a[1]);
+  const float* rstd = fptr(c, a[2]);
+  const float* gout = fptr(c, a[3]);
+  float* gx = fptr(c, a[4]);
+  const long rows = (long)a[5], dim = (long)a[6];
+  forRows(c, rows, 6.0 * dim, MIN_STREAM, [&](long b, long e) {
+    for (long r = b; r < e; r++) {
+      const float* row = x + r * dim;
+      const float* go = gout + r * dim;
+      float* dx = gx + r * dim;
+      const float rs = rstd[r];
+      V s0{};
+      long i = 0;
+      for (; i + VW <= dim; i += VW) s0 += vload(go + i) * vload(gamma + i) * vload(row + i);
+      float s = hsum(s0);
+      for (; i < dim; i++) s += go[i] * gamma[i] * row[i];
+      // mean(dxhat · xhat) = rstd · s / dim; gradX = rstd · (dxhat − x · rstd · that)
+      const float k = rs * rs * s / (float)dim;
+      const V rsv = vset(rs), kv = vset(k);
+      i = 0;
+      for (; i + VW <= dim; i += VW) vstore(dx + i, vload(dx + i) + rsv * (vload(go + i) * vload(gamma + i) - vload(row + i) * kv));
+      for (; i < dim; i++) dx[i] += rs * (go[i] * gamma[i] - row[i] * k);
+    }
+  });
+  return 0;
+}
+
+double kRmsNormGammaBackward(Ctx* c, const double* a) {
+  const float* x = fptr(c, a[0]);
+  const float* rstd = fptr(c, a[1]);
+  const float* gout = fptr(c, a[2]);
+  float* gg = fptr(c, a[3]);
+  const long rows = (long)a[4], dim = (long)a[5];
+  // Tasks own column ranges: the sum over rows stays in row order, so the result is deterministic.
+  long parts = tasksFor(c, 2.0 * rows * dim, MIN_STREAM, dim / 64);
+  parallelFor(parts > 1 ? c->threads : 1, parts, [&](long t, int) {
+    long b, e;
+    splitRange(dim, parts, t, 64, b, e);
+    for (long r = 0; r < rows; r++) {
+      const float* row = x + r * dim;
+      const float* go = gout + r * dim;
+      const V rsv = vset(rstd[r]);
+      long i = b;
+      for (; i + VW <= e; i += VW) vstore(gg + i, vload(gg + i) + vload(go + i) * vload(row + i) * rsv);
+      for (; i < e; i++) gg[i] += go[i] * row[i] * rstd[r];
+    }
+  });
+  return 0;
+}
+
+namespace {
+
+/** Rotates (x[c], x[c + h]) pairs by their position's angle; INVERSE rotates back and adds into out. */
+template <bool INVERSE>
+void rotateHalf(Ctx* c, const double* a) {
+  const float* x = fptr(c, a[0]);
+  const float* cosT = fptr(c, a[1]);
+  const float* sinT = fptr(c, a[2]);
+  float* out = fptr(c, a[3]);
+  const long rows = (long)a[4], seq = (long)a[5], heads = (long)a[6], dim = (long)a[7], offset = (long)a[8];
+  const long h = dim / 2;
+  forRows(c, rows, 3.0 * heads * dim, MIN_STREAM, [&](long b, long e) {
+    for (long r = b; r < e; r++) {
+      const float* co = cosT + (offset + r % seq) * h;
+      const float* si = sinT + (offset + r % seq) * h;
+      for (long hd = 0; hd < heads; hd++) {
+        const float* xa = x + (r * heads + hd) * dim;
+        const float* xb = xa + h;
+        float* oa = out + (r * heads + hd) * dim;
+        float* ob = oa + h;
+        long i = 0;
+        for (; i + VW <= h; i += VW) {
+          V cv = vload(co + i), sv = vload(si + i), av = vload(xa + i), bv = vload(xb + i);
+          if constexpr (INVERSE) {
+            vstore(oa + i, vload(oa + i) + av * cv + bv * sv);
+            vstore(ob + i, vload(ob + i) + bv * cv - av * sv);
+          } else {
+            vstore(oa + i, av * cv - bv * sv);
+            vstore(ob + i, bv * cv + av * sv);
+          }
+        }
+        for (; i < h; i++) {
+          const float av = xa[i], bv = xb[i];
+          if constexpr (INVERSE) {
+            oa[i] += av * co[i] + bv * si[i];
+            ob[i] += bv * co[i] - av * si[i];
+          } else {
+            oa[i] = av * co[i] - bv * si[i];
+            ob[i] = bv * co[i] + av * si[i];
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+double kRopeForward(Ctx* c, const double* a) {
+  rotateHalf<false>(c, a);
+  return 0;
+}
+
+double kRopeBackward(Ctx* c, const double* a) {
+  rotateHalf<true>(c, a);
+  return 0;
+}
+
 double kSoftmaxForward(Ctx* c, const double* a) {
   const float* x = fptr(c, a[0]);
   float* out = fptr(c, a[1]);

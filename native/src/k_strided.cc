@@ -137,25 +137,25 @@ void toLongs(const double* src, long* dst, int n) {
   for (int i = 0; i < n; i++) dst[i] = (long)src[i];
 }
 
-enum Binary { ADD = 0, SUB = 1, MUL = 2, DIV = 3 };
-
-template <int OP>
+template <BinaryOp OP>
 inline V binV(V x, V y) {
-  if constexpr (OP == ADD) return x + y;
-  else if constexpr (OP == SUB) return x - y;
-  else if constexpr (OP == MUL) return x * y;
-  else return x / y;
+  if constexpr (OP == BinaryOp::Add) return x + y;
+  else if constexpr (OP == BinaryOp::Sub) return x - y;
+  else if constexpr (OP == BinaryOp::Mul) return x * y;
+  else if constexpr (OP == BinaryOp::Div) return x / y;
+  else static_assert(OP != OP, "binV lacks this BinaryOp");
 }
 
-template <int OP>
+template <BinaryOp OP>
 inline float binS(float x, float y) {
-  if constexpr (OP == ADD) return x + y;
-  else if constexpr (OP == SUB) return x - y;
-  else if constexpr (OP == MUL) return x * y;
-  else return x / y;
+  if constexpr (OP == BinaryOp::Add) return x + y;
+  else if constexpr (OP == BinaryOp::Sub) return x - y;
+  else if constexpr (OP == BinaryOp::Mul) return x * y;
+  else if constexpr (OP == BinaryOp::Div) return x / y;
+  else static_assert(OP != OP, "binS lacks this BinaryOp");
 }
 
-template <int OP>
+template <BinaryOp OP>
 void binaryRows(Ctx* c, const Layout& L, int dim, float* base, float* out) {
   const long sa = L.st[0][L.nd - 1], sb = L.st[1][L.nd - 1];
   splitWalk(c, L, dim, MIN_STREAM, [&](const long* off, long n) {
@@ -271,66 +271,58 @@ double kBinary(Ctx* c, const double* a) {
   L.off[2] = 0;
   float* outp = fptr(c, out);
   int dim = splitDim(L, (1u << L.nd) - 1, c->threads);
-  switch (op) {
-    case ADD: binaryRows<ADD>(c, L, dim, c->base, outp); break;
-    case SUB: binaryRows<SUB>(c, L, dim, c->base, outp); break;
-    case MUL: binaryRows<MUL>(c, L, dim, c->base, outp); break;
-    default: binaryRows<DIV>(c, L, dim, c->base, outp); break;
-  }
+  withBinaryOp("binary", op, [&](auto o) { binaryRows<decltype(o)::value>(c, L, dim, c->base, outp); });
   return 0;
 }
 
-double kReduce(Ctx* c, const double* a) {
-  const int op = (int)a[0];
-  const float* x = fptr(c, a[1]);
-  float* out = fptr(c, a[2]);
-  int32_t* argmax = a[3] != 0 ? iptr(c, a[3]) : nullptr;
-  const long outer = (long)a[4], axis = (long)a[5], inner = (long)a[6];
-  if (outer == 0 || inner == 0) return 0;
-  if (op == 0) {
-    if (inner == 1) {
-      long parts = tasksFor(c, (double)outer * axis, MIN_STREAM, outer);
-      parallelFor(parts > 1 ? c->threads : 1, parts, [&](long t, int) {
-        long b, e;
-        splitRange(outer, parts, t, 1, b, e);
-        for (long o = b; o < e; o++) {
-          const float* row = x + o * axis;
-          V v0{}, v1{};
-          long k = 0;
-          for (; k + 2 * VW <= axis; k += 2 * VW) {
-            v0 += vload(row + k);
-            v1 += vload(row + k + VW);
-          }
-          float s = hsum(v0 + v1);
-          for (; k < axis; k++) s += row[k];
-          out[o] = s;
-        }
-      });
-      return 0;
-    }
-    // out[o, :] = Σ_k x[o, k, :], vectorised along inner, split over outer × inner chunks.
-    const long chunk = 256;
-    const long chunks = (inner + chunk - 1) / chunk;
-    long parts = tasksFor(c, (double)outer * axis * inner, MIN_STREAM, outer * chunks);
+namespace {
+
+double reduceSum(Ctx* c, const float* x, float* out, long outer, long axis, long inner) {
+  if (inner == 1) {
+    long parts = tasksFor(c, (double)outer * axis, MIN_STREAM, outer);
     parallelFor(parts > 1 ? c->threads : 1, parts, [&](long t, int) {
       long b, e;
-      splitRange(outer * chunks, parts, t, 1, b, e);
-      for (long u = b; u < e; u++) {
-        long o = u / chunks, i0 = (u % chunks) * chunk;
-        long i1 = std::min(inner, i0 + chunk);
-        float* dst = out + o * inner;
-        for (long i = i0; i < i1; i++) dst[i] = 0;
-        for (long k = 0; k < axis; k++) {
-          const float* src = x + (o * axis + k) * inner;
-          long i = i0;
-          for (; i + VW <= i1; i += VW) vstore(dst + i, vload(dst + i) + vload(src + i));
-          for (; i < i1; i++) dst[i] += src[i];
+      splitRange(outer, parts, t, 1, b, e);
+      for (long o = b; o < e; o++) {
+        const float* row = x + o * axis;
+        V v0{}, v1{};
+        long k = 0;
+        for (; k + 2 * VW <= axis; k += 2 * VW) {
+          v0 += vload(row + k);
+          v1 += vload(row + k + VW);
         }
+        float s = hsum(v0 + v1);
+        for (; k < axis; k++) s += row[k];
+        out[o] = s;
       }
     });
     return 0;
   }
-  // Max: the first maximum wins ties; a NaN wins and then sticks (as PyTorch).
+  // out[o, :] = Σ_k x[o, k, :], vectorised along inner, split over outer × inner chunks.
+  const long chunk = 256;
+  const long chunks = (inner + chunk - 1) / chunk;
+  long parts = tasksFor(c, (double)outer * axis * inner, MIN_STREAM, outer * chunks);
+  parallelFor(parts > 1 ? c->threads : 1, parts, [&](long t, int) {
+    long b, e;
+    splitRange(outer * chunks, parts, t, 1, b, e);
+    for (long u = b; u < e; u++) {
+      long o = u / chunks, i0 = (u % chunks) * chunk;
+      long i1 = std::min(inner, i0 + chunk);
+      float* dst = out + o * inner;
+      for (long i = i0; i < i1; i++) dst[i] = 0;
+      for (long k = 0; k < axis; k++) {
+        const float* src = x + (o * axis + k) * inner;
+        long i = i0;
+        for (; i + VW <= i1; i += VW) vstore(dst + i, vload(dst + i) + vload(src + i));
+        for (; i < i1; i++) dst[i] += src[i];
+      }
+    }
+  });
+  return 0;
+}
+
+double reduceMax(Ctx* c, const float* x, float* out, int32_t* argmax, long outer, long axis, long inner) {
+  // The first maximum wins ties; a NaN wins and then sticks (as PyTorch).
   long parts = tasksFor(c, (double)outer * axis * inner, MIN_STREAM, outer);
   parallelFor(parts > 1 ? c->threads : 1, parts, [&](long t, int) {
     long b, e;
@@ -353,6 +345,21 @@ double kReduce(Ctx* c, const double* a) {
     }
   });
   return 0;
+}
+
+}  // namespace
+
+double kReduce(Ctx* c, const double* a) {
+  const float* x = fptr(c, a[1]);
+  float* out = fptr(c, a[2]);
+  int32_t* argmax = a[3] != 0 ? iptr(c, a[3]) : nullptr;
+  const long outer = (long)a[4], axis = (long)a[5], inner = (long)a[6];
+  return withReduceOp("reduce", (int)a[0], [&](auto op) {
+    if (outer == 0 || inner == 0) return 0.0;
+    if constexpr (decltype(op)::value == ReduceOp::Sum) return reduceSum(c, x, out, outer, axis, inner);
+    else if constexpr (decltype(op)::value == ReduceOp::Max) return reduceMax(c, x, out, argmax, outer, axis, inner);
+    else static_assert(decltype(op)::value != decltype(op)::value, "kReduce lacks this ReduceOp");
+  });
 }
 
 }  // namespace GL_NS

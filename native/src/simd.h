@@ -183,32 +183,5 @@ constexpr double MIN_STREAM = 1 << 15;
 constexpr double MIN_HEAVY = 1 << 13;
 constexpr double MIN_MACS = 1 << 18;
 
-// Kernel entry points of this build (defined in the k_*.cc files, collected by k_table.cc).
-double kFill(Ctx*, const double*);
-double kCopyStrided(Ctx*, const double*);
-double kBinary(Ctx*, const double*);
-double kAffine(Ctx*, const double*);
-double kAxpy(Ctx*, const double*);
-double kUnary(Ctx*, const double*);
-double kUnaryBackward(Ctx*, const double*);
-double kReduce(Ctx*, const double*);
-double kMatmul(Ctx*, const double*);
-double kEmbeddingForward(Ctx*, const double*);
-double kEmbeddingBackward(Ctx*, const double*);
-double kLayerNormForward(Ctx*, const double*);
-double kLayerNormBackward(Ctx*, const double*);
-double kSoftmaxForward(Ctx*, const double*);
-double kSoftmaxBackward(Ctx*, const double*);
-double kAttentionForward(Ctx*, const double*);
-double kAttentionBackward(Ctx*, const double*);
-double kCrossEntropyForward(Ctx*, const double*);
-double kCrossEntropyBackward(Ctx*, const double*);
-double kDropoutForward(Ctx*, const double*);
-double kDropoutBackward(Ctx*, const double*);
-double kAdamw(Ctx*, const double*);
-double kSumSquares(Ctx*, const double*);
-double kPackBf16(Ctx*, const double*);
-double kMatmulBf16(Ctx*, const double*);
-
 }  // namespace GL_NS
 }  // namespace gl

@@ -4,14 +4,14 @@
 
 import path from 'node:path';
 import { defaultDevice } from '../backend/registry.ts';
-import { progressBar } from '../cli/progress.ts';
 import { resolveSource } from '../data/corpus.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
 import { loadModel } from '../io/model-folder.ts';
-import { writeChart } from '../report/charts.ts';
+import { recordEvaluation } from '../record/run-record.ts';
+import { writeJsonAtomic } from '../util/atomic.ts';
+import { writeChart } from '../util/charts.ts';
+import { progressBar } from '../util/progress.ts';
 import { measureCalibration, reliabilityChart, type CalibrationResult } from './calibration.ts';
 import { documentsOf, heldOutSet } from './held-out.ts';
-import { recordEvaluation } from './run-record.ts';
 
 export interface CalibrationCommandOptions {
   model: string;

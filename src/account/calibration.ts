@@ -9,8 +9,8 @@
 import { noGrad } from '../autograd/tape.ts';
 import type { Document } from '../data/corpus.ts';
 import type { LanguageModel } from '../generate/generate.ts';
-import type { ChartOptions } from '../report/charts.ts';
 import { empty } from '../tensor/tensor.ts';
+import type { ChartOptions } from '../util/charts.ts';
 
 export interface CalibrationBin {
   lo: number;

@@ -1,9 +1,10 @@
 // Types and number formatting shared by the model card's sections.
 
+import type { CarbonIntensity } from '../record/emissions.ts';
+import type { Declaration, Evaluation, RunRecord } from '../record/run-record.ts';
 import type { Block } from './card-doc.ts';
+import type { Stage } from './card-lineage.ts';
 import type { RequirementKey } from './crfm.ts';
-import type { CarbonIntensity } from './emissions.ts';
-import type { Evaluation, RunRecord } from './run-record.ts';
 
 export interface CardSample {
   prompt: string;
@@ -15,29 +16,42 @@ export interface CardSample {
   purpose: string;
 }
 
+/** What the folder holds, counted from its config.json and weights when the card is written. */
+export interface FolderModel {
+  kind: 'language-model' | 'reward-model' | 'translator';
+  /** One phrase, e.g. "GPT-2 architecture: 2 layers, width 64, 4 heads". */
+  architecture: string;
+  parameters: number;
+  nPositions: number;
+  vocabSize: number;
+  /** Translators: the language pair. */
+  languages?: { source: string; target: string };
+}
+
 export interface CardInput {
   name: string;
   /** The folder as the user named it (for commands in the card). */
   dir: string;
   record: Partial<RunRecord> | null;
+  /** The model's stages, itself first (default: followed from the record's parent links). */
+  lineage?: Stage[];
   evaluations: Evaluation[];
-  model: { nLayer: number; nEmbd: number; nHead: number; nPositions: number; vocabSize: number; parameters: number };
+  /** Where the evaluations are kept: run.json, or evaluations.json for folders without one. */
+  evaluationsFile?: string;
+  declarations?: Declaration[];
+  model: FolderModel;
   samples: CardSample[];
+  /** Given to `genlab card` (--carbon-intensity): recomputes emissions in the text, earns nothing. */
   intensity?: CarbonIntensity;
+  /** Given to `genlab card` without --declared-by: claims of whoever wrote the card, not scored. */
   memberStates?: string[];
   license?: string;
   chartFile: string;
 }
 
-export interface Assessment {
-  key: RequirementKey;
-  title: string;
-  points: number;
-  evidence: string[];
-}
-
+/** Sections hold the card's prose; points come only from the rubric (card-rubric.ts). */
 export interface Section {
-  assessment: Assessment;
+  key: RequirementKey;
   blocks: Block[];
 }
 

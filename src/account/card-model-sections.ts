@@ -1,43 +1,65 @@
 // Sections 6–12 of the model card (capabilities and limitations, risks and mitigations,
-// evaluations, testing, machine-generated content, member states, downstream documentation),
-// filled from the recorded evaluations and samples generated when the card is written.
+// evaluations, testing, machine-generated content, member states, downstream documentation):
+// the recorded evaluations and declarations, and samples generated when the card is written.
+// The prose earns nothing; the points come from card-rubric.ts.
 
 import type { Block } from './card-doc.ts';
+import { historyText, stageKind, type Stage } from './card-lineage.ts';
 import { evalsNamed, int, pct, UNKNOWN, type CardInput, type Section } from './card-format.ts';
-import type { Evaluation } from './run-record.ts';
+import type { Declaration, Evaluation } from '../record/run-record.ts';
 
 interface WatermarkDetails {
   byLength?: { tokens: number; detectionRate: number; falsePositiveRate: number; samples: number; humanWindows: number }[];
 }
 
-const num = (e: Evaluation | undefined, k: string): number | undefined => (e && typeof e.metrics[k] === 'number' ? e.metrics[k] : undefined);
+const num = (e: Evaluation | undefined, k: string): number | undefined => (typeof e?.metrics?.[k] === 'number' ? e.metrics[k] : undefined);
 
-function trainingSourceNames(c: CardInput): string[] {
-  return (c.record?.data?.sources ?? []).map((s) => s.name);
+/** Names of every source any stage trained on (text: only the text it learned to continue, not preference pairs). */
+export function lineageSourceNames(lineage: readonly Stage[], o: { text?: boolean } = {}): string[] {
+  const sources = lineage.flatMap((s) => s.record?.data?.sources ?? []).filter((x) => !o.text || x.kind !== 'preference-pairs');
+  return [...new Set(sources.map((x) => x.name))];
 }
 
-function capabilities(c: CardInput): Section {
+/** What the model does, from the folder's kind and its lineage; never more than the records show. */
+function whatItDoes(c: CardInput, lineage: readonly Stage[], sources: string[]): string {
+  const history = `How it was made: ${historyText(lineage)}.`;
+  const unknown = lineage.some((s) => !s.record);
+  if (c.model.kind === 'reward-model') return `A reward model: it scores a prompt and completion with one number (higher = preferred, as learned from its pairs) and does not generate text. ${history}`;
+  if (c.model.kind === 'translator') return `Translates ${c.model.languages?.source ?? '?'} into ${c.model.languages?.target ?? '?'}, sentence by sentence, seeing at most ${c.model.nPositions} tokens of each. ${history}`;
+  const kinds = lineage.map((s) => stageKind(s.record));
+  const onlyPretrained = !unknown && kinds.every((k) => k === 'pretraining');
+  const style = sources.length ? `in the style and vocabulary of ${sources.map((s) => `\`${s}\``).join(', ')}` : 'in the style of its (unrecorded) training data';
+  return `Continues text ${style}, seeing at most ${c.model.nPositions} tokens of context. ${history} ${
+    onlyPretrained
+      ? 'It was only pre-trained: it does not follow instructions or answer questions, and it knows nothing beyond its training text.'
+      : unknown
+        ? 'Part of its history is unknown, so what else it learned is unknown too.'
+        : kinds.includes('alignment')
+          ? 'Its preference alignment moves it toward the completions people chose in its pairs; it was not trained to follow instructions in general.'
+          : 'It was adapted to new text after pre-training; it was not trained to follow instructions.'
+  }`;
+}
+
+function capabilities(c: CardInput, lineage: readonly Stage[]): Section {
   const blocks: Block[] = [];
-  const evidence: string[] = [];
-  const sources = trainingSourceNames(c);
+  const sources = lineageSourceNames(lineage);
+  const texts = lineageSourceNames(lineage, { text: true });
   const val = evalsNamed(c.evaluations, 'validation-loss')[0];
   const cal = evalsNamed(c.evaluations, 'calibration')[0];
-  blocks.push({
-    type: 'para',
-    text: `What it does: continues text in the style and vocabulary of ${sources.length ? sources.map((s) => `\`${s}\``).join(', ') : 'its (unknown) training data'}, seeing at most ${c.model.nPositions} tokens of context. It was only pre-trained: it does not follow instructions or answer questions, and it knows nothing beyond its training text.`,
-  });
+  blocks.push({ type: 'para', text: whatItDoes(c, lineage, texts) });
   const measured: string[] = [];
   if (cal) {
-    measured.push(`on ${cal.data}: loss ${num(cal, 'loss')!.toFixed(3)} nats/token, perplexity ${num(cal, 'perplexity')!.toFixed(1)}, ${num(cal, 'bitsPerByte')!.toFixed(3)} bits per byte over ${int(num(cal, 'tokens')!)} tokens; its most likely next token is right ${pct(num(cal, 'top1Accuracy')!)} of the time, with mean confidence ${pct(num(cal, 'meanConfidence')!)}`);
-    if (val) measured.push(`the trainer's own estimate on its first validation batches was ${val.metrics.loss!.toFixed(3)} nats/token`);
-  } else if (val) measured.push(`held-out loss ${val.metrics.loss!.toFixed(3)} nats/token, perplexity ${val.metrics.perplexity!.toFixed(1)} on the ${val.data}`);
-  for (const e of evalsNamed(c.evaluations, 'corpus-loss')) {
-    const inTraining = sources.some((s) => e.data.split(' + ').includes(s));
-    measured.push(`perplexity ${num(e, 'perplexity')?.toFixed(1)}, ${num(e, 'bitsPerByte')?.toFixed(3)} bits per byte on ${e.data}${inTraining ? ' (includes documents it trained on)' : ' (text unlike its training data)'}`);
+    measured.push(`on ${cal.data}: loss ${num(cal, 'loss')?.toFixed(3)} nats/token, perplexity ${num(cal, 'perplexity')?.toFixed(1)}, ${num(cal, 'bitsPerByte')?.toFixed(3)} bits per byte over ${int(num(cal, 'tokens'))} tokens; its most likely next token is right ${pct(num(cal, 'top1Accuracy') ?? NaN)} of the time, with mean confidence ${pct(num(cal, 'meanConfidence') ?? NaN)}`);
   }
+  if (val) measured.push(`held-out loss ${num(val, 'loss')?.toFixed(3)} nats/token, perplexity ${num(val, 'perplexity')?.toFixed(1)} on the ${val.data}${num(val, 'lossBefore') !== undefined ? ` (${num(val, 'lossBefore')!.toFixed(3)} before its last training stage)` : ''}`);
+  for (const e of evalsNamed(c.evaluations, 'corpus-loss')) {
+    const inTraining = sources.some((s) => (e.data ?? '').split(' + ').includes(s));
+    measured.push(`perplexity ${num(e, 'perplexity')?.toFixed(1)}${num(e, 'bitsPerByte') !== undefined ? `, ${num(e, 'bitsPerByte')!.toFixed(3)} bits per byte` : ''} on ${e.data}${inTraining ? ' (includes documents it trained on)' : ' (text it was not trained on)'}`);
+  }
+  for (const e of [...evalsNamed(c.evaluations, 'translation'), ...evalsNamed(c.evaluations, 'preference-pairs')]) measured.push(`${e.name} on ${e.data}: ${metricText(e)}`);
   blocks.push({ type: 'para', text: measured.length ? `Measured: ${measured.join('; ')}.` : `Measured capabilities: ${UNKNOWN}; no evaluation is recorded.` });
   if (c.samples.length) {
-    blocks.push({ type: 'para', text: 'Examples, generated when this card was written (seed 0, temperature 0.8, top-k 40); the probability is the model\'s own for the tokens it chose:' });
+    blocks.push({ type: 'para', text: "Examples, generated when this card was written (seed 0, temperature 0.8, top-k 40); the probability is the model's own for the tokens it chose. They illustrate; they earn no points:" });
     blocks.push({
       type: 'table',
       header: ['prompt', 'continuation', 'mean p', 'least likely token', 'shows'],
@@ -49,20 +71,10 @@ function capabilities(c: CardInput): Section {
     items: [
       `Context: ${c.model.nPositions} tokens; longer inputs must be cut.`,
       `Vocabulary: ${c.model.vocabSize} byte-level BPE tokens, so any text can be encoded, but text unlike the training data (other languages, code) costs many tokens and is modelled poorly.`,
-      'Facts: it produces fluent statements with no grounding; the factual prompt above shows it completing a question with whatever its corpus makes likely, not with the truth.',
+      ...(c.model.kind === 'language-model' ? ['Facts: it produces fluent statements with no grounding; a prompt asking for a fact is completed with whatever its training text makes likely, not with the truth.'] : []),
     ],
   });
-  let points = 2;
-  evidence.push('specific capabilities and limitations from the architecture and the data');
-  if (val || cal) {
-    points++;
-    evidence.push('grounded in held-out evaluations');
-  }
-  if (c.samples.length && (val || cal)) {
-    points++;
-    evidence.push('illustrated with generated examples and their probabilities');
-  }
-  return { assessment: { key: 'capabilities', title: 'Capabilities and limitations', points, evidence }, blocks };
+  return { key: 'capabilities', blocks };
 }
 
 function watermarkSummary(e: Evaluation): string {
@@ -72,45 +84,35 @@ function watermarkSummary(e: Evaluation): string {
   return `${parts.join('; ')} (γ ${num(e, 'gamma')}, δ ${num(e, 'delta')}, z > 4)`;
 }
 
-function risks(c: CardInput): Section {
+function risks(c: CardInput, lineage: readonly Stage[]): Section {
   const blocks: Block[] = [];
-  const evidence: string[] = [];
   const wm = evalsNamed(c.evaluations, 'watermark')[0];
   const cal = evalsNamed(c.evaluations, 'calibration')[0];
-  const sources = trainingSourceNames(c);
-  blocks.push({ type: 'para', text: 'Foreseeable risks:' });
+  const reviewed = lineage.flatMap((s) => (s.record?.data?.sources ?? []).filter((x) => x.review).map((x) => `\`${x.name}\``));
+  blocks.push({ type: 'para', text: 'Foreseeable risks of a language model of this kind:' });
   blocks.push({
     type: 'list',
     items: [
       'Fabrication: confident, fluent statements that are false (dates, names, quotations attributed to real people).',
-      `Bias: it reproduces the views and blind spots of ${sources.length ? sources.map((s) => `\`${s}\``).join(', ') : 'its training data'} (see Data governance).`,
-      `Regurgitation: it may repeat passages of its training text verbatim; how often is ${UNKNOWN} (not measured). The training text is public domain where the licences above say so.`,
+      `Bias: it reproduces the views and blind spots of its training data${reviewed.length ? `; the reviews recorded for ${[...new Set(reviewed)].join(', ')} are under Data governance` : `; what they are is ${UNKNOWN} (no review is recorded)`}.`,
+      `Regurgitation: it may repeat passages of its training text verbatim; how often is ${UNKNOWN} (not measured).`,
       'Deception: its text passed off as written by a person.',
     ],
   });
-  blocks.push({ type: 'para', text: 'Mitigations and how well they work:' });
-  const mitigations = [
-    `Watermark: generation can add a statistical watermark (green-list logit bias, Kirchenbauer et al. 2023; \`watermark\` option of generation and of the API) that \`genlab detect\` finds without the model. ${wm ? `Measured: ${watermarkSummary(wm)}; the model's own perplexity of what it generates is ${num(wm, 'perplexityPlain')?.toFixed(2)} without and ${num(wm, 'perplexityWatermarked')?.toFixed(2)} with the watermark.` : `Its effectiveness on this model is ${UNKNOWN} (run \`genlab detect --study\`).`}`,
-    `Confidence signals: every generated token comes with its probability and the entropy of the model's distribution, so the app can mark low-confidence spans. ${cal ? `The probabilities are meaningful to the extent the calibration shows: expected calibration error ${num(cal, 'ece')!.toFixed(4)} (${cal.data}).` : `Their calibration is ${UNKNOWN} (run \`genlab eval --calibration\`).`}`,
-  ];
-  blocks.push({ type: 'list', items: mitigations });
+  blocks.push({ type: 'para', text: 'Mitigations genlab offers, and how well they work on this model:' });
   blocks.push({
-    type: 'para',
-    text: 'Not mitigated, and why: the biases are those of the training corpus, which is a historical record; filtering it would change what the model is a model of, so the biases are documented instead. Fabrication is inherent to a language model trained only to predict text; it can be signalled (probabilities, entropy) but not removed. A watermark can be removed by paraphrasing and only covers text generated with it switched on.',
+    type: 'list',
+    items: [
+      `Watermark: generation can add a statistical watermark (green-list logit bias, Kirchenbauer et al. 2023; the \`watermark\` option of generation and of the API) that \`genlab detect\` finds without the model. ${wm ? `Measured: ${watermarkSummary(wm)}; the model's own perplexity of what it generates is ${num(wm, 'perplexityPlain')?.toFixed(2)} without and ${num(wm, 'perplexityWatermarked')?.toFixed(2)} with the watermark, which is why it is off unless requested.` : `Its effectiveness on this model is ${UNKNOWN} (run \`genlab detect --study\`).`}`,
+      `Confidence signals: every generated token comes with its probability and the entropy of the model's distribution, so the app can mark low-confidence spans. ${cal ? `The probabilities are meaningful to the extent the calibration shows: expected calibration error ${num(cal, 'ece')?.toFixed(4)} (${cal.data}).` : `Their calibration is ${UNKNOWN} (run \`genlab eval --calibration\`).`}`,
+    ],
   });
-  let points = 2;
-  evidence.push('risks listed', 'mitigations listed');
-  if (wm || cal) {
-    points++;
-    evidence.push(`effectiveness measured (${[wm && 'watermark detection/false positives', cal && 'calibration'].filter(Boolean).join(', ')})`);
-  }
-  points++;
-  evidence.push('reasons given for the risks left unmitigated');
-  return { assessment: { key: 'risks', title: 'Risks and mitigations', points, evidence }, blocks };
+  blocks.push({ type: 'para', text: 'Fabrication is inherent to a model trained to predict text; it can be signalled (probabilities, entropy) but not removed. A watermark can be removed by paraphrasing and only covers text generated with it switched on.' });
+  return { key: 'risks', blocks };
 }
 
 function metricText(e: Evaluation): string {
-  const m = e.metrics;
+  const m = e.metrics ?? {};
   switch (e.name) {
     case 'validation-loss':
       return `loss ${m.loss?.toFixed(4)}, perplexity ${m.perplexity?.toFixed(2)}`;
@@ -128,92 +130,73 @@ function metricText(e: Evaluation): string {
 }
 
 function evaluations(c: CardInput): Section {
-  const blocks: Block[] = [];
-  const evidence: string[] = [];
-  if (c.evaluations.length === 0) {
-    blocks.push({ type: 'para', text: `Evaluations: ${UNKNOWN}; none is recorded.` });
-    return { assessment: { key: 'evaluations', title: 'Evaluations', points: 0, evidence: ['none recorded'] }, blocks };
-  }
-  blocks.push({ type: 'table', header: ['evaluation', 'data', 'result', 'reproduce with'], rows: c.evaluations.map((e) => [e.name, e.data, metricText(e), e.command ? `\`${e.command}\`` : '']) });
-  blocks.push({ type: 'para', text: `Not evaluated: standard benchmarks (they test knowledge and reasoning this model does not have), bias (unintentional harms) and misuse (intentional harms) — all ${UNKNOWN}.` });
-  let points = 0;
-  const lossData = new Set(c.evaluations.filter((e) => e.name === 'validation-loss' || e.name === 'corpus-loss').map((e) => e.data));
-  if (lossData.size >= 2) {
-    points++;
-    evidence.push(`likelihood measured on ${lossData.size} datasets`);
-  } else evidence.push('likelihood on a single dataset only');
-  if (c.evaluations.some((e) => e.name === 'calibration' || e.name === 'watermark')) {
-    points++;
-    evidence.push('other properties measured (calibration, watermark)');
-  }
-  evidence.push('no bias or misuse evaluation');
-  return { assessment: { key: 'evaluations', title: 'Evaluations', points, evidence }, blocks };
-}
-
-function testing(c: CardInput): Section {
-  const blocks: Block[] = [];
-  const evidence: string[] = [];
-  const cal = evalsNamed(c.evaluations, 'calibration')[0];
-  const wm = evalsNamed(c.evaluations, 'watermark')[0];
-  blocks.push({
-    type: 'para',
-    text: "Internal testing of the software that trained and runs the model: genlab's test suite checks every kernel against a plain TypeScript reference and float64 gradient checks, that training resumes bit-exactly from a checkpoint, that generated log-probabilities equal the scores of the same text, the watermark detector's z-score against hand counts, and the FLOP counter against a hand count.",
-  });
-  const model: string[] = [];
-  if (cal) model.push(`calibration on held-out text (\`${cal.command ?? 'genlab eval --calibration'}\`)`);
-  if (wm) model.push(`watermark detection and false-positive rates (\`${wm.command ?? 'genlab detect --study'}\`)`);
-  blocks.push({ type: 'para', text: model.length ? `Testing of this model: ${model.join('; ')}; results under Evaluations.` : `Testing of this model beyond the validation loss: ${UNKNOWN}.` });
-  blocks.push({ type: 'para', text: 'External evaluation and red-teaming: none; nobody outside has tested this model.' });
-  const points = (cal ? 1 : 0) + (wm ? 1 : 0);
-  evidence.push(points ? `${points} model-level test(s) with process and results disclosed` : 'no model-level testing recorded', 'no external evaluation or red-teaming');
-  return { assessment: { key: 'testing', title: 'Testing', points, evidence }, blocks };
-}
-
-function machineGenerated(c: CardInput): Section {
-  const wm = evalsNamed(c.evaluations, 'watermark')[0];
-  const blocks: Block[] = [
-    {
-      type: 'para',
-      text: "Within genlab: every response of `genlab serve`'s API is a model response naming the model that produced it, and the app shows generated text as suggestions the user accepts or rejects. Beyond genlab: text generated with the watermark on carries it; `genlab detect --model DIR TEXT` reports the z-score and p-value and flags z > 4.",
-    },
-    { type: 'para', text: wm ? `Measured on this model: ${watermarkSummary(wm)}.` : `The watermark's detection rate on this model is ${UNKNOWN} (not measured yet).` },
-    { type: 'para', text: 'Anyone publishing text from this model should label it as machine-generated; the watermark is off unless requested.' },
-  ];
-  const evidence = ['API responses identify the generating model'];
-  let points = 1;
-  if (wm) {
-    points++;
-    evidence.push('a watermark with measured detection and false-positive rates');
-  }
-  return { assessment: { key: 'machineGenerated', title: 'Machine-generated content', points, evidence }, blocks };
-}
-
-function memberStates(c: CardInput): Section {
-  if (c.memberStates && c.memberStates.length > 0) {
-    return {
-      assessment: { key: 'memberStates', title: 'Member states', points: 2, evidence: ['member states where it is made available are listed'] },
-      blocks: [{ type: 'para', text: `Made available in: ${c.memberStates.join(', ')} (as declared by whoever wrote this card). No practice differs between these states.` }],
-    };
-  }
+  if (c.evaluations.length === 0) return { key: 'evaluations', blocks: [{ type: 'para', text: `Evaluations: ${UNKNOWN}; none is recorded.` }] };
   return {
-    assessment: { key: 'memberStates', title: 'Member states', points: 0, evidence: ['not declared'] },
-    blocks: [{ type: 'para', text: `Where in the EU this model is placed on the market or made available is ${UNKNOWN}: it is a locally trained model, and whoever distributes it should declare the member states (\`genlab card --member-states ...\`).` }],
-  };
-}
-
-function downstream(c: CardInput): Section {
-  return {
-    assessment: { key: 'downstream', title: 'Downstream documentation', points: 3, evidence: ['the card and the machine-readable run record ship inside the model folder'] },
+    key: 'evaluations',
     blocks: [
-      {
-        type: 'para',
-        text: `This card (README.md and card.html) and the run record (run.json, schema \`${c.record?.schema ?? 'none'}\`) sit inside the model folder, so whoever receives the weights receives the documentation. The folder is a Hugging Face GPT-2 folder (\`transformers.GPT2LMHeadModel.from_pretrained\` loads it), and run.json lists every fact this card states, for downstream providers to build their own documentation on.`,
-      },
+      { type: 'table', header: ['evaluation', 'data', 'result', 'by / reproduce with'], rows: c.evaluations.map((e) => [e.name ?? UNKNOWN, e.data ?? UNKNOWN, metricText(e), [e.by ? `by ${e.by}` : '', e.command ? `\`${e.command}\`` : ''].filter(Boolean).join('; ')]) },
+      { type: 'para', text: `Recorded in ${c.evaluationsFile ?? 'run.json'}. Not evaluated unless listed above: standard benchmarks, bias (unintentional harms) and misuse (intentional harms).` },
     ],
   };
 }
 
+function testing(c: CardInput): Section {
+  const cal = evalsNamed(c.evaluations, 'calibration')[0];
+  const wm = evalsNamed(c.evaluations, 'watermark')[0];
+  const external = c.evaluations.filter((e) => e.name === 'external-evaluation' || e.name === 'red-team');
+  const model: string[] = [];
+  if (cal) model.push(`calibration on held-out text (\`${cal.command ?? 'command not recorded'}\`)`);
+  if (wm) model.push(`watermark detection and false-positive rates (\`${wm.command ?? 'command not recorded'}\`)`);
+  return {
+    key: 'testing',
+    blocks: [
+      { type: 'para', text: model.length ? `Testing of this model: ${model.join('; ')}; results under Evaluations.` : `Testing of this model beyond its training's own validation: ${UNKNOWN}.` },
+      { type: 'para', text: external.length ? `Outside testing: ${external.map((e) => `${e.name} by ${e.by ?? 'an unnamed party'} (${e.data})`).join('; ')}.` : 'External evaluation and red-teaming: none recorded.' },
+      { type: 'para', text: "The software that trained and runs the model has its own tests (kernels against a plain TypeScript reference and float64 gradient checks, bit-exact resumption, the watermark detector against hand counts); they test genlab, not this model." },
+    ],
+  };
+}
+
+function machineGenerated(c: CardInput): Section {
+  const wm = evalsNamed(c.evaluations, 'watermark')[0];
+  return {
+    key: 'machineGenerated',
+    blocks: [
+      { type: 'para', text: "Within genlab: every response of `genlab serve`'s API names the model that produced it, and the app shows generated text as suggestions the user accepts or rejects. Beyond genlab: text generated with the watermark on carries it; `genlab detect --model DIR TEXT` reports the z-score and p-value and flags z > 4." },
+      { type: 'para', text: wm ? `Measured on this model: ${watermarkSummary(wm)}.` : `The watermark's detection rate on this model is ${UNKNOWN} (not measured).` },
+      { type: 'para', text: 'Anyone publishing text from this model should label it as machine-generated; the watermark is off unless requested.' },
+    ],
+  };
+}
+
+const declared = (c: CardInput, name: Declaration['name']): Declaration | undefined => c.declarations?.find((d) => d.name === name);
+
+function memberStates(c: CardInput): Section {
+  const d = declared(c, 'member-states');
+  const blocks: Block[] = [];
+  if (d) blocks.push({ type: 'para', text: `Made available in: ${[d.value].flat().join(', ')}; declared by ${d.by} on ${d.createdAt.slice(0, 10)} (recorded with \`${d.command}\`). No practice differing between these states is recorded.` });
+  if (c.memberStates?.length) blocks.push({ type: 'para', text: `Claimed by whoever wrote this card (\`genlab card --member-states\` without --declared-by, so not recorded and not scored): ${c.memberStates.join(', ')}.` });
+  if (!d && !c.memberStates?.length) blocks.push({ type: 'para', text: `Where in the EU this model is placed on the market or made available is ${UNKNOWN}; whoever distributes it declares it with \`genlab card --member-states ... --declared-by NAME\`.` });
+  return { key: 'memberStates', blocks };
+}
+
+function downstream(c: CardInput, lineage: readonly Stage[]): Section {
+  const r = c.record;
+  const d = declared(c, 'licence');
+  const unknownStages = lineage.filter((s) => !s.record).length;
+  const blocks: Block[] = [
+    {
+      type: 'para',
+      text: r
+        ? `The run record (run.json, schema \`${r.schema ?? 'genlab-run-record/1'}\`) ships inside the folder with the weights, with the records of the ${lineage.length - 1} stage(s) it was made from${unknownStages ? ` (${unknownStages} of them without a record)` : ''}; this card (README.md, card.html, card.json) is written into the same folder. The folder loads with Hugging Face tools as ${c.model.kind === 'translator' ? "genlab's own translator format (config.json model_type genlab-translator)" : 'a GPT-2 folder'}.`
+        : `No run record ships with these weights: what the card says about their making is ${UNKNOWN}. The card itself (README.md, card.html, card.json) is written into the folder.`,
+    },
+    { type: 'para', text: d ? `Licence of the weights: ${[d.value].flat().join(', ')}, declared by ${d.by} on ${d.createdAt.slice(0, 10)}.` : c.license ? `Licence of the weights: ${c.license}, as claimed by whoever wrote this card (not recorded, not scored).` : `Licence of the weights: ${UNKNOWN}.` },
+  ];
+  return { key: 'downstream', blocks };
+}
+
 /** Sections 6–12, in the CRFM order. */
-export function modelSections(c: CardInput): Section[] {
-  return [capabilities(c), risks(c), evaluations(c), testing(c), machineGenerated(c), memberStates(c), downstream(c)];
+export function modelSections(c: CardInput, lineage: readonly Stage[]): Section[] {
+  return [capabilities(c, lineage), risks(c, lineage), evaluations(c), testing(c), machineGenerated(c), memberStates(c), downstream(c, lineage)];
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,11 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { init } from '../backend/registry.ts';
 import { loadModel } from '../io/model-folder.ts';
 import { trainingFlops } from '../models/flops.ts';
+import { readDeclarations, readEvaluations, recordEvaluation, type PretrainingRecord } from '../record/run-record.ts';
 import { trainCommand } from '../train/run.ts';
 import { calibrationCommand } from './calibration-command.ts';
-import { composeCard, writeModelCard } from './card.ts';
+import { writeModelCard } from './card.ts';
 import { PROVIDER_GRADES, REQUIREMENTS } from './crfm.ts';
-import { readEvaluations, recordEvaluation, type RunRecord } from './run-record.ts';
 import { watermarkStudyCommand } from './watermark-study.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'genlab-card-'));
@@ -30,8 +30,10 @@ describe('model card of a tiny run', () => {
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('the run record has energy, emissions, counted FLOPs and the held-out split', () => {
-    const r = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as RunRecord;
-    assert.equal(r.schema, 'genlab-run-record/1');
+    const r = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as PretrainingRecord;
+    assert.equal(r.schema, 'genlab-run-record/2');
+    assert.equal(r.genlab.kind, 'pretraining');
+    assert.deepEqual(r.parent, { model: null, adapters: [], resumedFromStep: 0 });
     assert.equal(r.training.trainingFlops, trainingFlops(r.config, r.training.tokensSeen, r.hyperparameters.seqLen));
     assert.equal(r.training.tokensSeen, 4 * 16 * 64);
     assert.ok(r.energy.joules > 0 && Math.abs(r.energy.kWh * 3.6e6 - r.energy.joules) < 1e-9);
@@ -60,7 +62,7 @@ describe('model card of a tiny run', () => {
   it('writes a card with all twelve sections filled from the run, unknowns stated, and the comparison', async () => {
     const card = await writeModelCard({ model: out });
     const md = readFileSync(path.join(out, 'README.md'), 'utf8');
-    const r = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as RunRecord;
+    const r = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as PretrainingRecord;
     assert.ok(md.startsWith('---\n'));
     const fm = md.split('---\n')[1]!;
     assert.match(fm, /^license: unknown$/m);
@@ -87,20 +89,37 @@ describe('model card of a tiny run', () => {
     assert.ok(points.every((p) => p >= 0 && p <= 4));
     assert.equal(card.total, points.reduce((a, b) => a + b, 0));
     assert.ok(md.includes(`Total: **${card.total}/48**`));
-    assert.equal(card.assessments.find((a) => a.key === 'copyrightedData')!.points, 1);
+    // A plain folder of text: no licence, authors or review is recorded, so none is claimed.
+    assert.equal(card.assessments.find((a) => a.key === 'copyrightedData')!.points, 0);
     assert.equal(card.assessments.find((a) => a.key === 'memberStates')!.points, 0);
+    const earnedBy = (id: string): string => card.assessments.flatMap((a) => a.items).find((i) => i.id === id)!.evidence;
+    assert.match(earnedBy('compute.flops'), new RegExp(`^run.json training.trainingFlops = ${r.training.trainingFlops.toPrecision(4).replace('+', '\\+')}$`));
+    assert.match(earnedBy('capabilities.confidence'), /^run.json evaluations\[calibration\].metrics.top1Accuracy = 0\.\d+/);
+    assert.match(earnedBy('compute.context'), /the location of the machine is unknown \(set GENLAB_LOCATION\)/);
+    assert.match(md, /It was only pre-trained/);
     for (const p of PROVIDER_GRADES) assert.ok(md.includes(`| ${p.provider} | ${p.model} | ${p.total} |`), p.model);
     const html = readFileSync(path.join(out, 'card.html'), 'utf8');
     assert.ok(html.includes('<h2>1. Data sources</h2>') && html.includes('compute-milestones.svg'));
     assert.match(readFileSync(path.join(out, 'compute-milestones.svg'), 'utf8'), /GPT-3/);
   });
 
-  it('a folder without a run record gets a card that says what is unknown', () => {
-    const c = composeCard({ name: 'hub-model', dir: 'hub-model', record: null, evaluations: [], model: { nLayer: 2, nEmbd: 64, nHead: 2, nPositions: 64, vocabSize: 300, parameters: 1000 }, samples: [], chartFile: 'c.svg' });
-    assert.match(c.markdown, /origin unknown \(no run record\)/);
-    assert.match(c.markdown, /training data is \*\*unknown\*\*/);
-    assert.equal(c.assessments.find((a) => a.key === 'energy')!.points, 0);
-    assert.ok(c.total < 12);
+  it('a folder of config.json and weights without a run record scores 0/48 and says its origin is unknown', async () => {
+    const hub = path.join(tmp, 'hub-model');
+    mkdirSync(hub);
+    for (const f of readdirSync(out).filter((f) => /^(config|generation_config|tokenizer|vocab)\.json$|^merges\.txt$|^model\.safetensors$/.test(f))) copyFileSync(path.join(out, f), path.join(hub, f));
+    const card = await writeModelCard({ model: hub, samples: false, license: 'mit', memberStates: ['AT'] });
+    assert.equal(card.total, 0);
+    const md = readFileSync(path.join(hub, 'README.md'), 'utf8');
+    assert.match(md, /Origin unknown: this folder has no run record/);
+    assert.match(md, /training data is \*\*unknown\*\*/);
+    assert.match(md, /Claimed by whoever wrote this card .*: AT/);
+    assert.ok(!existsSync(path.join(hub, 'run.json')) && !existsSync(path.join(hub, 'declarations.json')), 'claims without --declared-by are not recorded');
+    // Declared by a named person, the same flags are recorded with the folder and count.
+    const declared = await writeModelCard({ model: hub, samples: false, license: 'mit', memberStates: ['AT'], declaredBy: 'Jane Doe' });
+    assert.deepEqual((await readDeclarations(hub)).map((d) => [d.name, d.value, d.by]), [['licence', 'mit', 'Jane Doe'], ['member-states', ['AT'], 'Jane Doe']]);
+    assert.equal(declared.total, 3);
+    assert.match(readFileSync(path.join(hub, 'README.md'), 'utf8'), /Made available in: AT; declared by Jane Doe/);
+    await assert.rejects(writeModelCard({ model: hub, samples: false, declaredBy: 'Jane Doe' }), /--declared-by declares --license and\/or --member-states/);
   });
 
   it('recordEvaluation replaces an earlier result of the same name and data; folders without run.json get evaluations.json', async () => {

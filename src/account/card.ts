@@ -1,22 +1,28 @@
 // `genlab card --model DIR`: the model card, written into the model folder as README.md (Hugging
 // Face format: YAML front matter, then Markdown) and card.html, with the compute chart. One section
-// per requirement of Stanford CRFM's reading of the draft EU AI Act, each filled from run.json and
-// the recorded evaluations; then a self-assessment against the CRFM rubric with the evidence for
-// every point, and the ten graded providers for comparison.
+// per requirement of Stanford CRFM's reading of the draft EU AI Act, filled from the run records of
+// the model's lineage (card-lineage.ts) and its recorded evaluations and declarations; then the
+// self-assessment against the CRFM rubric, where every point names the fact that earned it
+// (card-rubric.ts), and the ten graded providers for comparison.
 
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { loadRewardModel, REWARD_ARCHITECTURE } from '../align/reward-model.ts';
 import { generate } from '../generate/generate.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
 import { loadModel, type LoadedModel } from '../io/model-folder.ts';
-import { writeChart, type ChartOptions } from '../report/charts.ts';
+import { writeChart, type ChartOptions } from '../util/charts.ts';
+import { loadTranslator, MODEL_TYPE as TRANSLATOR_MODEL_TYPE } from '../translate/folder.ts';
 import { dataAndComputeSections } from './card-data-sections.ts';
 import { toHtml, toMarkdown, toYaml, type Block } from './card-doc.ts';
-import { energyText, gramsText, int, sci, type Assessment, type CardInput, type CardSample } from './card-format.ts';
-import { modelSections } from './card-model-sections.ts';
+import { energyText, gramsText, int, sci, type CardInput, type CardSample, type FolderModel } from './card-format.ts';
+import { historyText, lineageOf, stageKind, type Stage } from './card-lineage.ts';
+import { lineageSourceNames, modelSections } from './card-model-sections.ts';
+import { assess, type Assessment } from './card-rubric.ts';
 import { CRFM_SOURCE, MAX_TOTAL, PROVIDER_GRADES, REQUIREMENTS } from './crfm.ts';
-import type { CarbonIntensity } from './emissions.ts';
+import type { CarbonIntensity } from '../record/emissions.ts';
 import { EU_SYSTEMIC_RISK_FLOP, MILESTONES } from './milestones.ts';
-import { readEvaluations, type RunRecord } from './run-record.ts';
+import { DECLARATIONS_FILE, EVALUATIONS_FILE, readDeclarations, readEvaluations, readRunRecord, recordDeclaration, type Declaration, type RunRecord } from '../record/run-record.ts';
 
 export const CHART_BASE = 'compute-milestones';
 
@@ -26,6 +32,12 @@ export interface CardOptions {
   intensity?: CarbonIntensity;
   memberStates?: string[];
   license?: string;
+  /**
+   * Who declares --license and --member-states. With it they are recorded in the folder (run.json
+   * declarations, or declarations.json) and count in the self-assessment; without it they are the
+   * card author's claims, shown as such and not scored.
+   */
+  declaredBy?: string;
   /** Generate example continuations (default true). */
   samples?: boolean;
 }
@@ -135,104 +147,169 @@ async function generateSamples(lm: LoadedModel, sources: string[]): Promise<Card
   return out;
 }
 
-function frontMatter(c: CardInput, total: number): string {
+const TRAINING_TYPE: Record<string, string> = { pretraining: 'pre-training', 'fine-tuning': 'fine-tuning', alignment: 'fine-tuning (preference alignment)', merge: 'LoRA merge (no training)', 'reward-model': 'reward-model training', translation: 'pre-training (translation)' };
+
+/** Training FLOPs of every stage together; undefined when a stage's are unknown. */
+function lineageFlops(lineage: readonly Stage[]): number | undefined {
+  const each = lineage.map((s) => s.record?.training?.trainingFlops ?? s.record?.compute?.trainingFlops);
+  return each.every((f) => typeof f === 'number') ? each.reduce<number>((a, f) => a + f!, 0) : undefined;
+}
+
+function frontMatter(c: CardInput, lineage: readonly Stage[], total: number): string {
   const r = c.record;
-  const known = (r?.data?.sources ?? []).filter((s) => s.name === 'sotu' || s.name === 'moby-dick');
-  const english = known.length > 0 && known.length === (r?.data?.sources ?? []).length;
+  const sources = lineage.flatMap((s) => s.record?.data?.sources ?? []);
+  const known = sources.filter((s) => s.name === 'sotu' || s.name === 'moby-dick');
+  const english = known.length > 0 && known.length === sources.length;
   const intensity = c.intensity ?? r?.emissions?.intensity;
   const val = c.evaluations.find((e) => e.name === 'validation-loss');
+  const licence = c.declarations?.find((d) => d.name === 'licence');
+  const kind = stageKind(r);
   const meta: Record<string, unknown> = {
-    language: english ? ['en'] : undefined,
-    license: c.license ?? 'unknown',
-    library_name: 'transformers',
-    pipeline_tag: 'text-generation',
-    tags: ['gpt2', 'genlab', 'text-generation', ...(r?.data?.sources ?? []).filter((s) => s.kind === 'package').map((s) => s.name)],
+    language: c.model.languages ? [c.model.languages.source, c.model.languages.target] : english ? ['en'] : undefined,
+    license: licence ? [licence.value].flat().join(' ') : (c.license ?? 'unknown'),
+    library_name: c.model.kind === 'translator' ? 'genlab' : 'transformers',
+    pipeline_tag: c.model.kind === 'translator' ? 'translation' : c.model.kind === 'reward-model' ? 'text-classification' : 'text-generation',
+    tags: ['genlab', ...(c.model.kind === 'translator' ? [] : ['gpt2']), ...new Set(sources.filter((s) => s.kind === 'package').map((s) => s.name))],
     co2_eq_emissions:
-      r?.energy && intensity
+      typeof r?.energy?.kWh === 'number' && intensity
         ? {
             emissions: +(r.energy.kWh * (r.emissions?.pue ?? 1) * intensity.gPerKWh).toPrecision(4),
-            source: `genlab run record: ${r.energy.method === 'rapl' ? 'measured with Intel RAPL' : 'estimated from CPU time and TDP (CodeCarbon method)'}, ${intensity.gPerKWh} gCO2e/kWh`,
-            training_type: r.genlab?.kind === 'pretraining' ? 'pre-training' : (r.genlab?.kind ?? 'unknown'),
+            source: `genlab run record of this folder's last stage: ${r.energy.method === 'rapl' ? 'measured with Intel RAPL' : 'estimated from CPU time and TDP (CodeCarbon method)'}, ${intensity.gPerKWh} gCO2e/kWh`,
+            training_type: kind ? (TRAINING_TYPE[kind] ?? kind) : 'unknown',
             geographical_location: r.hardware?.location?.startsWith('unknown') ? 'unknown' : (r.hardware?.location ?? 'unknown'),
             hardware_used: r.hardware ? `${r.hardware.cores} x CPU core (${r.hardware.cpu})` : 'unknown',
           }
         : undefined,
-    'model-index': val
-      ? [{ name: c.name, results: [{ task: { type: 'text-generation', name: 'next-token prediction' }, dataset: { name: `${(r?.data?.sources ?? []).map((s) => s.name).join(' + ')} (held-out documents)`, type: (r?.data?.sources ?? []).map((s) => s.name).join('+') || 'unknown' }, metrics: [{ type: 'perplexity', value: +val.metrics.perplexity!.toFixed(3), name: 'held-out perplexity' }] }] }]
-      : undefined,
+    'model-index':
+      val && typeof val.metrics.perplexity === 'number'
+        ? [{ name: c.name, results: [{ task: { type: 'text-generation', name: 'next-token prediction' }, dataset: { name: val.data, type: (r?.data?.sources ?? []).map((s) => s.name).join('+') || 'unknown' }, metrics: [{ type: 'perplexity', value: +val.metrics.perplexity.toFixed(3), name: 'held-out perplexity' }] }] }]
+        : undefined,
     genlab_crfm_self_assessment: `${total}/${MAX_TOTAL}`,
   };
   return toYaml(meta);
 }
 
-/** The card's text from its inputs (pure: no files, no model). */
+/** The command that made a stage: recorded by schema 2; rebuilt from the hyperparameters of older pre-training records. */
+function stageCommand(s: Stage, dir: string): string | null {
+  const r = s.record;
+  if (!r) return null;
+  if (typeof r.command === 'string') return r.command;
+  const h = r.hyperparameters as Record<string, unknown> | undefined;
+  if (stageKind(r) !== 'pretraining' || !h) return null;
+  return `genlab train --model ${r.preset} --data ${(r.data?.sources ?? []).map((x) => (x.kind === 'package' ? x.name : x.path)).join(' ')} --steps ${h.steps} --batch ${h.batch} --seq-len ${h.seqLen} --lr ${h.lr} --weight-decay ${h.weightDecay}${h.warmup !== null && h.warmup !== undefined ? ` --warmup ${h.warmup}` : ''}${h.dropout ? ` --dropout ${h.dropout}` : ''} --vocab-size ${r.tokenizer?.vocabSize} --val-fraction ${h.valFraction} --seed ${h.seed} --out ${s.role === 'model' ? dir : (s.path ?? s.name)}`;
+}
+
+/** The card's text from its inputs (pure, except that parents named only by folder are read). */
 export function composeCard(c: CardInput): ComposedCard {
-  const sections = [...dataAndComputeSections(c), ...modelSections(c)];
-  const assessments = sections.map((s) => s.assessment);
-  const total = assessments.reduce((a, s) => a + s.points, 0);
+  const lineage = c.lineage ?? lineageOf(c.record as Record<string, unknown> | null, c.name);
+  const sections = [...dataAndComputeSections(c, lineage), ...modelSections(c, lineage)];
+  const evaluationsFile = c.evaluationsFile ?? (c.record ? 'run.json' : EVALUATIONS_FILE);
+  const { assessments, total } = assess({
+    lineage,
+    model: { ...(c.record ?? {}), evaluations: c.evaluations, declarations: c.declarations ?? [], weights: { parameters: c.model.parameters } },
+    citeModel: (fact) => (fact.startsWith('evaluations') ? evaluationsFile : fact.startsWith('declarations') ? (c.record ? 'run.json' : DECLARATIONS_FILE) : fact.startsWith('weights.') ? 'model.safetensors (counted when the card was written):' : 'run.json'),
+  });
   const r = c.record;
   const blocks: Block[] = [{ type: 'heading', level: 1, text: c.name }];
-  const flops = r?.compute?.trainingFlops ?? r?.training?.trainingFlops;
+  const flops = lineageFlops(lineage);
+  const intensity = c.intensity ?? r?.emissions?.intensity;
   blocks.push({
     type: 'para',
-    text: `A GPT-2-architecture language model with ${int(c.model.parameters)} parameters${r?.genlab ? `, ${r.genlab.kind === 'pretraining' ? 'pre-trained' : r.genlab.kind} by genlab ${r.genlab.version} on ${r.createdAt?.slice(0, 10)} (preset \`${r.preset}\`)` : ', origin unknown (no run record)'}${flops ? `, using ${sci(flops)} FLOP` : ''}${r?.energy ? ` and ${energyText(r.energy.kWh)}` : ''}${r?.energy && (c.intensity ?? r.emissions?.intensity) ? ` (${gramsText(r.energy.kWh * (r.emissions?.pue ?? 1) * (c.intensity ?? r.emissions!.intensity).gPerKWh)})` : ''}. Every statement below comes from the run record (run.json) and the evaluations recorded with it; what is not known is marked unknown.`,
+    text:
+      `${c.model.architecture}: ${int(c.model.parameters)} parameters. ` +
+      (r ? `How it was made: ${historyText(lineage)}. ${flops !== undefined ? `Training compute of all its stages: ${sci(flops)} FLOP. ` : ''}${typeof r.energy?.kWh === 'number' ? `Its last stage (genlab ${r.genlab?.version ?? '?'}, ${r.createdAt?.slice(0, 10) ?? '?'}) used ${energyText(r.energy.kWh)}${intensity ? ` (${gramsText(r.energy.kWh * (r.emissions?.pue ?? 1) * intensity.gPerKWh)})` : ''}. ` : ''}` : 'Origin unknown: this folder has no run record (run.json), so how the weights were made is unknown. ') +
+      'Every point of the self-assessment names the fact that earned it: a path into this folder\'s run.json (parents\' records are embedded in it), its recorded evaluations or its recorded declarations. The card\'s own prose, the examples it generates and flags given to `genlab card` earn nothing; what is not known is marked unknown.',
   });
   blocks.push({ type: 'para', text: `The sections follow the twelve requirements the draft EU AI Act (European Parliament, June 2023) sets for foundation models, as read by Stanford CRFM ([${CRFM_SOURCE.title}](${CRFM_SOURCE.url})); each ends with the points it earns on CRFM's 0–4 rubric.` });
-  sections.forEach((s, i) => {
-    blocks.push({ type: 'heading', level: 2, text: `${i + 1}. ${s.assessment.title}` });
-    blocks.push(...s.blocks);
-    blocks.push({ type: 'para', text: `**CRFM rubric: ${s.assessment.points}/4** — ${s.assessment.evidence.join('; ')}.` });
+  REQUIREMENTS.forEach((req, i) => {
+    const a = assessments[i]!;
+    blocks.push({ type: 'heading', level: 2, text: `${i + 1}. ${req.title}` });
+    blocks.push(...sections.find((s) => s.key === req.key)!.blocks);
+    blocks.push({ type: 'para', text: `**CRFM rubric: ${a.points}/4**${a.max < 4 ? ` (no fact genlab records can earn more than ${a.max} here)` : ''}:` });
+    blocks.push({ type: 'list', items: a.items.map((p) => `${p.earned ? `+${p.earned}` : '+0'} ${p.awards} — ${p.earned ? `earned by ${p.evidence}` : p.evidence}`) });
   });
   blocks.push({ type: 'heading', level: 2, text: 'Self-assessment against the CRFM rubric' });
   blocks.push({
     type: 'table',
-    header: ['requirement', 'draft Act', 'points', 'evidence'],
-    rows: assessments.map((a, i) => [a.title, REQUIREMENTS[i]!.article, `${a.points}/4`, a.evidence.join('; ')]),
+    header: ['requirement', 'draft Act', 'points', 'earned by'],
+    rows: assessments.map((a, i) => [a.title, REQUIREMENTS[i]!.article, `${a.points}/4`, a.items.filter((p) => p.earned).map((p) => p.id).join(', ') || 'nothing recorded']),
     align: ['left', 'left', 'right', 'left'],
   });
-  blocks.push({ type: 'para', text: `Total: **${total}/${MAX_TOTAL}**. The grading is genlab's own, applying CRFM's rubric to this card; CRFM graded providers from their public documentation, not their models.` });
+  blocks.push({ type: 'para', text: `Total: **${total}/${MAX_TOTAL}**. The grading is genlab's own, applying CRFM's rubric to facts recorded with this model; CRFM graded providers from their public documentation, not their models.` });
   blocks.push({ type: 'heading', level: 2, text: 'Comparison with the ten graded providers (June 2023)' });
   const rows = [...PROVIDER_GRADES.map((p) => ({ who: p.provider, model: p.model, total: p.total })), { who: 'this card (self-assessed)', model: c.name, total }].sort((a, b) => b.total - a.total);
   blocks.push({ type: 'table', header: ['provider', 'model', `total /${MAX_TOTAL}`], rows: rows.map((p) => [p.model === c.name ? `**${p.who}**` : p.who, p.model, String(p.total)]), align: ['left', 'left', 'right'] });
   blocks.push({ type: 'para', text: `Provider totals from CRFM's results figure; grades and the justification of each are in ${CRFM_SOURCE.data}.` });
-  if (r?.genlab) {
-    const h = r.hyperparameters;
+  const commands = [...lineage].reverse().map((s) => stageCommand(s, c.dir)).filter((x): x is string => x !== null);
+  if (commands.length > 0) {
     blocks.push({ type: 'heading', level: 2, text: 'Reproduce' });
-    blocks.push({
-      type: 'code',
-      text: [
-        `genlab train --model ${r.preset} --data ${(r.data?.sources ?? []).map((s) => s.name).join(' ')}${h ? ` --steps ${h.steps} --batch ${h.batch} --seq-len ${h.seqLen} --lr ${h.lr} --weight-decay ${h.weightDecay}${h.warmup !== null ? ` --warmup ${h.warmup}` : ''}${h.dropout ? ` --dropout ${h.dropout}` : ''} --vocab-size ${r.tokenizer?.vocabSize} --val-fraction ${h.valFraction} --seed ${h.seed}` : ''} --out ${c.dir}`,
-        ...c.evaluations.filter((e) => e.command?.startsWith('genlab')).map((e) => e.command!),
-        `genlab card --model ${c.dir}`,
-      ].join('\n'),
-    });
-    blocks.push({ type: 'para', text: `Software: genlab ${r.software?.genlab ?? '?'} (git ${r.software?.gitCommit?.slice(0, 12) ?? 'unknown'}), Node ${r.software?.node ?? '?'} on ${r.software?.platform ?? '?'}.` });
+    blocks.push({ type: 'code', text: [...commands, ...c.evaluations.filter((e) => e.command?.startsWith('genlab')).map((e) => e.command!), `genlab card --model ${c.dir}`].join('\n') });
+    const sw = r?.software;
+    if (sw) blocks.push({ type: 'para', text: `Software of the last stage: genlab ${sw.genlab} (git ${sw.gitCommit?.slice(0, 12) ?? 'unknown'}), Node ${sw.node} on ${sw.platform}.` });
   }
-  const fm = frontMatter(c, total);
+  const fm = frontMatter(c, lineage, total);
   const markdown = `---\n${fm}\n---\n\n${toMarkdown(blocks)}`;
   return { markdown, html: toHtml(blocks, `${c.name} — model card`, fm), frontMatter: fm, assessments, total };
 }
 
+/** What the folder holds, loaded by its kind: a GPT-2 language model, a reward model or a translator. */
+async function loadFolder(dir: string): Promise<{ model: FolderModel; lm: LoadedModel | null }> {
+  let config: { model_type?: unknown; architectures?: unknown };
+  try {
+    config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as typeof config;
+  } catch (err) {
+    throw new Error(`${path.join(dir, 'config.json')} cannot be read (${(err as Error).message}); --model must be a model folder (an adapter folder has no card of its own: merge it with \`genlab merge\` first)`);
+  }
+  if (config.model_type === TRANSLATOR_MODEL_TYPE) {
+    const tm = await loadTranslator(dir);
+    const t = tm.model.config;
+    return { lm: null, model: { kind: 'translator', architecture: `An encoder–decoder Transformer translation model: ${t.nEncoderLayer}+${t.nDecoderLayer} layers, width ${t.nEmbd}, ${t.nHead} heads, context ${t.nPositions} tokens, vocabulary ${t.vocabSize}`, parameters: tm.model.numParameters(), nPositions: t.nPositions, vocabSize: t.vocabSize, languages: { source: t.sourceLang, target: t.targetLang } } };
+  }
+  const gpt = (c: { nLayer: number; nEmbd: number; nHead: number; nPositions: number; vocabSize: number }): string => `${c.nLayer} layers, width ${c.nEmbd}, ${c.nHead} heads, context ${c.nPositions} tokens, vocabulary ${c.vocabSize}`;
+  if (Array.isArray(config.architectures) && config.architectures.includes(REWARD_ARCHITECTURE)) {
+    const { rm } = await loadRewardModel(dir);
+    const b = rm.transformer.config;
+    return { lm: null, model: { kind: 'reward-model', architecture: `A reward model (${REWARD_ARCHITECTURE}): a GPT-2 backbone (${gpt(b)}) with a scalar score head`, parameters: rm.numParameters(), nPositions: b.nPositions, vocabSize: b.vocabSize } };
+  }
+  const lm = await loadModel(dir);
+  return { lm, model: { kind: 'language-model', architecture: `A GPT-2-architecture language model (${gpt(lm.config)})`, parameters: lm.model.numParameters(), nPositions: lm.config.nPositions, vocabSize: lm.config.vocabSize } };
+}
+
 /** Writes README.md, card.html, card.json and the compute chart into the model folder. */
 export async function writeModelCard(o: CardOptions): Promise<CardResult> {
-  const lm = await loadModel(o.model);
-  const record = lm.runRecord as Partial<RunRecord> | null;
+  const { model, lm } = await loadFolder(o.model);
+  if (o.declaredBy !== undefined) {
+    const by = o.declaredBy.trim();
+    if (!by) throw new Error('--declared-by needs the name of the person or organisation making the declaration');
+    if (!o.license && !o.memberStates?.length) throw new Error('--declared-by declares --license and/or --member-states; give at least one of them');
+    const at = new Date().toISOString();
+    const declare = (name: Declaration['name'], value: string | string[], flag: string): Promise<string> =>
+      recordDeclaration(o.model, { name, value, by, createdAt: at, command: `genlab card --model ${o.model} ${flag} ${[value].flat().join(' ')} --declared-by ${JSON.stringify(by)}` });
+    if (o.license) await declare('licence', o.license, '--license');
+    if (o.memberStates?.length) await declare('member-states', o.memberStates, '--member-states');
+  }
+  const record = (await readRunRecord(o.model)) as Partial<RunRecord> | null;
   const evaluations = await readEvaluations(o.model);
+  const declarations = await readDeclarations(o.model);
   const name = path.basename(path.resolve(o.model));
-  const sources = (record?.data?.sources ?? []).map((s) => s.name);
-  const samples = o.samples === false ? [] : await generateSamples(lm, sources);
-  const flops = record?.compute?.trainingFlops ?? record?.training?.trainingFlops;
-  const chart = await writeChart(path.join(o.model, CHART_BASE), milestoneChart(flops ? { name, date: (record?.createdAt ?? new Date().toISOString()).slice(0, 10), flop: flops } : null), { width: 900, height: 520, title: `${name}: training compute` });
+  const lineage = lineageOf(record as Record<string, unknown> | null, name);
+  const samples = o.samples === false || !lm ? [] : await generateSamples(lm, lineageSourceNames(lineage, { text: true }));
+  const flops = lineageFlops(lineage);
+  const chart = await writeChart(path.join(o.model, CHART_BASE), milestoneChart(flops !== undefined && flops > 0 ? { name, date: (record?.createdAt ?? new Date().toISOString()).slice(0, 10), flop: flops } : null), { width: 900, height: 520, title: `${name}: training compute` });
+  const declaredNow = o.declaredBy !== undefined;
   const input: CardInput = {
     name,
     dir: o.model,
     record,
+    lineage,
     evaluations,
-    model: { nLayer: lm.config.nLayer, nEmbd: lm.config.nEmbd, nHead: lm.config.nHead, nPositions: lm.config.nPositions, vocabSize: lm.config.vocabSize, parameters: lm.model.numParameters() },
+    evaluationsFile: record ? 'run.json' : EVALUATIONS_FILE,
+    declarations,
+    model,
     samples,
     ...(o.intensity ? { intensity: o.intensity } : {}),
-    ...(o.memberStates ? { memberStates: o.memberStates } : {}),
-    ...(o.license ? { license: o.license } : {}),
+    ...(o.memberStates && !declaredNow ? { memberStates: o.memberStates } : {}),
+    ...(o.license && !declaredNow ? { license: o.license } : {}),
     chartFile: `${CHART_BASE}.svg`,
   };
   const card = composeCard(input);

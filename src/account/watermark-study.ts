@@ -8,11 +8,11 @@
 import path from 'node:path';
 import { generate, type GenerateOptions } from '../generate/generate.ts';
 import { detectWatermark, watermarkParams, type WatermarkOptions } from '../generate/watermark.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
 import type { LoadedModel } from '../io/model-folder.ts';
-import { writeChart, type ChartOptions } from '../report/charts.ts';
+import { recordEvaluation } from '../record/run-record.ts';
+import { writeJsonAtomic } from '../util/atomic.ts';
+import { writeChart, type ChartOptions } from '../util/charts.ts';
 import { documentsOf, heldOutSet, runSources } from './held-out.ts';
-import { recordEvaluation } from './run-record.ts';
 
 export interface StudyOptions extends WatermarkOptions {
   /** Prompts (each gives `perPrompt` samples). */

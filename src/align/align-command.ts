@@ -4,14 +4,16 @@
 // margin and accuracy on the progress bar.
 
 import path from 'node:path';
-import { progressBar } from '../cli/progress.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
-import { loadModel, saveModel } from '../io/model-folder.ts';
+import { adapterBaseName, loadModel, saveModel } from '../io/model-folder.ts';
 import { saveAdapter } from '../io/peft.ts';
+import { forwardFlopsPerToken } from '../models/flops.ts';
 import { attachAdapter, freezeBase, LoraAdapter, type LoraConfig } from '../nn/lora.ts';
-import { dpoEvaluate, referenceLogprobs, trainDpo } from './dpo.ts';
+import { modelParentRef, RunRecorder } from '../record/record-writer.ts';
+import type { Evaluation } from '../record/run-record.ts';
+import { dpoEvaluate, dpoFlopsMethod, referenceFlops, referenceLogprobs, trainDpo } from './dpo.ts';
 import type { LoopEvent, LoopResult } from './pair-loop.ts';
 import { readPreferences, splitPairs, tokenizePairs } from './preferences.ts';
+import { preferenceDataFacts } from './run-facts.ts';
 
 export interface AlignCommandOptions {
   model: string;
@@ -54,6 +56,7 @@ export async function alignCommand(o: AlignCommandOptions): Promise<AlignCommand
   const say = (s: string): void => {
     if (!o.quiet) process.stderr.write(s + '\n');
   };
+  const recorder = RunRecorder.start();
   const lm = await loadModel(o.model);
   const { model, tokenizer } = lm;
   const pad = tokenizer.eotId ?? 0;
@@ -80,7 +83,6 @@ export async function alignCommand(o: AlignCommandOptions): Promise<AlignCommand
   const lossOpts = { beta: o.beta, labelSmoothing: o.labelSmoothing ?? 0, sftWeight: o.sftWeight ?? 0 };
   const valBefore = val.length > 0 ? dpoEvaluate(model, val, { ...lossOpts, pad }) : null;
 
-  const bar = o.quiet ? null : progressBar(steps, 'align    ', 'loss {loss} | margin {margin} | acc {acc} | chosen {chosen}');
   const events: LoopEvent[] = [];
   let result: LoopResult;
   const stop = new AbortController();
@@ -101,8 +103,9 @@ export async function alignCommand(o: AlignCommandOptions): Promise<AlignCommand
       logFile: path.join(o.out, 'align-log.jsonl'),
       ...(o.evalEvery ? { evalEvery: o.evalEvery } : {}),
       signal: stop.signal,
-      onStep: (m) =>
-        bar?.update(m.step, { loss: fmt(m.loss), margin: fmt(m['rewards/margins'] as number), acc: fmt(m['rewards/accuracies'] as number, 2), chosen: fmt(m['rewards/chosen'] as number) }),
+      ...(o.quiet
+        ? {}
+        : { progress: { label: 'align    ', format: 'loss {loss} | margin {margin} | acc {acc} | chosen {chosen}', fields: (m) => ({ loss: fmt(m.loss), margin: fmt(m['rewards/margins'] as number), acc: fmt(m['rewards/accuracies'] as number, 2), chosen: fmt(m['rewards/chosen'] as number) }) } }),
       onEvent: (e) => {
         events.push(e);
         if (!o.quiet) process.stderr.write(`\nstep ${e.step}: ${e.message}\n`);
@@ -110,25 +113,43 @@ export async function alignCommand(o: AlignCommandOptions): Promise<AlignCommand
     });
   } finally {
     process.off('SIGINT', onSigint);
-    bar?.stop();
   }
   const valAfter = result.eval;
-  const record = {
-    genlab: { version: '0.1.0', kind: adapter ? 'dpo-lora' : 'dpo-full' },
-    createdAt: new Date().toISOString(),
-    parent: { model: path.resolve(o.model), runRecord: lm.runRecord },
-    data: { source: path.resolve(o.data), pairs: raw.length, train: train.length, val: val.length, ratings: o.ratings ?? true },
-    hyperparameters: { beta: o.beta, labelSmoothing: o.labelSmoothing ?? 0, sftWeight: o.sftWeight ?? 0, steps, batch: o.batch, lr: o.lr, maxLength, seed: o.seed, lora: adapter ? adapter.config : null },
+  const valFraction = o.valFraction ?? 0.1;
+  const evaluations: Evaluation[] = valAfter
+    ? [{ name: 'preference-pairs', data: `${val.length} held-out pairs of ${o.data}`, metrics: { ...valAfter, ...(valBefore ? { lossBefore: valBefore['loss']!, accuracyBefore: valBefore['rewards/accuracies']! } : {}) }, createdAt: new Date().toISOString(), command: 'measured by genlab align at the start and the end: DPO loss, reward accuracy and margin of the held-out pairs' }]
+    : [];
+  const refFlops = referenceFlops(model.config, trainPairs, pad) + referenceFlops(model.config, valPairs, pad);
+  const lora = adapter ? adapter.config : null;
+  if (adapter) await saveAdapter(o.out, adapter, { baseModel: adapterBaseName(lm) });
+  else await saveModel(o.out, { model, tokenizer });
+  await recorder.write(o.out, {
+    kind: 'alignment',
+    method: adapter ? `DPO with LoRA (r ${o.loraR}, α ${o.loraAlpha}, on ${o.target.join(', ')})` : 'DPO, full fine-tuning',
+    command: [
+      `genlab align --model ${o.model} --data ${o.data} --out ${o.out} --lora-r ${o.loraR}`,
+      adapter ? ` --lora-alpha ${o.loraAlpha} --lora-dropout ${o.loraDropout} --target ${o.target.join(',')}` : '',
+      ` --beta ${o.beta} --steps ${steps} --batch ${o.batch} --lr ${o.lr} --max-length ${maxLength}${o.sftWeight ? ` --sft-weight ${o.sftWeight}` : ''}${o.labelSmoothing ? ` --label-smoothing ${o.labelSmoothing}` : ''}${o.ratings === false ? ' --no-ratings' : ''} --val-fraction ${valFraction} --seed ${o.seed}`,
+    ].join(''),
+    parent: { model: await modelParentRef(lm) },
+    data: preferenceDataFacts({ name: o.data, path: path.resolve(o.data), raw, train: trainPairs, val: valPairs, valFraction, seed: o.seed }),
+    config: model.config,
+    hyperparameters: { beta: o.beta, labelSmoothing: o.labelSmoothing ?? 0, sftWeight: o.sftWeight ?? 0, steps, batch: o.batch, lr: o.lr, maxLength, seed: o.seed, valFraction, ratings: o.ratings ?? true, lora },
+    seeds: { init: o.seed, dataOrder: o.seed, validationSplit: o.seed },
     parameters: { trainable, total: model.numParameters() + (adapter?.numParameters() ?? 0) },
-    training: { steps: result.steps, seconds: result.seconds, skippedSteps: result.skipped, last: result.last, events },
-    evaluation: { before: valBefore, after: valAfter },
-  };
-  if (adapter) {
-    await saveAdapter(o.out, adapter, { baseModel: path.resolve(o.model) });
-    await writeJsonAtomic(path.join(o.out, 'run.json'), record);
-  } else {
-    await saveModel(o.out, { model, tokenizer }, { runRecord: record });
-  }
+    training: { steps: result.steps, tokensSeen: result.tokens, trainingFlops: result.flops + refFlops, trainSeconds: result.seconds, referenceFlops: refFlops, skippedSteps: result.skipped, last: result.last, events },
+    compute: {
+      method: dpoFlopsMethod(adapter !== null),
+      forwardFlopsPerToken: forwardFlopsPerToken(model.config, maxLength),
+    },
+    device: { name: model.device.name, threads: model.device.threads },
+    evaluations,
+    mitigations: [
+      'the reference log-probabilities were computed once before training, not at every step',
+      ...(adapter ? [`LoRA: ${trainable.toLocaleString('en-US')} trainable parameters; the reference is the base with the adapter detached, not a second copy of the model`] : []),
+    ],
+    files: { log: 'align-log.jsonl', ...(adapter ? { adapter: 'adapter_model.safetensors' } : { weights: 'model.safetensors' }) },
+  });
   const l = result.last;
   say(`last step: loss ${fmt(l?.loss)}, reward margin ${fmt(l?.['rewards/margins'] as number)}, accuracy ${fmt(l?.['rewards/accuracies'] as number, 2)}`);
   if (valBefore && valAfter) {

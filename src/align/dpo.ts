@@ -10,10 +10,11 @@
 // log-probabilities — DPO can widen the margin by pushing both completions down. The optional
 // `sftWeight` adds the chosen completions' mean token NLL (as RPO, Pang et al. 2024) against it.
 
-import type { Gpt } from '../models/gpt.ts';
+import { forwardFlopsPerToken, trainStepFlops } from '../models/flops.ts';
+import type { Gpt, GptConfig } from '../models/gpt.ts';
 import { attachAdapter, type LoraAdapter } from '../nn/lora.ts';
 import { backwardThroughScalars, batchLogprobs, batchLogprobsNoGrad, logSigmoid, sigmoid } from './logprobs.ts';
-import { runPairLoop, type LoopEvent, type LoopResult, type LoopStep, type StepOutcome } from './pair-loop.ts';
+import { runPairLoop, type LoopEvent, type LoopResult, type LoopStep, type PairLoopOptions, type StepOutcome } from './pair-loop.ts';
 import { pairBatch, type TokenizedPair } from './preferences.ts';
 
 export interface DpoLossOptions {
@@ -134,6 +135,21 @@ export function referenceLogprobs(model: Gpt, pairs: readonly TokenizedPair[], o
   return out;
 }
 
+/** Forward FLOPs of the reference pass over `pairs` (batches as referenceLogprobs makes them). */
+export function referenceFlops(config: GptConfig, pairs: readonly TokenizedPair[], pad: number, batchSize = 8): number {
+  let flops = 0;
+  for (let i = 0; i < pairs.length; i += batchSize) {
+    const pb = pairBatch(pairs.slice(i, i + batchSize), pad);
+    flops += 2 * pb.pairs * pb.width * forwardFlopsPerToken(config, pb.width);
+  }
+  return flops;
+}
+
+/** How a DPO run's training FLOPs (steps + referenceFlops) are counted, for its run record. */
+export function dpoFlopsMethod(lora: boolean): string {
+  return `counted from the model shapes (src/models/flops.ts): every training step's forward + backward over its padded pair batch (${lora ? 'LoRA: frozen matmuls 2× forward, attention 3×, the adapter 3×' : '3× forward'}), plus the reference model's forward pass over every pair once (training.referenceFlops); evaluation passes not counted`;
+}
+
 export interface DpoTrainOptions extends DpoLossOptions {
   model: Gpt;
   /** LoRA adapter being trained (attached to the model); null trains the whole model. */
@@ -155,6 +171,7 @@ export interface DpoTrainOptions extends DpoLossOptions {
    */
   collapseNatsPerToken?: number;
   runStep?: <T>(fn: () => T) => Promise<T>;
+  progress?: PairLoopOptions<ReferencedPair>['progress'];
   onStep?: (m: LoopStep) => void;
   onEvent?: (e: LoopEvent) => void;
   signal?: AbortSignal;
@@ -207,7 +224,8 @@ export async function trainDpo(o: DpoTrainOptions): Promise<LoopResult> {
     }
     // Float32 log-probabilities of identical weights agree to the last bit: any change is movement.
     const idle = r.metrics['rewards/chosen'] === 0 && r.metrics['rewards/rejected'] === 0;
-    return { loss: r.loss, metrics: { ...r.metrics }, warnings, idle };
+    const flops = trainStepFlops(model.config, 2 * B, pb.width, adapter ? adapter.numParameters() : null);
+    return { loss: r.loss, metrics: { ...r.metrics }, warnings, idle, flops, tokens: 2 * B * pb.width };
   };
   return runPairLoop<ReferencedPair>({
     model,
@@ -224,6 +242,7 @@ export async function trainDpo(o: DpoTrainOptions): Promise<LoopResult> {
     ...(o.evalEvery !== undefined ? { evalEvery: o.evalEvery } : {}),
     logFile: o.logFile,
     ...(o.runStep ? { runStep: o.runStep } : {}),
+    ...(o.progress ? { progress: o.progress } : {}),
     ...(o.onStep ? { onStep: o.onStep } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
     ...(o.signal ? { signal: o.signal } : {}),

@@ -20,7 +20,7 @@ import { referenceLogprobs, trainDpo } from './dpo.ts';
 import { copyModel, propertyPairs, runPropertyExperiment, sampleProperty } from './experiment.ts';
 import type { LoopEvent, LoopStep } from './pair-loop.ts';
 import { rewardScoreCommand, rewardTrainCommand } from './reward-command.ts';
-import { PROMPTS, pretrainedTinyLm } from './test-fixtures.ts';
+import { PROMPTS, pretrainedTinyLm } from './testing/fixtures.ts';
 
 const mentionsThe = (s: string): boolean => /\bthe\b/.test(s);
 const lora = { r: 8, alpha: 16, dropout: 0, targetModules: ['c_attn', 'c_proj', 'c_fc'], rsLora: false };
@@ -117,8 +117,8 @@ describe('alignment end to end', () => {
       assert.ok(steps.every((s) => typeof s[key] === 'number' && Number.isFinite(s[key])), `every step logs a finite ${key}`);
     }
     assert.ok(Math.abs(Number(steps[0]!['loss']) - Math.LN2) < 1e-4);
-    const record = JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')) as { genlab: { kind: string }; hyperparameters: { beta: number } };
-    assert.deepEqual([record.genlab.kind, record.hyperparameters.beta], ['dpo-lora', 0.1]);
+    const record = JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')) as { genlab: { kind: string; method: string }; hyperparameters: { beta: number } };
+    assert.deepEqual([record.genlab.kind, record.genlab.method, record.hyperparameters.beta], ['alignment', 'DPO with LoRA (r 4, α 8, on c_attn, c_proj, c_fc)', 0.1]);
     // The PEFT folder loads back onto the base model.
     const loaded = await loadModel(modelDir);
     const adapter = await loadAdapter(out, loaded.model);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FeedbackStore } from '../serve/feedback-store.ts';
-import { sotuTexts } from '../serve/test-fixtures.ts';
+import { sotuTexts } from '../serve/testing/fixtures.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { trainBpe } from '../tokenizer/train.ts';
 import { IGNORE_INDEX, pairBatch, readPreferences, splitPairs, tokenizePairs } from './preferences.ts';

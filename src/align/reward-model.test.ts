@@ -7,7 +7,7 @@ import { Rng } from '../backend/rng.ts';
 import { generate } from '../generate/generate.ts';
 import { generateBestOf } from '../generate/best-of.ts';
 import { openSafetensors } from '../io/safetensors.ts';
-import { makeTinyModel, type TinyModel } from '../serve/test-fixtures.ts';
+import { makeTinyModel, type TinyModel } from '../serve/testing/fixtures.ts';
 import type { TokenizedPair } from './preferences.ts';
 import { copyModel } from './experiment.ts';
 import { bradleyTerryLoss, loadRewardModel, RewardModel, rewardEvaluate, rewardsOf, saveRewardModel, trainRewardModel } from './reward-model.ts';

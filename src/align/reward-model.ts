@@ -9,11 +9,12 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { noGrad } from '../autograd/tape.ts';
 import type { Device } from '../backend/device.ts';
-import { defaultDevice } from '../backend/registry.ts';
+import { readyDefaultDevice } from '../backend/registry.ts';
 import { Rng } from '../backend/rng.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
+import { resolveModelSource } from '../io/hub.ts';
 import { generationConfigFromModel, makeGpt2Config, readGpt2Config, writeGenerationConfig, writeGpt2Config } from '../io/hf-config.ts';
 import { openSafetensors, writeSafetensors } from '../io/safetensors.ts';
+import { trainStepFlops } from '../models/flops.ts';
 import { Gpt } from '../models/gpt.ts';
 import { Module, createParameter } from '../nn/module.ts';
 import { add } from '../ops/elementwise.ts';
@@ -23,7 +24,7 @@ import { empty, formatShape, type Tensor } from '../tensor/tensor.ts';
 import { loadTokenizer, saveTokenizer } from '../tokenizer/files.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { backwardThroughScalars, logSigmoid, sigmoid, type ScalarOutputs } from './logprobs.ts';
-import { runPairLoop, type LoopEvent, type LoopResult, type LoopStep } from './pair-loop.ts';
+import { runPairLoop, type LoopEvent, type LoopResult, type LoopStep, type PairLoopOptions } from './pair-loop.ts';
 import type { TokenizedPair } from './preferences.ts';
 
 export const REWARD_ARCHITECTURE = 'GPT2ForSequenceClassification';
@@ -161,6 +162,7 @@ export interface RewardTrainOptions {
   weightDecay?: number;
   logFile: string | null;
   evalEvery?: number;
+  progress?: PairLoopOptions<TokenizedPair>['progress'];
   onStep?: (m: LoopStep) => void;
   onEvent?: (e: LoopEvent) => void;
   signal?: AbortSignal;
@@ -189,11 +191,13 @@ export async function trainRewardModel(o: RewardTrainOptions): Promise<LoopResul
         if (Number.isFinite(bt.loss)) backwardThroughScalars(r.tensors, [...bt.gradChosen, ...bt.gradRejected]);
         return bt;
       });
-      return { loss: res.loss, metrics: { ...res.metrics } };
+      // The backbone without the LM head, trained fully; the scalar head is 2·C FLOPs per row.
+      return { loss: res.loss, metrics: { ...res.metrics }, flops: trainStepFlops(rm.transformer.config, 2 * B, packed.width, null, { head: false }), tokens: 2 * B * packed.width };
     },
     ...(o.val && o.val.length > 0 ? { evaluate: () => rewardEvaluate(rm, o.val!, o.pad) } : {}),
     ...(o.evalEvery !== undefined ? { evalEvery: o.evalEvery } : {}),
     logFile: o.logFile,
+    ...(o.progress ? { progress: o.progress } : {}),
     ...(o.onStep ? { onStep: o.onStep } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
@@ -207,7 +211,7 @@ export interface LoadedRewardModel {
 }
 
 /** Writes the reward model as a GPT2ForSequenceClassification folder. */
-export async function saveRewardModel(dir: string, rm: RewardModel, tokenizer: Tokenizer, runRecord?: Record<string, unknown>): Promise<void> {
+export async function saveRewardModel(dir: string, rm: RewardModel, tokenizer: Tokenizer): Promise<void> {
   await mkdir(dir, { recursive: true });
   const c = rm.transformer.config;
   const config = makeGpt2Config({
@@ -235,10 +239,11 @@ export async function saveRewardModel(dir: string, rm: RewardModel, tokenizer: T
   await saveTokenizer(dir, tokenizer);
   await writeGpt2Config(dir, config);
   await writeGenerationConfig(dir, generationConfigFromModel(config));
-  if (runRecord) await writeJsonAtomic(path.join(dir, 'run.json'), runRecord);
 }
 
-export async function loadRewardModel(dir: string, opts: { device?: Device } = {}): Promise<LoadedRewardModel> {
+/** Loads a reward model folder, or `hf:ORG/NAME[@REV]` (read only, so the Hub cache snapshot serves as is). */
+export async function loadRewardModel(source: string, opts: { device?: Device } = {}): Promise<LoadedRewardModel> {
+  const dir = await resolveModelSource(source);
   const config = readGpt2Config(dir);
   if (!config.architectures.includes(REWARD_ARCHITECTURE)) {
     throw new Error(`${path.join(dir, 'config.json')}: architectures ${JSON.stringify(config.architectures)} is not a reward model (${REWARD_ARCHITECTURE}); train one with \`genlab reward train --model BASE --data PAIRS --out ${dir}\``);
@@ -246,7 +251,7 @@ export async function loadRewardModel(dir: string, opts: { device?: Device } = {
   const labels = config.extra['num_labels'] ?? 1;
   if (labels !== 1) throw new Error(`${path.join(dir, 'config.json')}: num_labels is ${JSON.stringify(labels)}; a reward model has one output (num_labels 1)`);
   const tokenizer = await loadTokenizer(dir);
-  const rm = new RewardModel(new Gpt(config, { device: opts.device ?? defaultDevice() }));
+  const rm = new RewardModel(new Gpt(config, { device: opts.device ?? (await readyDefaultDevice()) }));
   const file = path.join(dir, 'model.safetensors');
   const reader = openSafetensors(file);
   try {

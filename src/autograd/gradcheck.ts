@@ -3,7 +3,7 @@
 // float64 on the host, which keeps the finite differences accurate to ~1e-3 relative.
 
 import { Rng } from '../backend/rng.ts';
-import { empty, type Tensor } from '../tensor/tensor.ts';
+import { empty, markWritten, type Tensor } from '../tensor/tensor.ts';
 import { backward, noGrad } from './tape.ts';
 
 export interface GradcheckOptions {
@@ -59,13 +59,17 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], 
       dev.refreshViews();
       const at = x.ptr + i;
       const orig = dev.f32[at]!;
-      dev.f32[at] = orig + eps;
+      // Marked as written so no copy derived from x (a bf16 weight pack) outlives the nudge.
+      const poke = (v: number): void => {
+        dev.refreshViews();
+        dev.f32[at] = v;
+        markWritten(x.storage);
+      };
+      poke(orig + eps);
       const up = objective();
-      dev.refreshViews();
-      dev.f32[at] = orig - eps;
+      poke(orig - eps);
       const down = objective();
-      dev.refreshViews();
-      dev.f32[at] = orig;
+      poke(orig);
       // Use the float32 values actually stored as the step.
       const h = Math.fround(orig + eps) - Math.fround(orig - eps);
       const numeric = (up - down) / h;

@@ -31,6 +31,8 @@ export interface InitOptions {
 }
 
 let current: Device | null = null;
+/** init() running on behalf of readyDefaultDevice(), so concurrent first calls share one device. */
+let pending: Promise<Device> | null = null;
 const precisions = new WeakMap<Device, Precision>();
 
 /** The matmul precision a device was created with ('fp32' for devices made outside createDevice). */
@@ -106,7 +108,21 @@ export function setDefaultDevice(device: Device): void {
 
 export function defaultDevice(): Device {
   if (!current) {
-    throw new Error("genlab has no device yet: call `await init()` (native or wasm backend) or `await init({ backend: 'ref' })` first");
+    throw new Error("genlab has no device yet: call `await init()` (native or wasm backend) or `await init({ backend: 'ref' })` first (loadModel and loadRewardModel do it themselves)");
   }
   return current;
+}
+
+/**
+ * The default device, made as `init()` makes it (native where built, else wasm; or
+ * GENLAB_BACKEND) when none was chosen yet. The async entry points that create a model from
+ * nothing (loadModel, loadRewardModel) use it, so one call works without init(), as in
+ * transformers.js; call init() first to choose the backend, threads or precision.
+ */
+export async function readyDefaultDevice(): Promise<Device> {
+  if (current) return current;
+  pending ??= init().finally(() => {
+    pending = null;
+  });
+  return pending;
 }

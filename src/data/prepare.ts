@@ -3,7 +3,10 @@
 // Split: whole documents are held out (never a speech cut in half between train and val). Each
 // document gets a score sha256(seed, source, id); documents are taken in score order into the
 // validation set until it holds valFraction of the characters. The choice depends only on the
-// seed and the documents, not on reading order, and always holds out at least one document.
+// seed and the documents, not on reading order; it always holds out at least one document and
+// keeps at least one for training. A corpus of one document (a single text file, nanoGPT's
+// commonest case) cannot be split that way: its tail is held out instead, as nanoGPT's 90/10
+// split does, cut at a line start (see tailStart), and the manifest says so.
 //
 // Layout: every document is preceded by the end-of-text token (llm.c's convention), so the
 // stream reads EOT doc1 EOT doc2 ... and a window that crosses a boundary sees the separator.
@@ -15,7 +18,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { writeJsonAtomic } from '../io/atomic.ts';
+import { writeJsonAtomic } from '../util/atomic.ts';
 import type { CorpusSource, DocumentStat, SourceRecord } from './corpus.ts';
 import { ShardReader, ShardWriter, bytesPerTokenFor, DEFAULT_SHARD_TOKENS } from './shards.ts';
 
@@ -71,11 +74,13 @@ export interface DatasetManifest {
   tokenizer: { hash: string; vocabSize: number; eotId: number };
   documentSeparator: 'eot-before-each-document';
   split: {
-    method: 'whole-documents-by-seeded-hash';
+    method: 'whole-documents-by-seeded-hash' | 'tail-of-single-document';
     valFraction: number;
     seed: number;
-    /** Held-out document ids ("source/id"), listed when there are at most 1000. */
+    /** Held-out document ids ("source/id"), listed when there are at most 1000 (whole-document split). */
     valDocumentIds?: string[];
+    /** Tail split: the document ("source/id") whose characters from `fromChar` on (`chars` of them) are held out; the rest is trained on. */
+    heldOutTail?: HeldOutTail;
   };
   shardTokens: number;
   bytesPerToken: 2 | 4;
@@ -84,6 +89,12 @@ export interface DatasetManifest {
   val: SplitManifest;
   /** Seconds spent scanning and tokenizing. */
   seconds: number;
+}
+
+export interface HeldOutTail {
+  document: string;
+  fromChar: number;
+  chars: number;
 }
 
 export interface PreparedDataset {
@@ -110,7 +121,7 @@ function documentsHash(docs: readonly DocumentStat[]): string {
   return h.digest('hex');
 }
 
-/** Keys of held-out documents ("source\0id"). */
+/** Keys of held-out documents ("source\0id"); needs at least 2 documents (see chooseValidationSplit for one). */
 export function chooseValidationDocuments(
   docs: readonly { source: string; id: string; chars: number }[],
   valFraction: number,
@@ -119,22 +130,61 @@ export function chooseValidationDocuments(
   const val = new Set<string>();
   if (valFraction === 0) return val;
   if (docs.length < 2) {
-    throw new Error(`only ${docs.length} document(s): whole documents are held out for validation, so provide at least 2 documents or set valFraction to 0`);
+    throw new Error(`only ${docs.length} document(s): holding out whole documents needs at least 2 (chooseValidationSplit holds out the tail of a single one)`);
   }
   const total = docs.reduce((a, d) => a + d.chars, 0);
   const ranked = docs
     .map((d) => ({ key: `${d.source}\u0000${d.id}`, chars: d.chars, score: docScore(seed, d.source, d.id) }))
     .sort((a, b) => a.score - b.score || (a.key < b.key ? -1 : 1));
   let held = 0;
-  for (const d of ranked) {
+  // The last-ranked document always stays for training, even when it alone is most of the text.
+  for (const d of ranked.slice(0, -1)) {
     if (val.size > 0 && held >= valFraction * total) break;
     val.add(d.key);
     held += d.chars;
   }
-  if (val.size === docs.length) {
-    throw new Error(`valFraction ${valFraction} would hold out every document; lower it so some documents remain for training`);
-  }
   return val;
+}
+
+export interface ValidationSplit {
+  /** Keys ("source\0id") of the documents held out whole. */
+  documents: Set<string>;
+  /** Key of the single document whose tail is held out (tailStart), or null. */
+  tail: string | null;
+}
+
+/** The validation split of a corpus: whole documents, or the tail of its only document. */
+export function chooseValidationSplit(docs: readonly { source: string; id: string; chars: number }[], valFraction: number, seed: number): ValidationSplit {
+  if (valFraction > 0 && docs.length === 1) return { documents: new Set(), tail: `${docs[0]!.source}\u0000${docs[0]!.id}` };
+  return { documents: chooseValidationDocuments(docs, valFraction, seed), tail: null };
+}
+
+/**
+ * Where the held-out tail of a single document starts: the last `valFraction` of its characters,
+ * moved forward to the next line start when one is near (the tail keeps at least half its share),
+ * never inside a surrogate pair; both parts are non-empty.
+ */
+export function tailStart(text: string, valFraction: number): number {
+  if (text.length < 2) throw new Error(`the only document has ${text.length} character(s): too short to hold part of it out for validation; add text to --data`);
+  const nominal = Math.min(text.length - 1, Math.max(1, Math.floor(text.length * (1 - valFraction))));
+  const newline = text.indexOf('\n', nominal - 1);
+  if (newline >= 0 && newline + 1 <= nominal + (text.length - nominal) / 2 && newline + 1 < text.length) return newline + 1;
+  const code = text.charCodeAt(nominal);
+  return code >= 0xdc00 && code <= 0xdfff && nominal > 1 ? nominal - 1 : nominal;
+}
+
+/** One line for logs: the tokens on each side and how the validation text was chosen. */
+export function describeSplit(m: DatasetManifest): string {
+  return `${m.train.tokens.toLocaleString()} training tokens, ${m.val.tokens.toLocaleString()} validation tokens; ${describeValidation(m)}`;
+}
+
+function describeValidation(m: DatasetManifest): string {
+  const t = m.split.heldOutTail;
+  if (t) {
+    const pct = (100 * t.chars) / (t.fromChar + t.chars);
+    return `one document (${t.document}): its last ${t.chars.toLocaleString()} characters (${pct.toFixed(1)}%, from character ${t.fromChar.toLocaleString()}) are held out for validation, as nanoGPT's 90/10 split does; give two or more documents to hold out whole ones`;
+  }
+  return `${m.val.documents} whole document(s) held out for validation (${(100 * m.split.valFraction).toFixed(1)}% of the characters asked)`;
 }
 
 export function readDatasetManifest(dir: string): DatasetManifest {
@@ -188,7 +238,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
   const t0 = performance.now();
   const { tokenizer, outDir, valFraction, seed } = opts;
   const shardTokens = opts.shardTokens ?? DEFAULT_SHARD_TOKENS;
-  if (!(valFraction >= 0 && valFraction <= 0.5)) throw new Error(`valFraction must be in [0, 0.5], got ${valFraction}`);
+  if (!(valFraction >= 0 && valFraction <= 0.5)) throw new Error(`--val-fraction must be in [0, 0.5], got ${valFraction}`);
   if (!Number.isSafeInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
   if (!(Number.isInteger(tokenizer.eotId) && tokenizer.eotId >= 0 && tokenizer.eotId < tokenizer.vocabSize)) {
     throw new Error(`tokenizer eotId ${tokenizer.eotId} must be a token id below vocabSize ${tokenizer.vocabSize}`);
@@ -215,12 +265,15 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
   }
   const allDocs = scans.flatMap((sc, i) => sc.docs.map((d) => ({ source: opts.sources[i]!.name, id: d.id, chars: d.chars })));
   if (allDocs.length === 0) throw new Error('the corpus sources contain no non-empty documents');
-  const valKeys = chooseValidationDocuments(allDocs, valFraction, seed);
+  const chosen = chooseValidationSplit(allDocs, valFraction, seed);
+  const valKeys = chosen.documents;
 
+  // A split document counts once on each side.
   const sources: SourceManifest[] = scans.map((sc, i) => {
     const name = opts.sources[i]!.name;
     const valDocs = sc.docs.filter((d) => valKeys.has(`${name}\u0000${d.id}`)).length;
-    return { ...sc.record, documentsSha256: documentsHash(sc.docs), trainDocuments: sc.docs.length - valDocs, valDocuments: valDocs };
+    const tail = sc.docs.some((d) => chosen.tail === `${name}\u0000${d.id}`) ? 1 : 0;
+    return { ...sc.record, documentsSha256: documentsHash(sc.docs), trainDocuments: sc.docs.length - valDocs, valDocuments: valDocs + tail };
   });
   const bytesPerToken = bytesPerTokenFor(tokenizer.vocabSize);
   const want = {
@@ -263,6 +316,13 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
     val: new ShardWriter({ dir: outDir, prefix: 'val', vocabSize: tokenizer.vocabSize, shardTokens, bytesPerToken }),
   };
   const stats = { train: { documents: 0, chars: 0 }, val: { documents: 0, chars: 0 } };
+  const put = (split: 'train' | 'val', text: string): void => {
+    writers[split].append([tokenizer.eotId]);
+    writers[split].append(tokenizer.encode(text));
+    stats[split].documents++;
+    stats[split].chars += text.length;
+  };
+  let heldOutTail: HeldOutTail | undefined;
   let done = 0;
   let doneChars = 0;
   try {
@@ -277,12 +337,15 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
           throw new Error(`corpus source ${src.name} changed while being prepared (document ${doc.id}); run preparation again`);
         }
         k++;
-        const split = valKeys.has(`${src.name}\u0000${doc.id}`) ? 'val' : 'train';
-        const ids = tokenizer.encode(doc.text);
-        writers[split].append([tokenizer.eotId]);
-        writers[split].append(ids);
-        stats[split].documents++;
-        stats[split].chars += doc.text.length;
+        const key = `${src.name}\u0000${doc.id}`;
+        if (key === chosen.tail) {
+          const from = tailStart(doc.text, valFraction);
+          put('train', doc.text.slice(0, from));
+          put('val', doc.text.slice(from));
+          heldOutTail = { document: `${src.name}/${doc.id}`, fromChar: from, chars: doc.text.length - from };
+        } else {
+          put(valKeys.has(key) ? 'val' : 'train', doc.text);
+        }
         done++;
         doneChars += doc.text.length;
         opts.onProgress?.({
@@ -308,10 +371,9 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
   const manifest: DatasetManifest = {
     ...want,
     createdAt: new Date().toISOString(),
-    split: {
-      method: 'whole-documents-by-seeded-hash', valFraction, seed,
-      ...(valIds.length <= 1000 ? { valDocumentIds: valIds } : {}),
-    },
+    split: heldOutTail
+      ? { method: 'tail-of-single-document', valFraction, seed, heldOutTail }
+      : { method: 'whole-documents-by-seeded-hash', valFraction, seed, ...(valIds.length <= 1000 ? { valDocumentIds: valIds } : {}) },
     train: split(trainFiles, stats.train),
     val: split(valFiles, stats.val),
     seconds: Math.round((performance.now() - t0) / 10) / 100,

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { PYTHON } from '../bench/peer.ts';
 import { ShardWriter, ShardReader, ShardSet, ShardError, readShardHeader, SHARD_HEADER_BYTES } from './shards.ts';
 
 let dir: string;
@@ -152,9 +153,9 @@ test('tokens beyond the vocab and vocab mismatches are caught', () => {
   assert.equal(readShardHeader(f).tokenCount, 4);
 });
 
-const numpyOk = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { timeout: 60_000 }).status === 0;
+const numpyOk = spawnSync(PYTHON, ['-c', 'import numpy'], { timeout: 60_000 }).status === 0;
 
-test('numpy reads our shards the way llm.c\'s loader does', { skip: numpyOk ? false : 'numpy not available' }, () => {
+test('numpy reads our shards the way llm.c\'s loader does', { skip: numpyOk ? false : 'numpy not available to /usr/bin/python3 (apt-get install python3-numpy)' }, () => {
   const d = sub('numpy');
   const w = new ShardWriter({ dir: d, prefix: 'train', vocabSize: 50257 });
   const ids = [50256, 15496, 995, 0, 50255];
@@ -168,7 +169,7 @@ with open(sys.argv[1], 'rb') as fh:
     toks = np.frombuffer(fh.read(), dtype=np.uint16)
     assert len(toks) == header[2]
 print(json.dumps(toks.tolist()))`;
-  const r = spawnSync('/usr/bin/python3', ['-c', py, f!.path], { encoding: 'utf8' });
+  const r = spawnSync(PYTHON, ['-c', py, f!.path], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), ids);
 });

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AtomicFileWriterSync } from '../io/atomic.ts';
+import { AtomicFileWriterSync } from '../util/atomic.ts';
 
 export const SHARD_HEADER_INTS = 256;
 export const SHARD_HEADER_BYTES = SHARD_HEADER_INTS * 4;

@@ -5,6 +5,7 @@
 
 import { noGrad } from '../autograd/tape.ts';
 import { Rng } from '../backend/rng.ts';
+import type { GenerationConfig } from './generation-config.ts';
 import type { Gpt } from '../models/gpt.ts';
 import { empty } from '../tensor/tensor.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -14,6 +15,8 @@ import { Watermark, type WatermarkOptions } from './watermark.ts';
 export interface LanguageModel {
   model: Gpt;
   tokenizer: Tokenizer;
+  /** The folder's generation_config.json, when it has one (defaults: generation-defaults.ts). */
+  generationConfig?: GenerationConfig | null;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -29,6 +32,12 @@ export interface GenerateOptions extends SamplingOptions {
   logprobs?: number;
   /** End a completion at the end-of-text token (default true). */
   stopAtEndOfText?: boolean;
+  /**
+   * The tokens that end a completion (default: the tokenizer's end-of-text token). Chat models end
+   * a turn with their own (Llama 3: <|eot_id|>); generation-defaults.ts reads them from the model.
+   * Ignored when stopAtEndOfText is false.
+   */
+  stopTokenIds?: readonly number[];
   /** Aborting ends generation after the current step. */
   signal?: AbortSignal;
   /**
@@ -114,7 +123,8 @@ export async function* generateStream(lm: LanguageModel, prompt: string | readon
   const dev = model.device;
   const rng = new Rng(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
   const V = model.config.vocabSize;
-  const eot = opts.stopAtEndOfText === false ? -1 : (tokenizer.eotId ?? -1);
+  const stopIds = new Set(opts.stopAtEndOfText === false ? [] : (opts.stopTokenIds ?? (tokenizer.eotId === null ? [] : [tokenizer.eotId])));
+  const pad = stopIds.size > 0 ? stopIds.values().next().value! : 0; // fed to rows that are done
   const maxStop = stop.reduce((m, s) => Math.max(m, s.length), 0);
   const rows: RowState[] = Array.from({ length: n }, () => ({ decoder: tokenizer.streamDecoder(), pending: '', released: '', count: 0, done: false }));
   const logprobs = new Float64Array(V);
@@ -143,7 +153,7 @@ export async function* generateStream(lm: LanguageModel, prompt: string | readon
       for (let b = 0; b < n; b++) {
         const row = rows[b]!;
         if (row.done) {
-          next.push(eot >= 0 ? eot : 0);
+          next.push(pad);
           continue;
         }
         logSoftmax(last.subarray(b * V, (b + 1) * V), logprobs);
@@ -158,7 +168,7 @@ export async function* generateStream(lm: LanguageModel, prompt: string | readon
           top: topLogprobs(logprobs, k).map((c) => ({ id: c.id, text: tokenizer.tokenText(c.id), logprob: c.logprob })),
           entropy: entropy(logprobs),
         };
-        if (id === eot) {
+        if (stopIds.has(id)) {
           row.done = true;
           yield { type: 'token', index: b, token, text: '' };
           yield { type: 'done', index: b, finishReason: 'stop', text: row.pending + row.decoder.flush().replace(/\uFFFD$/, '') };
@@ -193,7 +203,7 @@ export async function* generateStream(lm: LanguageModel, prompt: string | readon
     }
   } finally {
     model.train(wasTraining);
-    for (const t of [...cache.keys, ...cache.values]) dev.freeStorage(t.storage);
+    cache.free();
   }
 }
 

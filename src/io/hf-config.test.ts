@@ -95,7 +95,7 @@ const bad: [string, Record<string, unknown>, RegExp][] = [
   ['dropout of 1', { resid_pdrop: 1 }, /"resid_pdrop" must be a probability in \[0, 1\)/],
   ['unknown activation', { activation_function: 'gelu_tanh' }, /"activation_function" must be one of .*GPT-2 uses "gelu_new"/],
   ['eos beyond vocab', { vocab_size: 512, eos_token_id: 50256, bos_token_id: 0 }, /"eos_token_id" \(50256\) must be below vocab_size \(512\)/],
-  ['other architecture', { model_type: 'llama' }, /"model_type" is "llama", but genlab loads only GPT-2 models/],
+  ['other architecture', { model_type: 'llama' }, /"model_type" is "llama", but this GPT-2 reader takes only model_type "gpt2" \(Llama-family configs are read by readLlamaConfig\)/],
   ['misspelt key', { n_embed: 256, n_head: 4 }, /"n_embed" is not a GPT2Config key; did you mean "n_embd"\?/],
   ['zero epsilon', { layer_norm_epsilon: 0 }, /"layer_norm_epsilon" must be a small positive number/],
   ['non-GPT-2 class', { architectures: ['LlamaForCausalLM'] }, /"architectures" \["LlamaForCausalLM"\] names no GPT-2 class/],

@@ -6,8 +6,11 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { GenerationConfig } from '../generate/generation-config.ts';
 import type { GptConfig } from '../models/gpt.ts';
-import { writeJsonAtomic } from './atomic.ts';
+import { writeJsonAtomic } from '../util/atomic.ts';
+
+export type { GenerationConfig };
 
 export class HfConfigError extends Error {
   readonly file: string;
@@ -19,6 +22,9 @@ export class HfConfigError extends Error {
     this.key = key;
   }
 }
+
+/** model_type values of the Llama family (src/io/llama-config.ts). */
+export const LLAMA_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3'] as const;
 
 /** Activation names transformers' ACT2FN accepts (the model decides which it implements). */
 export const HF_ACTIVATIONS = [
@@ -134,7 +140,8 @@ export function gpt2ConfigFromJson(json: unknown, file = 'config.json'): Gpt2Con
   }
   const obj = json as Record<string, unknown>;
   if ('model_type' in obj && obj.model_type !== 'gpt2') {
-    throw new HfConfigError(file, `is ${JSON.stringify(obj.model_type)}, but genlab loads only GPT-2 models (model_type "gpt2")`, 'model_type');
+    const llama = (LLAMA_MODEL_TYPES as readonly unknown[]).includes(obj.model_type) ? ' (Llama-family configs are read by readLlamaConfig)' : '';
+    throw new HfConfigError(file, `is ${JSON.stringify(obj.model_type)}, but this GPT-2 reader takes only model_type "gpt2"${llama}; genlab reads gpt2, ${LLAMA_MODEL_TYPES.join(', ')}`, 'model_type');
   }
   const out: Record<string, unknown> = { extra: {} };
   const extra = out.extra as Record<string, unknown>;
@@ -184,7 +191,8 @@ export function gpt2ConfigToJson(c: Gpt2Config): Record<string, unknown> {
   return sorted;
 }
 
-function resolveJsonPath(pathOrDir: string, fileName: string): string {
+/** `pathOrDir/fileName` when pathOrDir is a folder, else pathOrDir itself. */
+export function resolveJsonPath(pathOrDir: string, fileName: string): string {
   try {
     if (fs.statSync(pathOrDir).isDirectory()) return path.join(pathOrDir, fileName);
   } catch {
@@ -193,7 +201,8 @@ function resolveJsonPath(pathOrDir: string, fileName: string): string {
   return pathOrDir;
 }
 
-function readJsonFile(file: string): unknown {
+/** Parsed JSON of a file, or an HfConfigError naming it. */
+export function readJsonFile(file: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -225,20 +234,6 @@ export async function writeGpt2Config(pathOrDir: string, config: Gpt2Config): Pr
 
 // ------------------------------------------------------------ generation_config.json
 
-export interface GenerationConfig {
-  bosTokenId?: number | null;
-  eosTokenId?: number | number[] | null;
-  padTokenId?: number | null;
-  maxLength?: number;
-  maxNewTokens?: number | null;
-  doSample?: boolean;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  repetitionPenalty?: number;
-  /** Other keys (e.g. transformers_version, _from_model_config), kept verbatim. */
-  extra: Record<string, unknown>;
-}
 
 type GenKey = keyof Omit<GenerationConfig, 'extra'>;
 const GEN_FIELDS: { key: string; prop: GenKey; check: Check }[] = [

@@ -2,30 +2,49 @@
 // and generation_config.json, plus genlab's run record (run.json). A GPT-2 folder from the Hub
 // loads as is; what we write loads in `transformers`.
 
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Device } from '../backend/device.ts';
-import { defaultDevice } from '../backend/registry.ts';
+import { readyDefaultDevice } from '../backend/registry.ts';
 import type { LanguageModel } from '../generate/generate.ts';
 import { Gpt } from '../models/gpt.ts';
 import { loadTokenizer, saveTokenizer } from '../tokenizer/files.ts';
-import { writeJsonAtomic } from './atomic.ts';
+import { writeJsonAtomic } from '../util/atomic.ts';
 import { loadGptWeights, saveGptWeights } from './gpt-weights.ts';
-import { generationConfigFromModel, makeGpt2Config, readGpt2Config, writeGenerationConfig, writeGpt2Config, type Gpt2Config } from './hf-config.ts';
+import { downloadSnapshot, parseHubSpec, type HubOptions, type HubSource } from './hub.ts';
+import { generationConfigFromModel, makeGpt2Config, readGenerationConfig, readGpt2Config, writeGenerationConfig, writeGpt2Config, type Gpt2Config } from './hf-config.ts';
 
 export interface LoadedModel extends LanguageModel {
   config: Gpt2Config;
   dir: string;
   /** genlab's run record, when the folder has one. */
   runRecord: Record<string, unknown> | null;
+  /** Set when the model came from `hf:…`: dir is then a snapshot in the shared Hub cache. */
+  hub: HubSource | null;
 }
 
-/** Loads a model folder onto a device (default: the default device). */
-export async function loadModel(dir: string, opts: { device?: Device } = {}): Promise<LoadedModel> {
+/**
+ * base_model_name_or_path for an adapter trained on lm: ORG/NAME for a Hub model (what PEFT writes,
+ * so PEFT and `--model hf:ORG/NAME` find it again), else the folder's absolute path.
+ */
+export function adapterBaseName(lm: { dir: string; hub: HubSource | null }): string {
+  return lm.hub ? lm.hub.repoId : path.resolve(lm.dir);
+}
+
+/**
+ * Loads a model folder, or `hf:ORG/NAME[@REV]` from the Hugging Face Hub (hub.ts), onto a device
+ * (default: the default device, made by init() if there is none yet).
+ */
+export async function loadModel(source: string, opts: { device?: Device; hub?: HubOptions } = {}): Promise<LoadedModel> {
+  const spec = parseHubSpec(source);
+  const snapshot = spec ? await downloadSnapshot(spec, opts.hub) : null;
+  const hub: HubSource | null = snapshot && spec ? { spec: spec.text, repoId: snapshot.repoId, revision: snapshot.revision, commit: snapshot.commit } : null;
+  const dir = snapshot ? snapshot.dir : source;
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a folder');
   } catch {
-    throw new Error(`model folder ${dir} does not exist; train one with \`genlab train --out ${dir}\` or pass an existing Hugging Face GPT-2 folder`);
+    throw new Error(`model folder ${dir} does not exist; train one with \`genlab train --out ${dir}\`, or pass an existing Hugging Face GPT-2 folder or hf:ORG/NAME from the Hub`);
   }
   const config = readGpt2Config(dir);
   if (config.activationFunction !== 'gelu_new' && config.activationFunction !== 'gelu_pytorch_tanh') {
@@ -43,7 +62,7 @@ export async function loadModel(dir: string, opts: { device?: Device } = {}): Pr
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new Error(`${dir}: the tokenizer has ${tokenizer.vocabSize} ids but config.json says vocab_size ${config.vocabSize}; they must come from the same model`);
   }
-  const model = new Gpt(config, { device: opts.device ?? defaultDevice() });
+  const model = new Gpt(config, { device: opts.device ?? (await readyDefaultDevice()) });
   loadGptWeights(model, path.join(dir, 'model.safetensors'));
   model.eval();
   let runRecord: Record<string, unknown> | null = null;
@@ -52,7 +71,8 @@ export async function loadModel(dir: string, opts: { device?: Device } = {}): Pr
   } catch {
     runRecord = null;
   }
-  return { model, tokenizer, config, dir, runRecord };
+  const generationConfig = existsSync(path.join(dir, 'generation_config.json')) ? readGenerationConfig(dir) : null;
+  return { model, tokenizer, config, dir, runRecord, generationConfig, hub };
 }
 
 /** Writes a complete model folder (each file atomically). */
@@ -79,6 +99,6 @@ export async function saveModel(dir: string, lm: LanguageModel, opts: { runRecor
   await saveGptWeights(lm.model, path.join(dir, 'model.safetensors'));
   await saveTokenizer(dir, lm.tokenizer);
   await writeGpt2Config(dir, config);
-  await writeGenerationConfig(dir, generationConfigFromModel(config));
+  await writeGenerationConfig(dir, lm.generationConfig ?? generationConfigFromModel(config));
   if (opts.runRecord) await writeJsonAtomic(path.join(dir, 'run.json'), opts.runRecord);
 }

@@ -9,7 +9,8 @@ import { formatShape } from '../tensor/tensor.ts';
 import type { Module } from '../nn/module.ts';
 import { LoraAdapter, targetLinears, type LoraConfig, type LoraModule } from '../nn/lora.ts';
 import { createParameter } from '../nn/module.ts';
-import { writeJsonAtomic } from './atomic.ts';
+import { writeJsonAtomic } from '../util/atomic.ts';
+import { parseHubSpec } from './hub.ts';
 import { openSafetensors, writeSafetensors } from './safetensors.ts';
 
 const PREFIX = 'base_model.model.transformer.';
@@ -48,6 +49,12 @@ export async function saveAdapter(dir: string, adapter: LoraAdapter, opts: { bas
 
 /** Reads a PEFT LoRA folder and builds the adapter for `model` (shapes are checked against it). */
 export async function loadAdapter(dir: string, model: Module): Promise<LoraAdapter> {
+  const hub = parseHubSpec(dir);
+  if (hub) {
+    // hf: fetches what a base model needs (config, weights, tokenizer), not an adapter's files.
+    const local = path.join('adapters', hub.repoId.split('/').pop()!);
+    throw new Error(`${hub.text}: adapters are read from a local folder, hf: loads base models only; download it first (huggingface-cli download ${hub.repoId} --local-dir ${local}) and pass ${local}`);
+  }
   const cfgFile = path.join(dir, 'adapter_config.json');
   let raw: Record<string, unknown>;
   try {

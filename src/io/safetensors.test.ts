@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { PYTHON, torchAvailable, torchEnv } from '../bench/peer.ts';
 import {
   openSafetensors,
   parseSafetensors,
@@ -281,14 +282,6 @@ describe('safetensors corrupt files', () => {
 
 // ------------------------------------------------------------------ PyTorch cross-check
 
-const PY = '/usr/bin/python3';
-const torchOk = (() => {
-  try {
-    return spawnSync(PY, ['-c', 'import torch'], { timeout: 120_000, env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX' } }).status === 0;
-  } catch {
-    return false;
-  }
-})();
 
 // An independent reader/writer in Python (struct + json + torch.frombuffer), since the
 // `safetensors` package is not installed here.
@@ -347,11 +340,11 @@ else:
                       'xh': x.to(torch.float16).float().flatten().tolist(), 'n64': tensors['n64'].flatten().tolist()}))
 `;
 
-describe('PyTorch cross-check', { skip: torchOk ? false : 'torch not importable with /usr/bin/python3' }, () => {
+describe('PyTorch cross-check', { skip: torchAvailable() ? false : 'torch not importable with /usr/bin/python3' }, () => {
   const runPy = (...args: string[]) => {
     const script = path.join(dir, 'st_check.py');
     fs.writeFileSync(script, PY_SCRIPT);
-    const r = spawnSync(PY, [script, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX' } });
+    const r = spawnSync(PYTHON, [script, ...args], { encoding: 'utf8', timeout: 120_000, env: torchEnv() });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout);
   };

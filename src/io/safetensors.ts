@@ -12,7 +12,7 @@
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { AtomicFileWriter, AtomicFileWriterSync } from './atomic.ts';
+import { AtomicFileWriter, AtomicFileWriterSync } from '../util/atomic.ts';
 import {
   f16Table32,
   f32ToF16Bits,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { forwardFlopsPerToken, trainingFlops } from './flops.ts';
+import { forwardFlopsPerToken, loraTrainingFlops, trainingFlops, trainStepFlops } from './flops.ts';
 import { defaultGptConfig } from './gpt.ts';
 
 /**
@@ -56,5 +56,15 @@ describe('FLOP counter', () => {
     const kaplan = 2 * nonEmbedding + 2 * 12 * 1025 * 768;
     assert.equal(forwardFlopsPerToken(c, 1024), kaplan + head);
     assert.ok(Math.abs(forwardFlopsPerToken(c, 1024) / 2.66e8 - 1) < 0.01, 'about 266 MFLOP per token');
+  });
+
+  it('LoRA: frozen matmuls 2× forward, attention 3×, adapter 3× its 2 FLOPs per parameter; no LM head for a reward backbone', () => {
+    const c = defaultGptConfig({ vocabSize: 10, nPositions: 8, nEmbd: 4, nLayer: 1, nHead: 2 });
+    // The toy model of the first test at T = 3: 464 FLOP of weight matmuls and 32 of attention per
+    // token. An adapter of 40 parameters: per token 2·464 + 3·32 + 3·2·40 = 1264.
+    assert.equal(loraTrainingFlops(c, 6, 3, 40), 6 * 1264);
+    assert.equal(trainStepFlops(c, 2, 3, 40), 6 * 1264);
+    assert.equal(trainStepFlops(c, 2, 3, null), trainingFlops(c, 6, 3));
+    assert.equal(forwardFlopsPerToken(c, 3, { head: false }), 496 - 80);
   });
 });

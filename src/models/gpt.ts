@@ -1,10 +1,11 @@
 // GPT-2 (Radford et al. 2019) in one file: learned positions, pre-LayerNorm blocks, causal
 // self-attention, GELU MLP, LM head tied to the token embedding. Parameter names and layouts are
 // Hugging Face's GPT2Model ones (`h.0.attn.c_attn.weight` stored (in, out) like Conv1D), so real
-// GPT-2 checkpoints load by name and our checkpoints load in `transformers`.
+// GPT-2 checkpoints load by name and our checkpoints load in `transformers`. Decoding reuses past
+// keys and values from a KvCache; bf16 weight packing happens inside Linear (nn/packed-weights.ts).
 
 import type { Device } from '../backend/device.ts';
-import { defaultDevice, devicePrecision } from '../backend/registry.ts';
+import { defaultDevice } from '../backend/registry.ts';
 import { Rng } from '../backend/rng.ts';
 import { noGrad } from '../autograd/tape.ts';
 import { DropoutSeeds, Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.ts';
@@ -12,9 +13,9 @@ import { Module } from '../nn/module.ts';
 import { attention } from '../ops/attention.ts';
 import { add, gelu } from '../ops/elementwise.ts';
 import { crossEntropy } from '../ops/layers.ts';
-import { linearBf16, matmul, packBf16, type PackedBf16 } from '../ops/matmul.ts';
 import { permute, reshape, slice } from '../ops/views.ts';
 import { empty, formatShape, type Tensor } from '../tensor/tensor.ts';
+import { KvCache } from './kv-cache.ts';
 
 export interface GptConfig {
   /** Tokens in the vocabulary (HF `vocab_size`). */
@@ -61,60 +62,6 @@ export function defaultGptConfig(overrides: Partial<GptConfig> = {}): GptConfig 
   };
 }
 
-/** Keys and values of past positions, per layer, for incremental decoding. */
-/** One block's weights as bf16 for decoding (see KvCache). */
-interface PackedBlock {
-  cAttn: PackedBf16;
-  attnProj: PackedBf16;
-  cFc: PackedBf16;
-  mlpProj: PackedBf16;
-}
-
-/** Decoding steps of at most this many rows stream packed bf16 weights; longer prompts run the GEMM. */
-const PACKED_MAX_ROWS = 8;
-
-export class KvCache {
-  /** (B, H, maxLength, D) per layer. */
-  readonly keys: Tensor[] = [];
-  readonly values: Tensor[] = [];
-  /**
-   * With bf16 matmuls, the model's matrices rounded to bf16 when the cache was made: a decoding
-   * step reads half the bytes, and multiplies exactly the values the bf16 GEMM would. A copy, so
-   * make a new cache after changing the weights.
-   */
-  readonly packed: { blocks: PackedBlock[]; head: PackedBf16 } | null;
-  /** Positions filled so far. */
-  length = 0;
-
-  constructor(
-    readonly config: GptConfig,
-    readonly batch: number,
-    readonly maxLength: number,
-    device: Device,
-    model: Gpt | null = null,
-  ) {
-    if (maxLength > config.nPositions) throw new Error(`KvCache: maxLength ${maxLength} exceeds the model's context of ${config.nPositions}`);
-    const d = config.nEmbd / config.nHead;
-    device.heapScope(() => {
-      for (let i = 0; i < config.nLayer; i++) {
-        this.keys.push(empty(device, [batch, config.nHead, maxLength, d]));
-        this.values.push(empty(device, [batch, config.nHead, maxLength, d]));
-      }
-    });
-    this.packed = model
-      ? {
-          blocks: model.h.map((b) => ({
-            cAttn: packBf16(b.attn.cAttn.weight),
-            attnProj: packBf16(b.attn.cProj.weight),
-            cFc: packBf16(b.mlp.cFc.weight),
-            mlpProj: packBf16(b.mlp.cProj.weight),
-          })),
-          head: packBf16(model.wte.weight, { transpose: true }),
-        }
-      : null;
-  }
-}
-
 class CausalSelfAttention extends Module {
   readonly cAttn: Linear;
   readonly cProj: Linear;
@@ -130,29 +77,19 @@ class CausalSelfAttention extends Module {
     this.residDropout = this.module('resid_dropout', new Dropout(cfg.residPdrop, seeds));
   }
 
-  forward(x: Tensor, cache: KvCache | null, layer: number, packed: PackedBlock | null): Tensor {
+  forward(x: Tensor, cache: KvCache | null, layer: number): Tensor {
     const [B, T, C] = x.shape as [number, number, number];
     const H = this.nHead;
     const D = C / H;
-    const qkv = this.cAttn.forward(x, packed?.cAttn ?? null); // (B, T, 3C)
+    const qkv = this.cAttn.forward(x); // (B, T, 3C)
     const heads = (i: number): Tensor => permute(reshape(slice(qkv, 2, i * C, (i + 1) * C), [B, T, H, D]), [0, 2, 1, 3]); // (B, H, T, D) views
     const q = heads(0);
     let k = heads(1);
     let v = heads(2);
-    if (cache) {
-      const start = cache.length;
-      const kc = cache.keys[layer]!;
-      const vc = cache.values[layer]!;
-      const kNew = slice(kc, 2, start, start + T);
-      const vNew = slice(vc, 2, start, start + T);
-      x.device.kernels.copyStrided(k.ptr, k.strides, kNew.ptr, kNew.strides, k.shape, false);
-      x.device.kernels.copyStrided(v.ptr, v.strides, vNew.ptr, vNew.strides, v.shape, false);
-      k = slice(kc, 2, 0, start + T); // (B, H, start+T, D)
-      v = slice(vc, 2, 0, start + T);
-    }
+    if (cache) [k, v] = cache.append(layer, k, v); // (B, H, past+T, D)
     const y = attention(q, k, v); // (B, H, T, D), stored as (B, T, H, D)
     const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]); // free: the storage is already (B, T, H, D)
-    return this.residDropout.forward(this.cProj.forward(merged, packed?.attnProj ?? null));
+    return this.residDropout.forward(this.cProj.forward(merged));
   }
 }
 
@@ -169,8 +106,8 @@ class Mlp extends Module {
     this.dropout = this.module('dropout', new Dropout(cfg.residPdrop, seeds));
   }
 
-  forward(x: Tensor, packed: PackedBlock | null): Tensor {
-    return this.dropout.forward(this.cProj.forward(gelu(this.cFc.forward(x, packed?.cFc ?? null)), packed?.mlpProj ?? null)); // (B, T, C)
+  forward(x: Tensor): Tensor {
+    return this.dropout.forward(this.cProj.forward(gelu(this.cFc.forward(x)))); // (B, T, C)
   }
 }
 
@@ -188,9 +125,9 @@ class Block extends Module {
     this.mlp = this.module('mlp', new Mlp(cfg, rng, seeds, device));
   }
 
-  forward(x: Tensor, cache: KvCache | null, layer: number, packed: PackedBlock | null = null): Tensor {
-    const h = add(x, this.attn.forward(this.ln1.forward(x), cache, layer, packed)); // (B, T, C)
-    return add(h, this.mlp.forward(this.ln2.forward(h), packed));
+  forward(x: Tensor, cache: KvCache | null, layer: number): Tensor {
+    const h = add(x, this.attn.forward(this.ln1.forward(x), cache, layer)); // (B, T, C)
+    return add(h, this.mlp.forward(this.ln2.forward(h)));
   }
 }
 
@@ -238,30 +175,24 @@ export class Gpt extends Module {
     if (start + T > this.config.nPositions) {
       throw new Error(`Gpt.forward: ${start + T} positions exceed the model's context of ${this.config.nPositions}; shorten the input`);
     }
-    if (cache && (cache.batch !== B || start + T > cache.maxLength)) {
-      throw new Error(`Gpt.forward: the KV cache holds batch ${cache.batch} × ${cache.maxLength} positions; got batch ${B} at positions ${start}..${start + T}`);
-    }
+    cache?.expectRoom('Gpt.forward', B, T);
     const pos = empty(this.device, [T], 'int32');
     const pv = pos.unsafeView();
     for (let t = 0; t < T; t++) pv[t] = start + t;
     let x = this.drop.forward(add(this.wte.forward(ids), this.wpe.forward(pos))); // (B, T, C)
-    const packed = cache?.packed && B * T <= PACKED_MAX_ROWS ? cache.packed : null;
-    for (let i = 0; i < this.h.length; i++) x = this.h[i]!.forward(x, cache, i, packed?.blocks[i] ?? null);
+    for (let i = 0; i < this.h.length; i++) x = this.h[i]!.forward(x, cache, i);
     x = this.lnF.forward(x);
-    // (B, T, V), head tied to wte
-    const logits = packed ? linearBf16(x, packed.head) : matmul(x, this.wte.weight, { transB: true });
-    if (cache) cache.length += T;
+    const logits = this.wte.attend(x); // (B, T, V), head tied to wte
+    cache?.advance(T);
     const loss = targets ? crossEntropy(logits, targets) : null;
     return { logits, loss };
   }
 
-  /**
-   * A KV cache sized for this model. On a device with bf16 matmuls it also holds the weights
-   * packed as bf16 (`packWeights` overrides), which makes decoding steps stream half the bytes.
-   */
-  createCache(batch: number, maxLength = this.config.nPositions, opts: { packWeights?: boolean } = {}): KvCache {
-    const pack = opts.packWeights ?? devicePrecision(this.device) === 'bf16';
-    return new KvCache(this.config, batch, maxLength, this.device, pack ? this : null);
+  /** A KV cache for decoding `batch` sequences of up to maxLength positions with this model. */
+  createCache(batch: number, maxLength = this.config.nPositions): KvCache {
+    if (maxLength > this.config.nPositions) throw new Error(`Gpt.createCache: maxLength ${maxLength} exceeds the model's context of ${this.config.nPositions}`);
+    const c = this.config;
+    return new KvCache({ layers: c.nLayer, batch, heads: c.nHead, headDim: c.nEmbd / c.nHead, maxLength }, this.device);
   }
 
   /** Parameters excluding token and position embeddings (the N of Kaplan et al.'s scaling laws). */

@@ -4,7 +4,7 @@
 // header plus views. Parameters are re-pointed into the block, keeping their Tensor identity.
 
 import type { Device, Storage } from '../backend/device.ts';
-import { viewOf, type Tensor } from '../tensor/tensor.ts';
+import { markWritten, viewOf, type Tensor } from '../tensor/tensor.ts';
 
 export interface FlatGroup {
   /** Element offset of the group inside each region. */
@@ -109,6 +109,7 @@ export class FlatParameters {
     dev.f32.set(s.params, this.paramsPtr);
     dev.f32.set(s.m, this.mPtr);
     dev.f32.set(s.v, this.vPtr);
+    markWritten(this.storage);
   }
 }
 

@@ -1,13 +1,15 @@
 // Basic layers. Linear stores its weight as (in, out) — GPT-2's Conv1D layout — so Hugging Face
-// checkpoints load without transposing.
+// checkpoints load without transposing. Linear and Embedding.attend pick the bf16-packed weight
+// for decoding-sized products themselves (packed-weights.ts), so models never pass packs around.
 
 import type { Device } from '../backend/device.ts';
 import { mix32, type Rng } from '../backend/rng.ts';
 import { add, dropout, scale } from '../ops/elementwise.ts';
-import { embedding, layerNorm } from '../ops/layers.ts';
-import { linear, linearBf16, matmul, type PackedBf16 } from '../ops/matmul.ts';
+import { embedding, layerNorm, rmsNorm } from '../ops/layers.ts';
+import { linear, linearBf16, linearOutIn, matmul } from '../ops/matmul.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { createParameter, Module } from './module.ts';
+import { packFor } from './packed-weights.ts';
 
 export interface InitOptions {
   device?: Device;
@@ -16,7 +18,6 @@ export interface InitOptions {
   std?: number;
 }
 
-/** y = x · W + b with W (in, out). */
 /** A low-rank update attached to a Linear: y += scaling · dropout(x) Aᵀ Bᵀ (see lora.ts). */
 export interface LoraSlot {
   /** (r, in), PEFT's lora_A.weight */
@@ -27,26 +28,31 @@ export interface LoraSlot {
   dropout: Dropout | null;
 }
 
+/** y = x · W + b with W (in, out), or x · Wᵀ + b with W (out, in) when `outIn`. */
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
+  /** W is stored (out, in) as torch.nn.Linear (Llama-family checkpoints), not (in, out) as Conv1D. */
+  readonly outIn: boolean;
   /** The active LoRA update, if an adapter is attached (its weights are not this module's parameters). */
   lora: LoraSlot | null = null;
 
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
-    opts: InitOptions & { bias?: boolean },
+    opts: InitOptions & { bias?: boolean; outIn?: boolean },
   ) {
     super();
     const dev = opts.device;
-    this.weight = this.param('weight', createParameter([inFeatures, outFeatures], { std: opts.std ?? 0.02, rng: opts.rng, ...(dev ? { device: dev } : {}) }));
+    this.outIn = opts.outIn ?? false;
+    const shape = this.outIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures];
+    this.weight = this.param('weight', createParameter(shape, { std: opts.std ?? 0.02, rng: opts.rng, ...(dev ? { device: dev } : {}) }));
     this.bias = opts.bias === false ? null : this.param('bias', createParameter([outFeatures], { value: 0, ...(dev ? { device: dev } : {}) }));
   }
 
-  /** With `packed` (this weight as bf16, see packBf16), the base product streams the packed copy. */
-  forward(x: Tensor, packed: PackedBf16 | null = null): Tensor {
-    const y = packed ? linearBf16(x, packed, this.bias) : linear(x, this.weight, this.bias);
+  forward(x: Tensor): Tensor {
+    const packed = packFor(x, this.weight, this.bias, this.outIn);
+    const y = packed ? linearBf16(x, packed, this.bias) : this.outIn ? linearOutIn(x, this.weight, this.bias) : linear(x, this.weight, this.bias);
     const l = this.lora;
     if (!l) return y;
     // Scale the rank-r intermediate, not the (..., out) update: one less full-size activation.
@@ -70,6 +76,12 @@ export class Embedding extends Module {
   forward(ids: Tensor): Tensor {
     return embedding(this.weight, ids);
   }
+
+  /** x (..., dim) · weightᵀ → (..., count): scores against every row, the LM head tied to a token embedding. */
+  attend(x: Tensor): Tensor {
+    const packed = packFor(x, this.weight, null, true);
+    return packed ? linearBf16(x, packed) : matmul(x, this.weight, { transB: true });
+  }
 }
 
 export class LayerNorm extends Module {
@@ -89,6 +101,24 @@ export class LayerNorm extends Module {
 
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+/** RMSNorm (Llama family): x / sqrt(mean(x²) + eps) · weight, no bias. */
+export class RmsNorm extends Module {
+  readonly weight: Tensor;
+
+  constructor(
+    readonly dim: number,
+    readonly eps: number,
+    device?: Device,
+  ) {
+    super();
+    this.weight = this.param('weight', createParameter([dim], { value: 1, ...(device ? { device } : {}) }));
+  }
+
+  forward(x: Tensor): Tensor {
+    return rmsNorm(x, this.weight, this.eps);
   }
 }
 

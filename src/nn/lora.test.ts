@@ -8,7 +8,7 @@ import { gradcheck } from '../autograd/gradcheck.ts';
 import { backward, noGrad } from '../autograd/tape.ts';
 import type { Device } from '../backend/device.ts';
 import { createDevice } from '../backend/registry.ts';
-import { PYTHON, torchAvailable } from '../bench/peer.ts';
+import { PYTHON, torchAvailable, torchEnv } from '../bench/peer.ts';
 import { loadAdapter, saveAdapter } from '../io/peft.ts';
 import { saveGptWeights } from '../io/gpt-weights.ts';
 import { makeGpt2Config, writeGpt2Config } from '../io/hf-config.ts';
@@ -143,7 +143,7 @@ describe('LoRA', () => {
     attachAdapter(m, a);
     const idv = [1, 5, 9, 2, 7, 3, 8, 4];
     const ours = noGrad(() => m.forward(empty(dev, [1, 8], 'int32').set(idv)).logits.toArray());
-    const py = JSON.parse(execFileSync(PYTHON, ['scripts/score-folder.py', modelDir, JSON.stringify(idv), adapterDir], { encoding: 'utf8', maxBuffer: 64 << 20 })) as number[];
+    const py = JSON.parse(execFileSync(PYTHON, ['scripts/score-folder.py', modelDir, JSON.stringify(idv), adapterDir], { encoding: 'utf8', maxBuffer: 64 << 20, env: torchEnv() })) as number[];
     assert.ok(maxDiff(ours, py) < 1e-4, `max diff ${maxDiff(ours, py)}`);
   });
 });

@@ -8,7 +8,7 @@ import { noGrad } from '../autograd/tape.ts';
 import type { Rng } from '../backend/rng.ts';
 import { Rng as SeededRng } from '../backend/rng.ts';
 import { matmul } from '../ops/matmul.ts';
-import type { Tensor } from '../tensor/tensor.ts';
+import { markWritten, type Tensor } from '../tensor/tensor.ts';
 import { Dropout, DropoutSeeds, Linear } from './layers.ts';
 import { createParameter, type Module } from './module.ts';
 
@@ -141,9 +141,10 @@ function foldAdapter(model: Module, adapter: LoraAdapter, sign: 1 | -1): void {
       const m = adapter.modules.get(name)!;
       const dev = lin.weight.device;
       dev.scope(() => {
-        // Aᵀ (in, r) · Bᵀ (r, out) = (in, out), the Conv1D weight's layout.
-        const delta = matmul(m.a, m.b, { transA: true, transB: true });
+        // Aᵀ (in, r) · Bᵀ (r, out) = (in, out), the Conv1D weight's layout; B · A for (out, in).
+        const delta = lin.outIn ? matmul(m.b, m.a) : matmul(m.a, m.b, { transA: true, transB: true });
         dev.kernels.axpy(delta.ptr, lin.weight.ptr, delta.size, s);
+        markWritten(lin.weight.storage);
       });
     }
   });

@@ -3,7 +3,7 @@
 
 import { gradOf, record, type Node } from '../autograd/tape.ts';
 import { BinaryOp, UnaryOp } from '../backend/kernels.ts';
-import { empty, type Tensor } from '../tensor/tensor.ts';
+import { empty, formatShape, sameShape, type Tensor } from '../tensor/tensor.ts';
 import { broadcastShape, broadcastStrides, expectDtype, sameDevice } from './check.ts';
 import { contiguous } from './views.ts';
 
@@ -133,6 +133,36 @@ export function exp(t: Tensor): Tensor {
 }
 export function neg(t: Tensor): Tensor {
   return unary('neg', UnaryOp.Neg, t);
+}
+/** x · sigmoid(x), the gate of SwiGLU MLPs. */
+export function silu(t: Tensor): Tensor {
+  return unary('silu', UnaryOp.Silu, t);
+}
+
+/**
+ * silu(gate) · up, the SwiGLU MLP's product, in one kernel: silu(gate) is never stored (backward
+ * recomputes it from gate), which saves one (…, intermediate) activation per layer.
+ */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  const dev = sameDevice('swiglu', gate, up);
+  expectDtype('swiglu', gate, 'float32', 'gate');
+  expectDtype('swiglu', up, 'float32', 'up');
+  if (!sameShape(gate.shape, up.shape)) throw new Error(`swiglu: gate ${formatShape(gate.shape)} and up ${formatShape(up.shape)} must have the same shape`);
+  const g = contiguous(gate);
+  const u = contiguous(up);
+  const out = empty(dev, g.shape);
+  dev.kernels.swigluForward(g.ptr, u.ptr, out.ptr, g.size);
+  record(swigluBackward, out, g, u);
+  return out;
+}
+
+function swigluBackward(node: Node): void {
+  const gate = node.a!;
+  const up = node.b!;
+  const g = node.out.grad!;
+  const gg = gate.requiresGrad ? gradOf(gate).ptr : 0;
+  const gu = up.requiresGrad ? gradOf(up).ptr : 0;
+  node.out.device.kernels.swigluBackward(gate.ptr, up.ptr, g.ptr, gg, gu, g.size);
 }
 
 /**

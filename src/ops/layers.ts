@@ -1,5 +1,6 @@
-// Fused layer ops: embedding lookup, layerNorm, softmax and softmax-cross-entropy. Each is one
-// kernel forward and one kernel backward, so autograd overhead stays per layer, not per element.
+// Fused layer ops: embedding lookup, layerNorm, rmsNorm, rotary embeddings, softmax and
+// softmax-cross-entropy. Each is one kernel forward and one kernel backward, so autograd overhead
+// stays per layer, not per element.
 
 import { gradOf, record, type Node } from '../autograd/tape.ts';
 import { ReduceOp } from '../backend/kernels.ts';
@@ -82,6 +83,74 @@ function layerNormBackward(node: Node): void {
   if (!gamma.requiresGrad) k.fill(gg.ptr, gg.size, 0);
   if (!beta.requiresGrad) k.fill(gb.ptr, gb.size, 0);
   k.layerNormBackward(x.ptr, gamma.ptr, node.s0!.ptr, node.s1!.ptr, g.ptr, gx.ptr, gg.ptr, gb.ptr, x.size / dim, dim);
+}
+
+/** Normalises over the last dimension by the root mean square: x / sqrt(mean(x²) + eps) · gamma. */
+export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6): Tensor {
+  const dev = sameDevice('rmsNorm', x, gamma);
+  expectDtype('rmsNorm', x, 'float32', 'the input');
+  const dim = x.shape[x.ndim - 1]!;
+  if (gamma.size !== dim) throw new Error(`rmsNorm: gamma ${formatShape(gamma.shape)} must have ${dim} elements to match input ${formatShape(x.shape)}`);
+  const src = contiguous(x);
+  const rows = src.size / dim;
+  const out = empty(dev, src.shape);
+  const rstd = empty(dev, [rows]);
+  const g = contiguous(gamma);
+  dev.kernels.rmsNormForward(src.ptr, g.ptr, out.ptr, rstd.ptr, rows, dim, eps);
+  const node = record(rmsNormBackward, out, src, g);
+  if (node) node.s0 = rstd;
+  return out;
+}
+
+function rmsNormBackward(node: Node): void {
+  const x = node.a!;
+  const gamma = node.b!;
+  const g = node.out.grad!;
+  const dim = gamma.size;
+  const rows = x.size / dim;
+  const k = x.device.kernels;
+  if (x.requiresGrad) k.rmsNormBackward(x.ptr, gamma.ptr, node.s0!.ptr, g.ptr, gradOf(x).ptr, rows, dim);
+  if (gamma.requiresGrad) k.rmsNormGammaBackward(x.ptr, node.s0!.ptr, g.ptr, gradOf(gamma).ptr, rows, dim);
+}
+
+/**
+ * Rotary position embedding, rotate-half convention (HF Llama/Mistral/Qwen): x is (B, T, H, D);
+ * position t of the sequence is offset + t (the KV cache's length when decoding), and cos/sin
+ * are (positions, D/2) tables of cos(pos · inv_freq[c]) and sin(pos · inv_freq[c]). The tables are
+ * constants: no gradient flows into them.
+ */
+export function rope(x: Tensor, cos: Tensor, sin: Tensor, offset = 0): Tensor {
+  const dev = sameDevice('rope', x, cos);
+  sameDevice('rope', x, sin);
+  expectDtype('rope', x, 'float32', 'the input');
+  if (x.ndim !== 4) throw new Error(`rope: input must be (batch, time, heads, headDim), got ${formatShape(x.shape)}`);
+  const [b, t, h, d] = x.shape as [number, number, number, number];
+  if (d % 2 !== 0) throw new Error(`rope: the head dimension must be even, got ${d}`);
+  if (!Number.isInteger(offset) || offset < 0) throw new Error(`rope: offset must be a non-negative integer, got ${offset}`);
+  for (const [tab, name] of [[cos, 'cos'], [sin, 'sin']] as const) {
+    if (tab.ndim !== 2 || tab.shape[1] !== d / 2 || tab.shape[0]! < offset + t) {
+      throw new Error(`rope: the ${name} table ${formatShape(tab.shape)} must be (≥ ${offset + t} positions, ${d / 2}) for ${t} positions from ${offset} with head dimension ${d}`);
+    }
+  }
+  const src = contiguous(x);
+  const c = contiguous(cos);
+  const s = contiguous(sin);
+  const out = empty(dev, src.shape);
+  dev.kernels.ropeForward(src.ptr, c.ptr, s.ptr, out.ptr, b * t, t, h, d, offset);
+  const node = record(ropeBackward, out, src);
+  if (node) {
+    node.s0 = c;
+    node.s1 = s;
+    node.n0 = offset;
+  }
+  return out;
+}
+
+function ropeBackward(node: Node): void {
+  const x = node.a!;
+  const [b, t, h, d] = x.shape as [number, number, number, number];
+  const g = node.out.grad!;
+  x.device.kernels.ropeBackward(g.ptr, node.s0!.ptr, node.s1!.ptr, gradOf(x).ptr, b * t, t, h, d, node.n0);
 }
 
 /** Softmax over the last dimension. */

@@ -44,6 +44,18 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor
 }
 
 /**
+ * x · wᵀ + bias with w stored (out, in), the layout of torch.nn.Linear (Llama-family checkpoints).
+ * x is (..., in); the result is (..., out).
+ */
+export function linearOutIn(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
+  if (w.ndim !== 2) throw new Error(`linearOutIn: weight must be 2-D (out, in), got ${formatShape(w.shape)}`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== w.shape[0])) {
+    throw new Error(`linearOutIn: bias shape ${formatShape(bias.shape)} does not match weight ${formatShape(w.shape)}; expected [${w.shape[0]}]`);
+  }
+  return gemm('linearOutIn', x, w, bias, false, true);
+}
+
+/**
  * A weight matrix rounded to bfloat16 for decoding: half the bytes of fp32 to stream per token,
  * and exactly the values a bf16-precision matmul multiplies. (k, n) as linearBf16 reads it.
  */

@@ -1,4 +1,4 @@
-import { testDevices } from '../backend/test-devices.ts';
-import { opsSuite } from './ops-suite.ts';
+import { testDevices } from '../backend/testing/devices.ts';
+import { opsSuite } from './testing/ops-suite.ts';
 
 for (const d of testDevices) opsSuite(d.name, d.make);

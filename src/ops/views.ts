@@ -1,10 +1,11 @@
 // View ops: reshape, permute/transpose, slice share storage with their input; contiguous copies a
 // strided view into a fresh row-major block. Gradients are always contiguous tensors shaped like
-// their tensor, so each backward maps the view's gradient back onto the base's layout.
+// their tensor, so each backward maps the view's gradient back onto the base's layout. writeSlice
+// is slice's in-place counterpart, for buffers filled piece by piece (the KV cache).
 
-import { gradOf, record, type Node } from '../autograd/tape.ts';
-import { empty, formatShape, shapeSize, viewOf, type Tensor } from '../tensor/tensor.ts';
-import { normAxis } from './check.ts';
+import { gradOf, isGradEnabled, record, type Node } from '../autograd/tape.ts';
+import { empty, formatShape, markWritten, shapeSize, viewOf, type Tensor } from '../tensor/tensor.ts';
+import { expectDtype, normAxis, sameDevice } from './check.ts';
 
 const scratchShape: number[] = [];
 const scratchStrides: number[] = [];
@@ -149,6 +150,44 @@ function sliceBackward(node: Node): void {
   const ga = gradOf(node.a!);
   const offset = node.n1 * ga.strides[node.n0]!;
   node.out.device.kernels.copyStrided(g.ptr, g.strides, ga.ptr + offset, ga.strides, g.shape, true);
+}
+
+/**
+ * Writes src into dst's elements start..start+len-1 along `dim` (len = src's size there; every
+ * other dimension equal), in place. It records no gradient — what is overwritten has none to give
+ * back — so it refuses tensors that need one: fill caches inside noGrad().
+ */
+export function writeSlice(dst: Tensor, dim: number, start: number, src: Tensor): void {
+  const dev = sameDevice('writeSlice', dst, src);
+  expectDtype('writeSlice', dst, 'float32', 'the destination');
+  expectDtype('writeSlice', src, 'float32', 'the source');
+  const d = normAxis('writeSlice', dim, dst.ndim);
+  let fits = src.ndim === dst.ndim;
+  for (let i = 0; fits && i < dst.ndim; i++) fits = i === d || src.shape[i] === dst.shape[i];
+  if (!fits) throw new Error(`writeSlice: source ${formatShape(src.shape)} must match the destination ${formatShape(dst.shape)} in every dimension but ${d}`);
+  const len = src.shape[d]!;
+  if (!Number.isInteger(start) || start < 0 || start + len > dst.shape[d]!) {
+    throw new Error(`writeSlice: positions [${start}, ${start + len}) do not fit dimension ${d} of size ${dst.shape[d]} (destination ${formatShape(dst.shape)})`);
+  }
+  if (isGradEnabled() && (src.requiresGrad || dst.requiresGrad)) {
+    throw new Error(`writeSlice: writes into ${formatShape(dst.shape)} in place without recording a gradient, but the ${src.requiresGrad ? 'source' : 'destination'} requires one; call it inside noGrad()`);
+  }
+  if (src.size === 0) return;
+  const at = dst.ptr + start * dst.strides[d]!;
+  if (src.storage === dst.storage && spansMeet(src, at, dst.strides)) throw new Error('writeSlice: the source overlaps the region it would be written to; pass a copy (clone) of it');
+  dev.kernels.copyStrided(src.ptr, src.strides, at, dst.strides, src.shape, false);
+  markWritten(dst.storage);
+}
+
+/** Whether src's memory span meets the span its shape covers at `at` with `strides` (conservative: spans, not elements). */
+function spansMeet(src: Tensor, at: number, strides: readonly number[]): boolean {
+  let srcEnd = src.ptr;
+  let dstEnd = at;
+  for (let i = 0; i < src.ndim; i++) {
+    srcEnd += (src.shape[i]! - 1) * src.strides[i]!;
+    dstEnd += (src.shape[i]! - 1) * strides[i]!;
+  }
+  return src.ptr <= dstEnd && at <= srcEnd;
 }
 
 /** t itself when already row-major, else a row-major copy. */

@@ -3,7 +3,7 @@
 // over the flat parameter block.
 
 import { FlatParameters } from '../nn/flat-parameters.ts';
-import type { Tensor } from '../tensor/tensor.ts';
+import { markWritten, type Tensor } from '../tensor/tensor.ts';
 
 export interface AdamWOptions {
   lr?: number;
@@ -48,6 +48,7 @@ export class AdamW {
       const o = group.offset;
       k.adamw(f.paramsPtr + o, f.gradsPtr + o, f.mPtr + o, f.vPtr + o, group.size, this.lr, this.beta1, this.beta2, this.eps, wd, bc1, bc2);
     }
+    markWritten(f.storage);
   }
 }
 
@@ -61,10 +62,29 @@ export function clipGradNorm(flat: FlatParameters, maxNorm: number): number {
   return norm;
 }
 
-/** Linear warmup to maxLr, then cosine decay to minLr at totalSteps (step counts from 0). */
-export function cosineLr(step: number, opts: { maxLr: number; minLr: number; warmup: number; totalSteps: number }): number {
+export interface CosineSchedule {
+  maxLr: number;
+  minLr: number;
+  warmup: number;
+  /** Steps at which the cosine reaches minLr (Infinity: only totalSeconds ends it). */
+  totalSteps: number;
+  /** Count the cosine's progress from step 0, not from the end of warmup (translation's schedule). */
+  decayFromStart?: boolean;
+  /** A time budget: the cosine also reaches minLr once elapsedSeconds does, whichever comes first. */
+  totalSeconds?: number;
+  elapsedSeconds?: number;
+}
+
+/**
+ * Linear warmup to maxLr, then cosine decay to minLr at totalSteps or totalSeconds (step counts
+ * from 0).
+ */
+export function cosineLr(step: number, opts: CosineSchedule): number {
   if (step < opts.warmup) return (opts.maxLr * (step + 1)) / opts.warmup;
   if (step >= opts.totalSteps) return opts.minLr;
-  const ratio = (step - opts.warmup) / Math.max(1, opts.totalSteps - opts.warmup);
+  const from = opts.decayFromStart ? 0 : opts.warmup;
+  const bySteps = Number.isFinite(opts.totalSteps) ? (step - from) / Math.max(1, opts.totalSteps - from) : 0;
+  const byTime = opts.totalSeconds ? (opts.elapsedSeconds ?? 0) / opts.totalSeconds : 0;
+  const ratio = Math.min(1, Math.max(bySteps, byTime));
   return opts.minLr + 0.5 * (1 + Math.cos(Math.PI * ratio)) * (opts.maxLr - opts.minLr);
 }

@@ -1,43 +1,16 @@
 // `genlab scaling fit | predict | verify`: fits the sweep's runs, predicts the loss of a larger
 // run with a bootstrap interval, and trains that run to measure the prediction error and the
-// ratio of its compute to the sweep's. Results are JSON files in the sweep folder (fit.json,
-// verify.json) plus the chart (plots.ts).
+// ratio of its compute to the sweep's. Results are JSON files in the sweep folder (results.ts:
+// fit.json, predictions.json, verify.json) plus the chart (plots.ts).
 
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { progressBar } from '../cli/progress.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
-import { bootstrapChinchilla, computeOptimal, fitChinchilla, fitComputeLaw, paretoFrontier, predictFromCompute, predictLoss, quantile, type ChinchillaParams, type ComputeLawParams } from './fit.ts';
-import { recordPrediction, writeScalingChart } from './plots.ts';
+import { writeJsonAtomic } from '../util/atomic.ts';
+import { progressBar } from '../util/progress.ts';
+import { bootstrapChinchilla, computeOptimal, fitChinchilla, fitComputeLaw, paretoFrontier, predictFromCompute, predictLoss, quantile, type ChinchillaParams } from './fit.ts';
+import { writeScalingChart } from './plots.ts';
+import { FIT_FILE, readFit, readVerifications, recordPrediction, VERIFY_FILE, type FitReport, type ParamKind, type Prediction, type Verification } from './results.ts';
 import { configFor, flopsPerToken, LADDER, parameterCounts, parseShape, shapeName, type Shape } from './shapes.ts';
 import { readRuns, readSweep, sweepData, trainRun, type RunRecord, type SweepState } from './sweep.ts';
-
-/** Which parameter count is N: all parameters (Hoffmann et al.) or non-embedding (Kaplan et al.). */
-export type ParamKind = 'total' | 'nonEmbedding';
-
-export interface FitReport {
-  format: 'genlab-scaling-fit';
-  createdAt: string;
-  paramKind: ParamKind;
-  runs: number;
-  chinchilla: ChinchillaParams & {
-    /** 95% bootstrap intervals (2.5th and 97.5th percentiles over resampled runs). */
-    ci: Record<keyof ChinchillaParams, [number, number]>;
-    rmseLog: number;
-    huberObjective: number;
-    starts: number;
-  };
-  /** Every bootstrap refit, for prediction intervals. */
-  bootstrap: ChinchillaParams[];
-  computeLaw: ComputeLawParams & { frontier: string[]; rmseLog: number } | null;
-  /** Median of C / (N·D) over the runs: the k in C = k·N·D (6 plus attention and head terms). */
-  flopsPerParamToken: number;
-  sweep: { totalFlops: number; largestRunFlops: number };
-  computeOptimal: { flops: number; n: number; d: number; loss: number }[];
-}
-
-export const FIT_FILE = 'fit.json';
-export const VERIFY_FILE = 'verify.json';
 
 const nOf = (r: RunRecord, kind: ParamKind): number => (kind === 'total' ? r.params.total : r.params.nonEmbedding);
 
@@ -67,18 +40,14 @@ export function fitRuns(runs: readonly RunRecord[], o: { paramKind?: ParamKind; 
 }
 
 export async function fitSweep(dir: string, o: { paramKind?: ParamKind; bootstrap?: number; seed?: number } = {}): Promise<FitReport> {
+  // The sweep first: a missing or mistyped folder is named as such, not as one with no runs.
+  const state = readSweep(dir);
   const runs = readRuns(dir);
   if (runs.length === 0) throw new Error(`${dir} has no finished runs yet; run: genlab scaling sweep --out ${dir}`);
   const report = fitRuns(runs, o);
   await writeJsonAtomic(path.join(dir, FIT_FILE), report);
-  await writeScalingChart(dir, readSweep(dir), runs, report, readVerifications(dir));
+  await writeScalingChart(dir, state, runs, report, readVerifications(dir));
   return report;
-}
-
-export function readFit(dir: string): FitReport {
-  const file = path.join(dir, FIT_FILE);
-  if (!fs.existsSync(file)) throw new Error(`${dir} has no ${FIT_FILE}; run: genlab scaling fit ${dir}`);
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as FitReport;
 }
 
 export interface TargetSpec {
@@ -87,23 +56,6 @@ export interface TargetSpec {
   tokens?: number;
   /** Or a compute budget: the ladder shape nearest the fit's compute-optimal N, trained for C FLOPs. */
   flops?: number;
-}
-
-export interface Prediction {
-  id: string;
-  shape: Shape;
-  steps: number;
-  tokens: number;
-  n: number;
-  params: { total: number; nonEmbedding: number };
-  flops: number;
-  loss: number;
-  /** 95% bootstrap interval of the prediction. */
-  interval: [number, number];
-  /** The L(C) law's prediction at the same compute (a compute-optimal model, not necessarily this one). */
-  lossFromCompute: number | null;
-  ratioToLargestRun: number;
-  ratioToSweep: number;
 }
 
 /**
@@ -148,20 +100,6 @@ export function predictTarget(state: SweepState, fit: FitReport, t: TargetSpec):
     ratioToLargestRun: flops / fit.sweep.largestRunFlops,
     ratioToSweep: flops / fit.sweep.totalFlops,
   };
-}
-
-export interface Verification {
-  prediction: Prediction;
-  run: RunRecord;
-  /** (predicted − measured) / measured. */
-  relativeError: number;
-  insideInterval: boolean;
-  fitParamKind: ParamKind;
-}
-
-export function readVerifications(dir: string): Verification[] {
-  const file = path.join(dir, VERIFY_FILE);
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { verifications: Verification[] }).verifications : [];
 }
 
 /** Predicts the target, trains it with the sweep's recipe (resumable), and records the error. */

@@ -148,3 +148,20 @@ test('five runs give no bootstrap: every resample that can be fitted is the swee
   assert.deepEqual(bootstrapChinchilla(five, fit, { samples: 20 }), []);
   assert.equal(bootstrapChinchilla(sweep(0.005, 4).slice(0, 7), fitChinchilla(sweep(0.005, 4).slice(0, 7)), { samples: 20 }).length, 20);
 });
+
+test('fitting a sweep folder that does not exist names the folder, not "no finished runs"', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { fitSweep } = await import('./analysis.ts');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'genlab-fit-'));
+  try {
+    const missing = path.join(tmp, 'no-such-sweep');
+    await assert.rejects(fitSweep(missing), (err: Error) => err.message.startsWith(`the sweep folder ${missing} does not exist;`) && !/no finished runs/.test(err.message));
+    await assert.rejects(fitSweep(tmp), /is not a sweep folder \(no sweep\.json\)/);
+    fs.writeFileSync(path.join(tmp, 'sweep.json'), JSON.stringify({ format: 'genlab-scaling-sweep', version: 1 }));
+    await assert.rejects(fitSweep(tmp), /has no finished runs yet; run: genlab scaling sweep --out/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});

@@ -1,29 +1,14 @@
 // The scaling chart: validation loss against training compute, one line per model size, with
 // the fitted L(C) frontier, the compute-optimal frontier implied by L(N, D), every predicted
 // target with its 95% interval, and the measured loss of each verified target. Written as
-// DIR/scaling.{svg,png,html} through report/charts.ts.
+// DIR/scaling.{svg,png,html} through util/charts.ts.
 
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeJsonAtomic } from '../io/atomic.ts';
-import { writeChart, type ChartOptions } from '../report/charts.ts';
+import { writeChart, type ChartOptions } from '../util/charts.ts';
 import { computeOptimal, predictFromCompute } from './fit.ts';
 import { shapeName } from './shapes.ts';
-import type { FitReport, Prediction, Verification } from './analysis.ts';
+import { readPredictions, type FitReport, type Prediction, type Verification } from './results.ts';
 import type { RunRecord, SweepState } from './sweep.ts';
-
-export const PREDICTIONS_FILE = 'predictions.json';
-
-export function readPredictions(dir: string): Prediction[] {
-  const file = path.join(dir, PREDICTIONS_FILE);
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { predictions: Prediction[] }).predictions : [];
-}
-
-export async function recordPrediction(dir: string, p: Prediction): Promise<void> {
-  const all = readPredictions(dir).filter((x) => x.id !== p.id);
-  all.push(p);
-  await writeJsonAtomic(path.join(dir, PREDICTIONS_FILE), { predictions: all });
-}
 
 const round = (x: number): number => Math.round(x * 1e4) / 1e4;
 

@@ -7,13 +7,13 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { progressBar } from '../cli/progress.ts';
 import { resolveSource } from '../data/corpus.ts';
 import { BatchLoader } from '../data/loader.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
 import { Gpt } from '../models/gpt.ts';
 import { prepareTrainingData, type TrainingData } from '../train/run.ts';
 import { evaluate, trainLoop } from '../train/trainer.ts';
+import { writeJsonAtomic } from '../util/atomic.ts';
+import { progressBar } from '../util/progress.ts';
 import { planGrid, planSweep, type PlannedRun } from './plan.ts';
 import { configFor, flopsPerToken, LADDER, parameterCounts, parseShape, shapeName, type Shape } from './shapes.ts';
 
@@ -83,6 +83,7 @@ export const RUNS_FILE = 'runs.json';
 
 export function readSweep(dir: string): SweepState {
   const file = path.join(dir, SWEEP_FILE);
+  if (!fs.existsSync(dir)) throw new Error(`the sweep folder ${dir} does not exist; check the path, or start a sweep there with: genlab scaling sweep --out ${dir}`);
   if (!fs.existsSync(file)) throw new Error(`${dir} is not a sweep folder (no ${SWEEP_FILE}); start one with: genlab scaling sweep --out ${dir}`);
   const s = JSON.parse(fs.readFileSync(file, 'utf8')) as SweepState;
   if (s.format !== 'genlab-scaling-sweep' || s.version !== 1) throw new Error(`${file} is not a genlab sweep file (format ${JSON.stringify(s.format)})`);

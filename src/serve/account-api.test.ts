@@ -11,25 +11,12 @@ import { lowConfidenceSpans } from '../account/confidence.ts';
 import { generate, scoreIds } from '../generate/generate.ts';
 import { DEFAULT_WATERMARK, detectWatermark } from '../generate/watermark.ts';
 import { resolveWatermarkKey, watermarkKeyFromEnv } from './account-routes.ts';
-import { sotuTexts, sseData, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
-import { makeTrainedTinyModel } from './test-trained-model.ts';
+import { sotuTexts, sseData, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
+import { makeTrainedTinyModel } from './testing/trained-model.ts';
+import type { Detection, ErrorBody } from './wire.ts';
 
 const KEY = 2_654_435_761;
 const PROMPT = 'The Congress of the United States';
-
-interface Detection {
-  tokens: number;
-  scored: number;
-  green: number;
-  z: number;
-  p_value: number;
-  p_exact: number;
-  flagged: boolean;
-}
-
-interface ApiErrorBody {
-  error: { message: string; param: string | null; code: string | null };
-}
 
 const fullEntropy = (row: { top: { logprob: number }[] }): number => -row.top.reduce((s, a) => s + Math.exp(a.logprob) * a.logprob, 0);
 
@@ -38,7 +25,7 @@ describe('watermark, detection, entropy and low-confidence spans in the API', ()
   let srv: TestServer;
 
   before(async () => {
-    // Trained for a moment: a random model's text does not re-encode to its tokens (see test-trained-model.ts).
+    // Trained for a moment: a random model's text does not re-encode to its tokens (see testing/trained-model.ts).
     tiny = await makeTrainedTinyModel();
     srv = await startTestServer(tiny.lm, tiny.dir, { watermarkKey: KEY });
   });
@@ -130,12 +117,12 @@ describe('watermark, detection, entropy and low-confidence spans in the API', ()
     for (const [url, body, param, code] of cases) {
       const res = await post(url, body);
       assert.equal(res.status, 400, `${url} ${JSON.stringify(body)}`);
-      const err = ((await res.json()) as ApiErrorBody).error;
+      const err = ((await res.json()) as ErrorBody).error;
       assert.equal(err.param, param, `${url} ${JSON.stringify(body)}: ${err.message}`);
       assert.equal(err.code, code, err.message);
       assert.ok(err.message.includes(param), err.message);
     }
-    const gamma = (await (await post('/api/autocomplete', { context: 'a', watermark: { gamma: 2 } })).json()) as ApiErrorBody;
+    const gamma = (await (await post('/api/autocomplete', { context: 'a', watermark: { gamma: 2 } })).json()) as ErrorBody;
     assert.match(gamma.error.message, /between 0 and 1/);
     // false and null mean no watermark.
     for (const off of [false, null]) {

@@ -10,16 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { closeBrowserTest, launchChromium, openApp, type AppPage } from './test-chromium.ts';
-import { ARTIFACTS, buildWebApp, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
-import { makeTrainedTinyModel } from './test-trained-model.ts';
+import { closeBrowserTest, launchChromium, openApp, type AppPage } from './testing/chromium.ts';
+import { ARTIFACTS, buildWebApp, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
+import { makeTrainedTinyModel } from './testing/trained-model.ts';
+import type { Analysis } from './wire.ts';
 
 const HUMAN = 'The Congress of the United States shall assemble at least once in every year, and such meeting shall be on the first Monday in December.';
-
-interface Analysis {
-  tokens: { text: string; prob: number | null; entropy: number | null }[];
-  low_confidence_spans: { first_token: number; end_token: number }[];
-}
 
 describe('low-confidence spans and the watermark in the web app', () => {
   let tiny: TinyModel;

@@ -9,6 +9,7 @@ import { DEFAULT_WATERMARK, detectWatermark, watermarkParams, type WatermarkOpti
 import type { ServeLimits } from './limits.ts';
 import type { ModelRegistry } from './models.ts';
 import { detectSchema } from './schemas.ts';
+import type { ConfidenceSpan, DetectRequest, Detection, WatermarkRequest } from './wire.ts';
 
 export const WATERMARK_KEY_ENV = 'GENLAB_WATERMARK_KEY';
 
@@ -16,7 +17,7 @@ export const WATERMARK_KEY_ENV = 'GENLAB_WATERMARK_KEY';
 export const LOW_CONFIDENCE_PROBABILITY = 0.1;
 
 /** The `watermark` field of a request, as the schema admits it. */
-export type WatermarkField = boolean | { gamma?: number; delta?: number } | null | undefined;
+export type WatermarkField = WatermarkRequest | undefined;
 
 export interface RequestWatermark {
   /** What generateStream takes. */
@@ -52,20 +53,10 @@ export function requestWatermark(field: WatermarkField, key: number): RequestWat
   return { options: { gamma, delta, key }, echo: { gamma, delta } };
 }
 
-export interface SpanJson {
-  start: number;
-  end: number;
-  first_token: number;
-  end_token: number;
-  text: string;
-  min_probability: number;
-  max_entropy: number | null;
-}
-
 /** An analysis's low-confidence spans in the API's snake_case (offsets in UTF-16 units of the text). */
-export function confidenceSpans(tokens: readonly { text: string; logprob: number | null; entropy: number | null }[]): SpanJson[] {
+export function confidenceSpans(tokens: readonly { text: string; logprob: number | null; entropy: number | null }[]): ConfidenceSpan[] {
   const pieces: ScoredPiece[] = tokens.map((t) => ({ text: t.text, logprob: t.logprob, ...(t.entropy !== null ? { entropy: t.entropy } : {}) }));
-  return lowConfidenceSpans(pieces, { maxProbability: LOW_CONFIDENCE_PROBABILITY }).map((s) => ({
+  return lowConfidenceSpans(pieces, { maxProbability: LOW_CONFIDENCE_PROBABILITY }).map((s): ConfidenceSpan => ({
     start: s.start,
     end: s.end,
     first_token: s.firstToken,
@@ -76,16 +67,10 @@ export function confidenceSpans(tokens: readonly { text: string; logprob: number
   }));
 }
 
-interface DetectBody {
-  text: string;
-  model?: string;
-  gamma?: number | null;
-}
-
 export function registerAccountRoutes(app: FastifyInstance, models: ModelRegistry, limits: ServeLimits, key: number): void {
   // Detection needs only the tokenizer and the key, not the model: it does not wait in the queue.
-  app.post('/api/detect', { schema: { body: detectSchema(limits) } }, async (req) => {
-    const body = req.body as DetectBody;
+  app.post('/api/detect', { schema: { body: detectSchema(limits) } }, async (req): Promise<Detection> => {
+    const body = req.body as DetectRequest;
     const served = models.get(body.model);
     const ids = served.lm.tokenizer.encode(body.text, { allowSpecial: false });
     const d = detectWatermark(ids, { gamma: body.gamma ?? DEFAULT_WATERMARK.gamma, key });

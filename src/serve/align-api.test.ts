@@ -9,25 +9,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
+import type { RunRecord } from '../record/run-record.ts';
 import { generate } from '../generate/generate.ts';
 import { RewardModel, saveRewardModel, loadRewardModel, scoreCompletions, trainRewardModel } from '../align/reward-model.ts';
 import { tokenizePairs } from '../align/preferences.ts';
 import { Gpt } from '../models/gpt.ts';
 import { serveCommand } from './index.ts';
-import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
+import type { AlignRun } from './wire.ts';
 
 const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
-interface RunView {
-  id: string;
-  status: string;
-  model: string | null;
-  steps: number;
-  step: number;
-  points: { step: number; loss: number; margin: number; accuracy: number }[];
-  error: string | null;
-  dir: string | null;
-}
 
 const PROMPTS = ['The Congress', 'Our nation', 'We the people', 'In this year', 'The people of', 'Fellow citizens'];
 
@@ -73,20 +64,22 @@ describe('alignment and reward models in the server', () => {
     const baseBefore = await analyze('tiny');
     const start = await post('/api/align', { steps: 12, lr: 0.005, beta: 0.1, seed: 3 });
     assert.equal(start.status, 202);
-    const run = (await start.json()) as RunView;
+    const run = (await start.json()) as AlignRun;
     assert.equal(run.steps, 12);
+    // The settings use the request's field names, with the defaults filled in.
+    assert.deepEqual(run.settings, { steps: 12, beta: 0.1, lr: 0.005, lora_r: 8, lora_alpha: 16, batch: 8, sft_weight: 0, ratings: true, seed: 3 });
     const again = await post('/api/align', {});
     assert.equal(again.status, 409, 'one run at a time');
 
     // The server keeps answering while the run trains.
     let answered = 0;
-    let view: RunView = run;
+    let view: AlignRun = run;
     const deadline = Date.now() + 60_000;
     while (view.status !== 'done' && view.status !== 'failed' && Date.now() < deadline) {
       const s = await post('/api/autocomplete', { context: 'The Congress', length: 4, n: 1, seed: answered });
       assert.equal(s.status, 200);
       answered++;
-      view = (await (await fetch(`${srv.url}/api/align/${run.id}`)).json()) as RunView;
+      view = (await (await fetch(`${srv.url}/api/align/${run.id}`)).json()) as AlignRun;
     }
     assert.equal(view.status, 'done', view.error ?? 'timed out');
     assert.ok(answered >= 1);
@@ -94,14 +87,25 @@ describe('alignment and reward models in the server', () => {
     // Step 1 sees the policy equal to the reference: the DPO loss is exactly log 2 there.
     assert.ok(Math.abs(view.points[0]!.loss - Math.LN2) < 1e-4, `first loss ${view.points[0]!.loss}`);
     assert.ok(view.points.at(-1)!.margin > 0, 'the reward margin grew');
-    const since = (await (await fetch(`${srv.url}/api/align/${run.id}?since=10`)).json()) as RunView;
+    const since = (await (await fetch(`${srv.url}/api/align/${run.id}?since=10`)).json()) as AlignRun;
     assert.deepEqual(since.points.map((p) => p.step), [11, 12]);
 
     const models = (await (await fetch(srv.url + '/v1/models')).json()) as { data: { id: string; parent: string | null }[] };
     const served = models.data.find((m) => m.id === view.model);
     assert.deepEqual(served, { ...served!, parent: 'tiny' });
-    assert.ok(existsSync(path.join(view.dir!, 'adapter_config.json')) && existsSync(path.join(view.dir!, 'adapter_model.safetensors')));
-    const log = (await readFile(path.join(view.dir!, 'align-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    // The runs folder (outside the server's working directory) is shown by name only, never as an absolute path.
+    assert.equal(view.dir, run.id);
+    const runDir = path.join(tmp, 'runs', view.dir!);
+    assert.ok(existsSync(path.join(runDir, 'adapter_config.json')) && existsSync(path.join(runDir, 'adapter_model.safetensors')));
+    // The run record comes from the same writer as the CLI's: lineage, data hash, compute, energy.
+    const record = JSON.parse(await readFile(path.join(runDir, 'run.json'), 'utf8')) as RunRecord;
+    assert.deepEqual([record.genlab.kind, record.parent.model!.name, record.parent.model!.runRecordSha256], ['alignment', 'tiny', null], 'the tiny base has no run record of its own');
+    assert.equal(record.data!.sources[0]!.kind, 'preference-pairs');
+    assert.match(record.data!.sources[0]!.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(record.training.steps, 12);
+    assert.ok(record.training.trainingFlops > 0 && record.training.wallSeconds > 0 && record.energy.kWh > 0 && record.emissions.gCO2e > 0);
+    assert.match(record.energy.note, /whole server process/);
+    const log = (await readFile(path.join(runDir, 'align-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     assert.equal(log.filter((l) => l.type === 'step').length, 12);
 
     // The adapter changes the aligned model's probabilities and leaves the base's as they were.
@@ -115,13 +119,13 @@ describe('alignment and reward models in the server', () => {
     assert.ok((await chosenLp(view.model!)) > (await chosenLp('tiny')), 'the chosen completion became more likely');
 
     // A run can be cancelled; it stops after its current step and serves nothing.
-    const long = (await (await post('/api/align', { steps: 5000 })).json()) as RunView;
+    const long = (await (await post('/api/align', { steps: 5000 })).json()) as AlignRun;
     const cancelled = await post(`/api/align/${long.id}/cancel`, {});
     assert.equal(cancelled.status, 200);
-    let c: RunView = long;
+    let c: AlignRun = long;
     for (let i = 0; i < 200 && c.status !== 'cancelled'; i++) {
       await new Promise((r) => setTimeout(r, 25));
-      c = (await (await fetch(`${srv.url}/api/align/${long.id}`)).json()) as RunView;
+      c = (await (await fetch(`${srv.url}/api/align/${long.id}`)).json()) as AlignRun;
     }
     assert.equal(c.status, 'cancelled');
     assert.equal(c.model, null);
@@ -129,7 +133,7 @@ describe('alignment and reward models in the server', () => {
     assert.equal((await fetch(`${srv.url}/api/align/nope`)).status, 404);
 
     // `serve --adapter name=DIR` serves the same adapter from its folder: same outputs.
-    const other = await serveCommand({ model: tiny.dir, adapters: [{ name: 'aligned', dir: view.dir! }], port: 0, db: path.join(tmp, 'other.sqlite'), webRoot: null });
+    const other = await serveCommand({ model: tiny.dir, adapters: [{ name: 'aligned', dir: runDir }], port: 0, db: path.join(tmp, 'other.sqlite'), webRoot: null });
     try {
       const ids = ((await (await fetch(other.url + '/v1/models')).json()) as { data: { id: string; parent: string | null }[] }).data.map((m) => [m.id, m.parent]);
       assert.deepEqual(ids, [['tiny', null], ['aligned', 'tiny']]);
@@ -160,7 +164,8 @@ describe('alignment and reward models in the server', () => {
     const reward = await loadRewardModel(rmDir);
     const withRm = await startTestServer(tiny.lm, tiny.dir, { rewardModel: reward });
     try {
-      const scored = (await (await fetch(withRm.url + '/api/reward', json({ prompt: 'Our nation', completions: [' the nation', ' qz vk'] }))).json()) as { data: { reward: number }[] };
+      const scored = (await (await fetch(withRm.url + '/api/reward', json({ prompt: 'Our nation', completions: [' the nation', ' qz vk'] }))).json()) as { model: string; data: { reward: number }[] };
+      assert.equal(scored.model, 'rm', 'the reward model is named by its folder, not its absolute path');
       const local = scoreCompletions(reward, 'Our nation', [' the nation', ' qz vk']);
       assert.deepEqual(scored.data.map((d) => d.reward), local);
       assert.ok(local[0]! > local[1]!, `the reward model prefers the chosen style: ${local}`);

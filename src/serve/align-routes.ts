@@ -12,14 +12,15 @@ import { scoreCompletions, type LoadedRewardModel } from '../align/reward-model.
 import type { AlignmentRuns, AlignRun } from './align-runs.ts';
 import { ApiError } from './errors.ts';
 import type { ServeLimits } from './limits.ts';
+import { bodySchema } from './schemas.ts';
+import { shownPath, withoutWorkingDir } from './shown-path.ts';
+import type { AlignRequest, AlignRun as AlignRunView, AlignSummary } from './wire.ts';
 
 const int = (min: number, max: number): Record<string, unknown> => ({ type: 'integer', minimum: min, maximum: max, description: `an integer from ${min} to ${max}` });
 const num = (min: number, max: number): Record<string, unknown> => ({ type: 'number', minimum: min, maximum: max, description: `a number from ${min} to ${max}` });
 
-const startSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
+const startSchema = bodySchema<AlignRequest>()(
+  {
     model: { type: 'string', minLength: 1, maxLength: 256, description: 'a plain model id from GET /v1/models' },
     steps: int(1, 5000),
     beta: num(0.001, 10),
@@ -31,10 +32,12 @@ const startSchema = {
     ratings: { type: 'boolean', description: 'true or false' },
     seed: int(0, 2 ** 31 - 1),
   },
-};
+  [],
+);
 
-/** A run as the API shows it; `since` drops the points before that step. */
-export function runView(r: AlignRun, since = 0): Record<string, unknown> {
+/** A run as the API shows it (its folder relative to the server's, never absolute); `since` drops the points before that step. */
+export function runView(r: AlignRun, since = 0): AlignRunView {
+  const s = r.settings;
   return {
     object: 'align.run',
     id: r.id,
@@ -43,42 +46,42 @@ export function runView(r: AlignRun, since = 0): Record<string, unknown> {
     model: r.model,
     created_at: r.createdAt,
     finished_at: r.finishedAt,
-    settings: r.settings,
+    settings: { steps: s.steps, beta: s.beta, lr: s.lr, lora_r: s.loraR, lora_alpha: s.loraAlpha, batch: s.batch, sft_weight: s.sftWeight, ratings: s.ratings, seed: s.seed },
     pairs: r.pairs,
     steps: r.steps,
     step: r.step,
     points: since > 0 ? r.points.filter((p) => p.step > since) : r.points,
     events: r.events,
     eval: r.eval,
-    error: r.error,
-    dir: r.dir,
+    error: r.error === null ? null : withoutWorkingDir(r.error),
+    dir: r.dir === null ? null : shownPath(r.dir),
   };
 }
 
 export function registerAlignRoutes(app: FastifyInstance, runs: AlignmentRuns, reward: LoadedRewardModel | null, limits: ServeLimits): void {
-  app.get('/api/align', async () => {
+  app.get('/api/align', async (): Promise<AlignSummary> => {
     const c = runs.pairCounts();
     return {
       object: 'align.summary',
       pairs: { preferences: c.preferences, from_ratings: c.fromRatings, total: c.preferences + c.fromRatings },
       active: runs.active()?.id ?? null,
-      runs: runs.list().map((r) => ({ ...runView(r), points: r.points.slice(-1) })),
+      runs: runs.list().map((r): AlignRunView => ({ ...runView(r), points: r.points.slice(-1) })),
     };
   });
 
   app.post('/api/align', { schema: { body: startSchema } }, async (req, reply) => {
-    const b = (req.body ?? {}) as Record<string, unknown>;
+    const b = (req.body ?? {}) as AlignRequest;
     const run = runs.start({
-      ...(b['model'] !== undefined ? { model: b['model'] as string } : {}),
-      ...(b['steps'] !== undefined ? { steps: b['steps'] as number } : {}),
-      ...(b['beta'] !== undefined ? { beta: b['beta'] as number } : {}),
-      ...(b['lr'] !== undefined ? { lr: b['lr'] as number } : {}),
-      ...(b['lora_r'] !== undefined ? { loraR: b['lora_r'] as number } : {}),
-      ...(b['lora_alpha'] !== undefined ? { loraAlpha: b['lora_alpha'] as number } : {}),
-      ...(b['batch'] !== undefined ? { batch: b['batch'] as number } : {}),
-      ...(b['sft_weight'] !== undefined ? { sftWeight: b['sft_weight'] as number } : {}),
-      ...(b['ratings'] !== undefined ? { ratings: b['ratings'] as boolean } : {}),
-      ...(b['seed'] !== undefined ? { seed: b['seed'] as number } : {}),
+      ...(b.model !== undefined ? { model: b.model } : {}),
+      ...(b.steps !== undefined ? { steps: b.steps } : {}),
+      ...(b.beta !== undefined ? { beta: b.beta } : {}),
+      ...(b.lr !== undefined ? { lr: b.lr } : {}),
+      ...(b.lora_r !== undefined ? { loraR: b.lora_r } : {}),
+      ...(b.lora_alpha !== undefined ? { loraAlpha: b.lora_alpha } : {}),
+      ...(b.batch !== undefined ? { batch: b.batch } : {}),
+      ...(b.sft_weight !== undefined ? { sftWeight: b.sft_weight } : {}),
+      ...(b.ratings !== undefined ? { ratings: b.ratings } : {}),
+      ...(b.seed !== undefined ? { seed: b.seed } : {}),
     });
     reply.code(202);
     return runView(run);
@@ -112,7 +115,7 @@ export function registerAlignRoutes(app: FastifyInstance, runs: AlignmentRuns, r
       if (!reward) throw new ApiError(404, 'This server has no reward model; start it with --reward-model DIR (train one with `genlab reward train`).', null, 'no_reward_model');
       const b = req.body as { prompt?: string; completions: string[] };
       const rewards = scoreCompletions(reward, b.prompt ?? '', b.completions);
-      return { object: 'reward.list', model: reward.dir, data: b.completions.map((c, i) => ({ index: i, completion: c, reward: rewards[i] })) };
+      return { object: 'reward.list', model: shownPath(reward.dir), data: b.completions.map((c, i) => ({ index: i, completion: c, reward: rewards[i] })) };
     },
   );
 }

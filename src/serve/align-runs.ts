@@ -7,16 +7,20 @@
 
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { referenceLogprobs, trainDpo, type ReferencedPair } from '../align/dpo.ts';
+import { parentRef, RunRecorder } from '../record/record-writer.ts';
+import type { ParentRef } from '../record/run-record.ts';
+import { dpoFlopsMethod, referenceFlops, referenceLogprobs, trainDpo, type ReferencedPair } from '../align/dpo.ts';
 import type { LoopEvent } from '../align/pair-loop.ts';
 import { splitPairs, tokenizePairs, type SourcedPair, type TokenizedPair } from '../align/preferences.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
+import { preferenceDataFacts } from '../align/run-facts.ts';
+import { forwardFlopsPerToken } from '../models/flops.ts';
 import { saveAdapter } from '../io/peft.ts';
 import { freezeBase, LoraAdapter } from '../nn/lora.ts';
 import { ApiError } from './errors.ts';
 import type { FeedbackStore } from './feedback-store.ts';
 import type { ModelRegistry } from './models.ts';
 import type { GenerationQueue } from './queue.ts';
+import type { AlignPoint, AlignStatus } from './wire.ts';
 
 export interface AlignRunRequest {
   /** A plain served model (default: the first). */
@@ -33,20 +37,9 @@ export interface AlignRunRequest {
   seed?: number;
 }
 
-export interface AlignPoint {
-  step: number;
-  loss: number;
-  margin: number;
-  accuracy: number;
-  chosen: number;
-  rejected: number;
-}
-
-export type AlignState = 'preparing' | 'running' | 'saving' | 'done' | 'failed' | 'cancelled';
-
 export interface AlignRun {
   id: string;
-  status: AlignState;
+  status: AlignStatus;
   base: string;
   /** The served id of the result, once done. */
   model: string | null;
@@ -173,6 +166,7 @@ export class AlignmentRuns {
     const queue = this.models.baseQueue(base.id);
     const onQueue = <T>(fn: () => T): Promise<T> => runWhenFree(queue, signal, fn);
     const s = run.settings;
+    const recorder = RunRecorder.start();
     try {
       // Bad pairs (empty or identical completions) are skipped, not fatal: app feedback is messy.
       const tokenized: TokenizedPair[] = [];
@@ -185,7 +179,8 @@ export class AlignmentRuns {
         }
       }
       if (tokenized.length < MIN_PAIRS) throw new Error(`only ${tokenized.length} usable pair(s) after skipping ${run.pairs.skipped} (empty or identical completions)`);
-      const { train, val } = splitPairs(tokenized, 0.1, s.seed);
+      const valFraction = 0.1;
+      const { train, val } = splitPairs(tokenized, valFraction, s.seed);
       run.pairs.train = train.length;
       run.pairs.val = val.length;
       const pad = tokenizer.eotId ?? 0;
@@ -230,14 +225,28 @@ export class AlignmentRuns {
       run.status = 'saving';
       run.eval = result.eval;
       await saveAdapter(dir, adapter, { ...(base.dir ? { baseModel: path.resolve(base.dir) } : {}) });
-      await writeJsonAtomic(path.join(dir, 'run.json'), {
-        genlab: { version: '0.1.0', kind: 'dpo-lora' },
-        createdAt: run.createdAt,
-        parent: { model: base.dir ? path.resolve(base.dir) : base.id },
-        data: { source: 'feedback database', pairs: run.pairs },
-        hyperparameters: { ...s, lora: adapter.config },
-        training: { steps: result.steps, seconds: result.seconds, last: result.last, events: run.events },
-        evaluation: { after: result.eval },
+      const refFlops = referenceFlops(model.config, train, pad) + referenceFlops(model.config, val, pad);
+      const parent: ParentRef = base.dir ? await parentRef(base.dir, base.id) : { path: null, name: base.id, runRecordSha256: null, record: (base.lm as { runRecord?: Record<string, unknown> | null }).runRecord ?? null };
+      await recorder.write(dir, {
+        kind: 'alignment',
+        method: `DPO with LoRA (r ${s.loraR}, α ${s.loraAlpha}, on c_attn, c_proj, c_fc), started from the app's Align tab`,
+        command: `POST /api/align ${JSON.stringify({ model: base.id, ...s })} on genlab serve (the app's Align tab)`,
+        parent: { model: parent },
+        data: preferenceDataFacts({ name: 'app feedback', path: this.store.file === ':memory:' ? null : path.resolve(this.store.file), raw, train, val, valFraction, seed: s.seed }),
+        config: model.config,
+        hyperparameters: { ...s, valFraction, lora: adapter.config },
+        seeds: { init: s.seed, dataOrder: s.seed, validationSplit: s.seed },
+        parameters: { trainable: adapter.numParameters(), total: model.numParameters() + adapter.numParameters() },
+        training: { steps: result.steps, tokensSeen: result.tokens, trainingFlops: result.flops + refFlops, trainSeconds: result.seconds, referenceFlops: refFlops, skippedSteps: result.skipped, last: result.last, events: run.events },
+        compute: {
+          method: dpoFlopsMethod(true),
+          forwardFlopsPerToken: forwardFlopsPerToken(model.config, model.config.nPositions),
+        },
+        device: { name: model.device.name, threads: model.device.threads },
+        evaluations: result.eval ? [{ name: 'preference-pairs', data: `${val.length} held-out pairs of the app feedback`, metrics: result.eval, createdAt: new Date().toISOString(), command: 'measured by the Align tab at the end of the run: DPO loss, reward accuracy and margin of the held-out pairs' }] : [],
+        energyNote: 'the whole server process while the run lasted, so requests it answered meanwhile are included (an upper bound for the run)',
+        mitigations: ['the reference log-probabilities were computed once before training', `LoRA: ${adapter.numParameters().toLocaleString('en-US')} trainable parameters; the reference is the served base with the adapter detached, not a second copy`],
+        files: { log: 'align-log.jsonl', adapter: 'adapter_model.safetensors' },
       });
       let name = `${base.id}+dpo-${this.counter}`;
       for (let i = 2; this.models.has(name); i++) name = `${base.id}+dpo-${this.counter}-${i}`;
@@ -252,6 +261,7 @@ export class AlignmentRuns {
         run.error = (err as Error).message;
       }
     } finally {
+      recorder.stop();
       run.finishedAt = new Date().toISOString();
     }
   }

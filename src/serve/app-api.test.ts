@@ -9,15 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { scoreText } from '../generate/generate.ts';
 import { scoreIds } from './scoring.ts';
-import { makeTinyModel, sseData, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+import { makeTinyModel, sseData, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
+import type { AutocompleteResponse } from './wire.ts';
 
 const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-
-interface Suggestions {
-  context_tokens: number;
-  truncated: boolean;
-  suggestions: { index: number; text: string; finish_reason: string; tokens: number }[];
-}
 
 describe('app endpoints and server rules', () => {
   let tiny: TinyModel;
@@ -42,7 +37,7 @@ describe('app endpoints and server rules', () => {
     const req = { context: 'The Congress of the United States', length: 12, seed: 21 };
     const res = await post('/api/autocomplete', req);
     assert.equal(res.status, 200);
-    const body = (await res.json()) as Suggestions;
+    const body = (await res.json()) as AutocompleteResponse;
     assert.equal(body.suggestions.length, 3);
     assert.ok(body.suggestions.every((s) => s.tokens >= 1 && s.tokens <= 12));
     const streamed = await post('/api/autocomplete', { ...req, stream: true });
@@ -60,8 +55,8 @@ describe('app endpoints and server rules', () => {
 
   it('autocomplete after a typed space continues the word-level text without a doubled space', async () => {
     const base = { length: 10, seed: 3, n: 3 };
-    const spaced = (await (await post('/api/autocomplete', { ...base, context: 'We the people ' })).json()) as Suggestions;
-    const plain = (await (await post('/api/autocomplete', { ...base, context: 'We the people' })).json()) as Suggestions;
+    const spaced = (await (await post('/api/autocomplete', { ...base, context: 'We the people ' })).json()) as AutocompleteResponse;
+    const plain = (await (await post('/api/autocomplete', { ...base, context: 'We the people' })).json()) as AutocompleteResponse;
     assert.deepEqual(
       spaced.suggestions.map((s) => s.text),
       plain.suggestions.map((s) => (s.text.startsWith(' ') ? s.text.slice(1) : s.text)),
@@ -71,7 +66,7 @@ describe('app endpoints and server rules', () => {
   it('autocomplete reads the end of a context longer than the model', async () => {
     const res = await post('/api/autocomplete', { context: 'and the people of the Union '.repeat(60), length: 8, n: 1 });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as Suggestions;
+    const body = (await res.json()) as AutocompleteResponse;
     assert.equal(body.truncated, true);
     assert.equal(body.context_tokens, 128 - 8);
   });

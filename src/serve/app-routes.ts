@@ -4,37 +4,19 @@
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { generateStream } from '../generate/generate.ts';
+import { generationDefaults } from '../generate/generation-defaults.ts';
 import { DEFAULT_WATERMARK } from '../generate/watermark.ts';
-import { confidenceSpans, requestWatermark, type WatermarkField } from './account-routes.ts';
+import { confidenceSpans, requestWatermark } from './account-routes.ts';
 import { ChoiceAccumulator } from './choices.ts';
 import { badRequest } from './errors.ts';
-import type { FeedbackInput, FeedbackStore } from './feedback-store.ts';
+import type { FeedbackStore } from './feedback-store.ts';
 import { streamTo, withScope } from './http.ts';
 import type { ServeLimits } from './limits.ts';
 import type { ModelRegistry } from './models.ts';
 import { newId, samplingOptions, stopList } from './openai-routes.ts';
 import { analyzeSchema, autocompleteSchema, feedbackSchema } from './schemas.ts';
 import { scoreIdsWindowed } from './scoring.ts';
-
-interface AutocompleteBody {
-  context: string;
-  model?: string;
-  length?: number | null;
-  temperature?: number | null;
-  top_k?: number | null;
-  top_p?: number | null;
-  n?: number | null;
-  seed?: number | null;
-  stop?: string | string[] | null;
-  stream?: boolean | null;
-  watermark?: WatermarkField;
-}
-
-interface AnalyzeBody {
-  text: string;
-  model?: string;
-  top_k?: number | null;
-}
+import type { Alternative, AnalyzedToken, AnalyzeRequest, Analysis, AutocompleteHead, AutocompleteRequest, AutocompleteResponse, FeedbackCreated, FeedbackRequest, FeedbackStats, SuggestEvent } from './wire.ts';
 
 /** Analysis reads texts up to this many model contexts long. */
 const ANALYZE_WINDOWS = 8;
@@ -58,10 +40,10 @@ class SpaceJoin {
 }
 
 export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, store: FeedbackStore, limits: ServeLimits, watermarkKey = DEFAULT_WATERMARK.key): void {
-  app.post('/api/autocomplete', { schema: { body: autocompleteSchema(limits) } }, async (req, reply) => autocomplete(req.body as AutocompleteBody, reply, models, limits, watermarkKey));
+  app.post('/api/autocomplete', { schema: { body: autocompleteSchema(limits) } }, async (req, reply) => autocomplete(req.body as AutocompleteRequest, reply, models, limits, watermarkKey));
 
   app.post('/api/analyze', { schema: { body: analyzeSchema(limits) } }, async (req, reply) => {
-    const body = req.body as AnalyzeBody;
+    const body = req.body as AnalyzeRequest;
     const served = models.get(body.model);
     const { tokenizer } = served.lm;
     const ids = tokenizer.encode(body.text, { allowSpecial: false });
@@ -72,7 +54,7 @@ export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, s
     const topK = body.top_k ?? 5;
     const fits = ids.length + (tokenizer.eotId === null ? 0 : 1) <= served.contextLength;
     return withScope(reply, limits.requestTimeoutMs, (scope) =>
-      served.queue.run(scope.signal, async () => {
+      served.queue.run(scope.signal, async (): Promise<Analysis> => {
         scope.check();
         // One pass when the text fits the context, else overlapping windows (see scoreIdsWindowed).
         const pieces = tokenizer.tokenPieces(ids);
@@ -88,14 +70,14 @@ export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, s
           object: 'analysis',
           model: served.id,
           windowed: !fits,
-          tokens: tokens.map((t) => ({
+          tokens: tokens.map((t): AnalyzedToken => ({
             id: t.id,
             text: t.text,
             offset: t.offset,
             logprob: t.logprob,
             prob: t.logprob === null ? null : Math.exp(t.logprob),
             entropy: t.entropy,
-            top: t.top.map((a) => ({ id: a.id, text: a.text, logprob: a.logprob, prob: Math.exp(a.logprob) })),
+            top: t.top.map((a): Alternative => ({ id: a.id, text: a.text, logprob: a.logprob, prob: Math.exp(a.logprob) })),
           })),
           total_logprob: sum,
           perplexity: known.length > 0 ? Math.exp(-sum / known.length) : null,
@@ -106,16 +88,16 @@ export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, s
   });
 
   app.post('/api/feedback', { schema: { body: feedbackSchema(limits) } }, async (req, reply) => {
-    const body = req.body as FeedbackInput;
+    const body = req.body as FeedbackRequest;
     if (body.kind === 'preference' && body.chosen === body.rejected) {
       throw badRequest("'rejected' is the same text as 'chosen'; a preference needs two different completions.", 'rejected', 'invalid_value');
     }
     const id = store.add(body);
     reply.code(201);
-    return { id, object: 'feedback', kind: body.kind };
+    return { id, object: 'feedback', kind: body.kind } satisfies FeedbackCreated;
   });
 
-  app.get('/api/feedback/stats', async () => ({ object: 'feedback.stats', ...store.count() }));
+  app.get('/api/feedback/stats', async (): Promise<FeedbackStats> => ({ object: 'feedback.stats', ...store.count() }));
 
   app.get(
     '/api/feedback/export',
@@ -144,7 +126,7 @@ export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, s
   );
 }
 
-async function autocomplete(body: AutocompleteBody, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits, watermarkKey: number): Promise<unknown> {
+async function autocomplete(body: AutocompleteRequest, reply: FastifyReply, models: ModelRegistry, limits: ServeLimits, watermarkKey: number): Promise<unknown> {
   const served = models.get(body.model);
   const { tokenizer } = served.lm;
   const length = body.length ?? Math.min(AUTOCOMPLETE_DEFAULTS.length, limits.maxTokens);
@@ -166,21 +148,23 @@ async function autocomplete(body: AutocompleteBody, reply: FastifyReply, models:
     seed: body.seed ?? null,
   });
   const wm = requestWatermark(body.watermark, watermarkKey);
-  const opts = { ...sampling, maxTokens: length, n, stop: stopList(body.stop), ...(wm ? { watermark: wm.options } : {}) };
+  const { stopTokenIds } = generationDefaults(served.lm);
+  const opts = { ...sampling, maxTokens: length, n, stop: stopList(body.stop), stopTokenIds, ...(wm ? { watermark: wm.options } : {}) };
   const id = newId('sugg');
-  const head = { id, model: served.id, context_tokens: ids.length, truncated: all.length > budget, ...(wm ? { watermark: wm.echo } : {}) };
+  const head: AutocompleteHead = { id, model: served.id, context_tokens: ids.length, truncated: all.length > budget, ...(wm ? { watermark: wm.echo } : {}) };
 
   return withScope(reply, limits.requestTimeoutMs, (scope) =>
     served.queue.run(scope.signal, async () => {
-      const accs = Array.from({ length: n }, () => new ChoiceAccumulator(tokenizer, tokenizer.eotId));
+      const accs = Array.from({ length: n }, () => new ChoiceAccumulator(tokenizer, stopTokenIds));
       const joins = accs.map(() => new SpaceJoin(spaced));
       if (body.stream) {
         return streamTo(reply, async (sse) => {
-          sse.send({ type: 'start', n, ...head });
+          const send = (e: SuggestEvent): void => sse.send(e);
+          send({ type: 'start', n, ...head });
           for await (const ev of generateStream(served.lm, ids, { ...opts, signal: scope.signal })) {
             const piece = joins[ev.index]!.apply(accs[ev.index]!.push(ev).text);
-            if (piece !== '') sse.send({ type: 'delta', index: ev.index, text: piece });
-            if (ev.type === 'done') sse.send({ type: 'done', index: ev.index, finish_reason: ev.finishReason });
+            if (piece !== '') send({ type: 'delta', index: ev.index, text: piece });
+            if (ev.type === 'done') send({ type: 'done', index: ev.index, finish_reason: ev.finishReason });
           }
           scope.check();
         });
@@ -190,8 +174,8 @@ async function autocomplete(body: AutocompleteBody, reply: FastifyReply, models:
       return {
         object: 'autocomplete',
         ...head,
-        suggestions: accs.map((acc, index) => ({ index, text: joins[index]!.apply(acc.text), finish_reason: acc.finishReason ?? 'length', tokens: acc.completionTokens })),
-      };
+        suggestions: accs.map((acc, index): AutocompleteResponse['suggestions'][number] => ({ index, text: joins[index]!.apply(acc.text), finish_reason: acc.finishReason ?? 'length', tokens: acc.completionTokens })),
+      } satisfies AutocompleteResponse;
     }),
   );
 }

@@ -6,14 +6,15 @@
 // Needs /usr/bin/chromium (apt-get install -y chromium) or GENLAB_CHROMIUM=/path/to/chromium.
 
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Browser, Page } from 'playwright-core';
-import { closeBrowserTest, launchChromium, openApp, type AppPage } from './test-chromium.ts';
-import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+import { closeBrowserTest, launchChromium, openApp, paintedPixels, type AppPage, type PaintedPixels } from './testing/chromium.ts';
+import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
 
 const SENTENCE = 'The Congress of the United States';
 
@@ -68,6 +69,31 @@ describe('the web app in Chromium', () => {
     return options.allTextContents();
   };
 
+  /**
+   * The rating buttons' and the Suggest button's icons are drawn: inline SVG that paints part of
+   * its box, not emoji, which need a colour-emoji font and show as empty boxes without one (as in
+   * Debian's Chromium with no emoji font). Two empty boxes would also look alike; the thumbs, both
+   * unpressed, don't.
+   */
+  const iconsArePainted = async (page: Page): Promise<void> => {
+    const icons = {
+      'thumb-up': page.getByRole('button', { name: 'Good suggestion' }).first().locator('svg.icon'),
+      'thumb-down': page.getByRole('button', { name: 'Bad suggestion' }).first().locator('svg.icon'),
+      sparkle: page.getByRole('button', { name: /^Suggest/ }).locator('svg.icon'),
+    };
+    const shots: Record<string, PaintedPixels> = {};
+    for (const [name, icon] of Object.entries(icons)) {
+      assert.equal(await icon.count(), 1, `the ${name} control has no SVG icon (an emoji again?)`);
+      const box = await icon.boundingBox();
+      assert.ok(box && box.width >= 12 && box.height >= 12, `the ${name} icon's box is ${JSON.stringify(box)}`);
+      const shot = await paintedPixels(page, icon);
+      const share = shot.painted / (shot.width * shot.height);
+      assert.ok(share > 0.1 && share < 0.8, `the ${name} icon paints ${(100 * share).toFixed(1)}% of its ${shot.width}×${shot.height} box`);
+      shots[name] = shot;
+    }
+    assert.notEqual(shots['thumb-up']!.mask, shots['thumb-down']!.mask, 'thumb-up and thumb-down look the same');
+  };
+
   it('suggests on Tab, inserts with the keyboard, rates, shows likelihoods, records a preference', async () => {
     const page = await open(1280, 800);
     const editor = page.locator('#doc');
@@ -91,8 +117,9 @@ describe('the web app in Chromium', () => {
     assert.equal(value, SENTENCE + insertedText);
     assert.equal(await editor.evaluate((el: HTMLTextAreaElement) => el.selectionStart), value.length, 'the caret sits after the inserted text');
 
+    await iconsArePainted(page);
     await page.getByRole('button', { name: 'Good suggestion' }).first().click();
-    await page.getByText('1 rating (1 👍 0 👎)').waitFor();
+    await page.getByText('1 rating (1 good 0 bad)').waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'write-inserted-1280x800.png') });
 
     await page.getByRole('tab', { name: 'Likelihood' }).click();
@@ -245,5 +272,21 @@ describe('the web app in Chromium', () => {
     await noOverflow(phone, 390, 'align view');
     await phone.screenshot({ path: path.join(ARTIFACTS, 'align-390x844.png'), fullPage: true });
     await phone.context().close();
+  });
+});
+
+describe('the web app sources', () => {
+  it('show no emoji (they need a colour-emoji font); icons come from components/icons.tsx', async () => {
+    const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
+    const files = [path.join(root, 'index.html'), ...(await readdir(path.join(root, 'src'), { recursive: true })).map((f) => path.join(root, 'src', f))];
+    const found: string[] = [];
+    for (const file of files.filter((f) => /\.(tsx?|css|html)$/.test(f))) {
+      (await readFile(file, 'utf8')).split('\n').forEach((line, i) => {
+        const m = /\p{Emoji_Presentation}|.\uFE0F/u.exec(line);
+        if (m) found.push(`${path.relative(root, file)}:${i + 1}: ${m[0]}`);
+      });
+    }
+    assert.ok(files.length > 10, `only ${files.length} files under ${root}`);
+    assert.deepEqual(found, []);
   });
 });

@@ -2,7 +2,8 @@
 // streamed or not, so a streamed response concatenates to exactly the non-streamed one.
 //
 // Which tokens get a log-probability entry: every generated token whose text starts inside the
-// returned text. The end-of-text token and the tokens after a stop sequence's cut are left out, as
+// returned text. The token that ended the completion (end-of-text, or a chat model's end of turn)
+// and the tokens after a stop sequence's cut are left out, as
 // their text is not part of the completion. While a stop sequence may still match, generate.ts
 // holds text back; entries are held back with it and released when their text is.
 
@@ -32,17 +33,18 @@ export class ChoiceAccumulator {
   private rawLength = 0;
   private held: TokenEntry[] = [];
 
-  constructor(
-    tokenizer: Tokenizer,
-    private readonly eot: number | null,
-  ) {
+  private readonly stopIds: ReadonlySet<number>;
+
+  /** `stopTokenIds`: the tokens that end a completion (GenerateOptions.stopTokenIds). */
+  constructor(tokenizer: Tokenizer, stopTokenIds: readonly number[]) {
     this.decoder = tokenizer.streamDecoder();
+    this.stopIds = new Set(stopTokenIds);
   }
 
   push(ev: GenerateEvent): ChoiceUpdate {
     if (ev.type === 'token') {
       this.completionTokens++;
-      if (ev.token.id !== this.eot) {
+      if (!this.stopIds.has(ev.token.id)) {
         const piece = this.decoder.push(ev.token.id);
         this.held.push({ token: ev.token, start: this.rawLength });
         this.rawLength += piece.length;

@@ -1,14 +1,7 @@
 // Errors as OpenAI's API returns them: `{ error: { message, type, param, code } }`, where `param`
 // names the offending request field so clients (and people) can fix the request.
 
-export interface ErrorBody {
-  error: {
-    message: string;
-    type: string;
-    param: string | null;
-    code: string | null;
-  };
-}
+import type { ErrorBody } from './wire.ts';
 
 export class ApiError extends Error {
   constructor(

@@ -76,7 +76,7 @@ describe('feedback store', () => {
     const child = path.join(tmp, 'child.mts'); // .mts: outside the package, .ts would be CommonJS
     await writeFile(
       child,
-      `import { makeTinyModel } from ${JSON.stringify(path.join(here, 'test-fixtures.ts'))};
+      `import { makeTinyModel } from ${JSON.stringify(path.join(here, 'testing', 'fixtures.ts'))};
        import { serveCommand } from ${JSON.stringify(path.join(here, 'index.ts'))};
        const tiny = await makeTinyModel({ nPositions: 32 });
        const s = await serveCommand({ model: tiny.dir, port: 0, db: process.argv[2], backend: 'ref', webRoot: null });

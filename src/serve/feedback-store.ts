@@ -12,28 +12,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { feedbackPairs } from '../align/preferences.ts';
+import type { FeedbackRequest } from './wire.ts';
 
-export interface RatingInput {
-  kind: 'rating';
-  prompt: string;
-  completion: string;
-  rating: 'up' | 'down';
-  model?: string;
-  source?: string;
-  settings?: Record<string, unknown>;
-}
-
-export interface PreferenceInput {
-  kind: 'preference';
-  prompt: string;
-  chosen: string;
-  rejected: string;
-  model?: string;
-  source?: string;
-  settings?: Record<string, unknown>;
-}
-
-export type FeedbackInput = RatingInput | PreferenceInput;
+/** A rating or a preference, as POST /api/feedback takes it. */
+export type FeedbackInput = FeedbackRequest;
 
 export interface FeedbackRow {
   id: number;

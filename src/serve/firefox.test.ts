@@ -1,5 +1,5 @@
 // The web app's core flow in Firefox (Debian's firefox-esr over WebDriver BiDi; see
-// test-firefox-bidi.ts): suggestions on Tab, keyboard insertion, the likelihood tooltip, no
+// testing/firefox-bidi.ts): suggestions on Tab, keyboard insertion, the likelihood tooltip, no
 // horizontal overflow. Skipped, saying why, when firefox-esr is not installed.
 
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer } from './test-fixtures.ts';
+import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer } from './testing/fixtures.ts';
 
 const FIREFOX = process.env['GENLAB_FIREFOX'] ?? '/usr/bin/firefox-esr';
 const skip = existsSync(FIREFOX) ? false : `no Firefox at ${FIREFOX} (apt-get install -y firefox-esr, or set GENLAB_FIREFOX)`;
@@ -24,7 +24,7 @@ describe('the web app in Firefox', () => {
     const srv = await startTestServer(tiny.lm, tiny.dir, { webRoot: web });
     await mkdir(ARTIFACTS, { recursive: true });
     try {
-      const driver = fileURLToPath(new URL('./test-firefox-bidi.ts', import.meta.url));
+      const driver = fileURLToPath(new URL('./testing/firefox-bidi.ts', import.meta.url));
       const { execFile } = await import('node:child_process');
       const out = await new Promise<string>((resolve, reject) =>
         execFile(process.execPath, ['--experimental-websocket', '--no-warnings', '--import', 'tsx', driver, FIREFOX, srv.url, ARTIFACTS], { timeout: 90_000 }, (err, stdout, stderr) =>

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
 
 const SEED = Number(process.env['GENLAB_FUZZ_SEED'] ?? 20240601);
 const REQUESTS = Number(process.env['GENLAB_FUZZ_REQUESTS'] ?? 1000);
@@ -23,7 +23,22 @@ function mulberry32(seed: number): () => number {
   };
 }
 
+/** What the fuzzer meant to send: each kind has its own expected answer. */
+type FuzzKind = 'mutated' | 'valid' | 'wrong-shape' | 'invalid-json' | 'wrong-content-type' | 'oversized' | 'method-path' | 'odd-path';
+const KINDS: readonly FuzzKind[] = ['mutated', 'valid', 'wrong-shape', 'invalid-json', 'wrong-content-type', 'oversized', 'method-path', 'odd-path'];
+
+/** The answer each kind must get; the others (mutations, methods, odd paths) may be anything but a 5xx. */
+const EXPECTED: Partial<Record<FuzzKind, (status: number) => boolean>> = {
+  valid: (s) => s === 200 || s === 201,
+  'wrong-shape': (s) => s === 400,
+  'invalid-json': (s) => s === 400,
+  // application/json with a form body is a JSON parse error (400); other types are refused (415).
+  'wrong-content-type': (s) => s === 415 || s === 400,
+  oversized: (s) => s === 413,
+};
+
 interface FuzzRequest {
+  kind: FuzzKind;
   method: string;
   path: string;
   headers: Record<string, string>;
@@ -105,7 +120,9 @@ export function makeFuzzer(seed: number) {
   /** Valid requests with random in-range settings (they exercise generation, streaming included). */
   function valid(path: string): Record<string, unknown> {
     const body = VALID[path]!();
-    if (path === '/v1/completions') Object.assign(body, { n: 1 + int(3), max_tokens: int(9), echo: rand() < 0.5, stream: rand() < 0.4, seed: int(1000), logprobs: rand() < 0.5 ? int(6) : null, temperature: rand() * 2 });
+    // max_tokens 0 is valid only with echo (scoring the prompt).
+    const maxTokens = int(9);
+    if (path === '/v1/completions') Object.assign(body, { n: 1 + int(3), max_tokens: maxTokens, echo: maxTokens === 0 || rand() < 0.5, stream: rand() < 0.4, seed: int(1000), logprobs: rand() < 0.5 ? int(6) : null, temperature: rand() * 2 });
     if (path === '/v1/chat/completions') Object.assign(body, { n: 1 + int(2), stream: rand() < 0.4, stream_options: { include_usage: rand() < 0.5 }, temperature: rand() * 2, top_k: int(50) });
     if (path === '/api/autocomplete') Object.assign(body, { stream: rand() < 0.5, length: 1 + int(8), context: pick(['', ' ', 'We the people ', 'The Union\n', '🇺🇸 émigré']) });
     if (path === '/api/feedback' && rand() < 0.5) Object.assign(body, { kind: 'rating', completion: ' army', rating: pick(['up', 'down']) });
@@ -121,15 +138,16 @@ export function makeFuzzer(seed: number) {
     const r = rand();
     if (r < 0.4) {
       const path = pick(POST_PATHS);
-      return { method: 'POST', path, headers: json, body: JSON.stringify(mutate(VALID[path]!())) };
+      return { kind: 'mutated', method: 'POST', path, headers: json, body: JSON.stringify(mutate(VALID[path]!())) };
     }
     if (r < 0.55) {
       const path = pick(POST_PATHS);
-      return { method: 'POST', path, headers: json, body: JSON.stringify(valid(path)) };
+      // A byte-order mark before JSON is allowed (RFC 8259 lets parsers ignore it).
+      return { kind: 'valid', method: 'POST', path, headers: json, body: (rand() < 0.1 ? '\ufeff' : '') + JSON.stringify(valid(path)) };
     }
     if (r < 0.65) {
       const path = pick(POST_PATHS);
-      return { method: 'POST', path, headers: json, body: JSON.stringify(nasty()) };
+      return { kind: 'wrong-shape', method: 'POST', path, headers: json, body: JSON.stringify(nasty()) };
     }
     if (r < 0.75) {
       const path = pick(POST_PATHS);
@@ -138,7 +156,6 @@ export function makeFuzzer(seed: number) {
         () => text.slice(0, int(text.length)),
         () => text.replace(':', ''),
         () => text + '}',
-        () => '\ufeff' + text,
         () => "{'model': 'tiny'}",
         () => Array.from({ length: 50 }, () => String.fromCharCode(int(128))).join(''),
         () => deepNest(1 + int(5000)),
@@ -146,21 +163,21 @@ export function makeFuzzer(seed: number) {
         () => '{"max_tokens": Infinity}',
         () => '',
       ])();
-      return { method: 'POST', path, headers: json, body: bad };
+      return { kind: 'invalid-json', method: 'POST', path, headers: json, body: bad };
     }
     if (r < 0.82) {
       const path = pick(POST_PATHS);
       const headers = pick<Record<string, string>>([{ 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, { 'content-type': 'multipart/form-data; boundary=x' }, {}, { 'content-type': 'application/json; charset=latin1' }]);
-      return { method: 'POST', path, headers, body: 'model=tiny&prompt=x' };
+      return { kind: 'wrong-content-type', method: 'POST', path, headers, body: 'model=tiny&prompt=x' };
     }
     if (r < 0.87) {
       const path = pick(POST_PATHS);
-      return { method: 'POST', path, headers: json, body: JSON.stringify({ model: 'tiny', prompt: 'x'.repeat(BODY_LIMIT + int(10000)) }) };
+      return { kind: 'oversized', method: 'POST', path, headers: json, body: JSON.stringify({ model: 'tiny', prompt: 'x'.repeat(BODY_LIMIT + int(10000)) }) };
     }
     if (r < 0.95) {
-      return { method: pick(['GET', 'GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD']), path: pick([...GET_PATHS, ...POST_PATHS]), headers: {} };
+      return { kind: 'method-path', method: pick(['GET', 'GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD']), path: pick([...GET_PATHS, ...POST_PATHS]), headers: {} };
     }
-    return { method: pick(['GET', 'POST']), path: pick(ODD_PATHS), headers: json, body: '{}' };
+    return { kind: 'odd-path', method: pick(['GET', 'POST']), path: pick(ODD_PATHS), headers: json, body: '{}' };
   };
 }
 
@@ -181,6 +198,7 @@ describe('fuzzing the server', () => {
   it(`answers ${REQUESTS} random and malformed requests without a 5xx or a crash`, async () => {
     const next = makeFuzzer(SEED);
     const statuses = new Map<number, number>();
+    const byKind = new Map<FuzzKind, Map<number, number>>();
     const failures: string[] = [];
     const send = async (req: FuzzRequest): Promise<void> => {
       const label = `${req.method} ${req.path.slice(0, 80)} ${req.body?.slice(0, 160) ?? ''}`;
@@ -193,6 +211,9 @@ describe('fuzzing the server', () => {
       }
       const text = await res.text();
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      const seen = byKind.get(req.kind) ?? new Map<number, number>();
+      seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
+      byKind.set(req.kind, seen);
       if (res.status >= 500) failures.push(`${label} → ${res.status} ${text.slice(0, 200)}`);
       const api = req.path.startsWith('/v1') || req.path.startsWith('/api');
       if (api && res.status >= 400 && req.method !== 'HEAD') {
@@ -216,7 +237,13 @@ describe('fuzzing the server', () => {
     assert.equal(health.status, 200, 'the server is still up');
     assert.deepEqual(failures.slice(0, 10), [], `${failures.length} bad answers; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
     assert.equal(total, REQUESTS);
-    assert.ok(REQUESTS >= 1000 || process.env['GENLAB_FUZZ_REQUESTS'] !== undefined);
+    // Every kind of request was sent, and each kind with one right answer got it.
+    const answers = JSON.stringify(Object.fromEntries([...byKind].map(([k, m]) => [k, Object.fromEntries(m)])));
+    for (const kind of KINDS) assert.ok(byKind.has(kind), `no ${kind} request among ${REQUESTS}: ${answers}`);
+    for (const [kind, ok] of Object.entries(EXPECTED) as [FuzzKind, (status: number) => boolean][]) {
+      const wrong = [...byKind.get(kind)!.keys()].filter((status) => !ok(status));
+      assert.deepEqual(wrong, [], `${kind} requests answered ${wrong.join(', ')}: ${answers}`);
+    }
     // Both refusals and successes must occur, or the fuzzer is not exercising the server.
     assert.ok((statuses.get(200) ?? 0) + (statuses.get(201) ?? 0) > 50, JSON.stringify(Object.fromEntries(statuses)));
     assert.ok((statuses.get(400) ?? 0) > 200, JSON.stringify(Object.fromEntries(statuses)));

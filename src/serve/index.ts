@@ -1,9 +1,12 @@
 // `genlab serve`: load model folders, open the feedback database, start the HTTP server.
 
+import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import type { BackendName } from '../backend/device.ts';
 import { defaultDevice, init } from '../backend/registry.ts';
 import { loadRewardModel, type LoadedRewardModel } from '../align/reward-model.ts';
+import { generationDefaults, ignoredNote } from '../generate/generation-defaults.ts';
+import { parseHubSpec, resolveModelSource } from '../io/hub.ts';
 import { loadModel } from '../io/model-folder.ts';
 import { loadAdapter } from '../io/peft.ts';
 import type { LoraAdapter } from '../nn/lora.ts';
@@ -13,7 +16,7 @@ import { scalingSources } from './scaling-sweeps.ts';
 import { createServer, type GenlabServer } from './server.ts';
 import { loadTranslators } from './translate-routes.ts';
 
-export { CHAT_STOP, renderChat, type ChatMessage } from './chat-template.ts';
+export { CHAT_STOP, chatPrompt, renderChat, type ChatMessage, type ChatPrompt } from './chat-template.ts';
 export { ApiError } from './errors.ts';
 export { FeedbackStore, type FeedbackInput, type PreferencePair } from './feedback-store.ts';
 export { defaultLimits, type ServeLimits } from './limits.ts';
@@ -21,7 +24,7 @@ export { GenerationQueue } from './queue.ts';
 export { createServer, defaultWebRoot, type GenlabServer, type ServerOptions } from './server.ts';
 
 export interface ServeCommandOptions {
-  /** Model folder(s); each is served under its folder name. */
+  /** Model folder(s) or hf:ORG/NAME[@REV]; each is served under its folder name (a Hub model under NAME). */
   model: string | readonly string[];
   /** Default 127.0.0.1 (this machine only). */
   host?: string;
@@ -74,12 +77,34 @@ async function ensureDevice(backend: BackendName | undefined, threads: number | 
   }
 }
 
+/** Whether `host` only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIPv4(v4) && v4.startsWith('127.');
+}
+
+/**
+ * What an operator must hear before anyone else can reach the server: without a key, whoever can
+ * connect generates text, writes feedback and starts training runs. Null when bound to loopback or
+ * with a key.
+ */
+export function exposureWarning(host: string, apiKey: string | undefined): string | null {
+  if (apiKey !== undefined || isLoopbackHost(host)) return null;
+  return `warning: listening on ${host} without --api-key: anyone who can reach this address can generate text, write feedback and start training runs on this machine. Pass --api-key KEY (clients then send 'Authorization: Bearer KEY'), or bind --host 127.0.0.1.`;
+}
+
 export async function serveCommand(opts: ServeCommandOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer from 0 to 65535, got ${opts.port}`);
-  const dirs = typeof opts.model === 'string' ? [opts.model] : [...opts.model];
-  if (dirs.length === 0) throw new Error('serve needs a model folder: pass --model DIR');
+  const specs = typeof opts.model === 'string' ? [opts.model] : [...opts.model];
+  if (specs.length === 0) throw new Error('serve needs a model folder: pass --model DIR');
+  // hf:ORG/NAME is fetched into the Hub cache and served as NAME (its folder is named by commit).
+  const dirs: string[] = [];
+  for (const spec of specs) dirs.push(await resolveModelSource(spec));
+  const hubNames = new Map(specs.map((spec, i) => [dirs[i]!, parseHubSpec(spec)?.repoId.split('/').pop()]));
   // Sweep folders are checked before the (slower) model loading; createServer checks them again.
   scalingSources(opts.scaling ?? []);
   await ensureDevice(opts.backend, opts.threads);
@@ -88,6 +113,10 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<RunningSe
   const loaded = [];
   for (const dir of dirs) if (!translators.some((t) => t.dir === dir)) loaded.push(await loadModel(dir));
   if (loaded.length === 0) throw new Error('serve needs a language model folder too: pass --model LM_DIR next to the translation model(s)');
+  for (const lm of loaded) {
+    const note = ignoredNote(generationDefaults(lm));
+    if (note) process.stderr.write(`genlab: ${lm.dir}: ${note}\n`);
+  }
   const adapters: Array<{ name: string; adapter: LoraAdapter; dir: string }> = [];
   for (const a of opts.adapters ?? []) {
     try {
@@ -101,7 +130,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<RunningSe
   let server: GenlabServer;
   try {
     server = await createServer({
-      models: loaded.map((lm) => ({ lm, dir: lm.dir })),
+      models: loaded.map((lm) => ({ lm, dir: lm.dir, id: hubNames.get(lm.dir) })),
       translators,
       adapters,
       rewardModel,
@@ -120,6 +149,8 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<RunningSe
     if (code === 'EADDRINUSE') throw new Error(`port ${port} on ${host} is already in use; pass another --port (0 picks a free one)`);
     throw err;
   }
+  const exposed = exposureWarning(host, opts.apiKey);
+  if (exposed) process.stderr.write(`genlab: ${exposed}\n`);
   const addr = server.app.server.address();
   const actualPort = typeof addr === 'object' && addr ? addr.port : port;
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;

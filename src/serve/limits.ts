@@ -14,6 +14,8 @@ export interface ServeLimits {
   requestTimeoutMs: number;
   /** Largest request body (bytes); larger gets 413. */
   bodyLimit: number;
+  /** How long the rest of an oversized body is read and discarded after the 413 (ms); then the connection is closed. */
+  bodyDrainMs: number;
   /** Longest prompt / context / text field (characters). */
   maxPromptChars: number;
   /** Longest token-id prompt accepted by the schema (the model's context is checked afterwards). */
@@ -27,6 +29,7 @@ export const defaultLimits: ServeLimits = {
   maxQueue: 32,
   requestTimeoutMs: 120_000,
   bodyLimit: 1 << 20,
+  bodyDrainMs: 10_000,
   maxPromptChars: 200_000,
   maxContext: 16_384,
 };

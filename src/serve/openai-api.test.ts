@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { generate } from '../generate/generate.ts';
 import { CHAT_STOP, renderChat, type ChatMessage } from './chat-template.ts';
-import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
 
 const KEY = 'sk-genlab-test';
 const PROMPT = 'The Congress of the United States';

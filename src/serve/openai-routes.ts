@@ -10,12 +10,13 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { scoreCompletions, type LoadedRewardModel } from '../align/reward-model.ts';
 import { generateStream, type GenerateOptions } from '../generate/generate.ts';
+import { generationDefaults, type GenerationDefaults } from '../generate/generation-defaults.ts';
 import type { SamplingOptions } from '../generate/sampling.ts';
 import { DEFAULT_WATERMARK } from '../generate/watermark.ts';
 import { requestWatermark, type WatermarkField } from './account-routes.ts';
-import { CHAT_STOP, renderChat, type ChatMessage } from './chat-template.ts';
+import { chatPrompt, ChatTemplateError, type ChatMessage, type ChatPrompt } from './chat-template.ts';
 import { ChoiceAccumulator, chatLogprobs, concatLegacy, legacyLogprobs, type LegacyLogprobs, type TokenEntry } from './choices.ts';
-import { badRequest } from './errors.ts';
+import { ApiError, badRequest } from './errors.ts';
 import { streamTo, withScope } from './http.ts';
 import type { ServeLimits } from './limits.ts';
 import { checkContext, encodePrompt, type ModelRegistry, type ServedModel } from './models.ts';
@@ -63,12 +64,16 @@ export function seed32(seed: number | null | undefined): number | undefined {
   return Number(BigInt.asUintN(32, BigInt(seed)));
 }
 
-export function samplingOptions(body: SamplingFields): SamplingOptions & { seed?: number } {
-  let temperature = body.temperature ?? 1;
-  const topP = body.top_p ?? 1;
+/**
+ * The sampler settings of a request; what it leaves out comes from `defaults` (the model's
+ * generation_config.json), else OpenAI's defaults (temperature 1, no top-p or top-k cut).
+ */
+export function samplingOptions(body: SamplingFields, defaults: Partial<GenerationDefaults> = {}): SamplingOptions & { seed?: number } {
+  let temperature = body.temperature ?? defaults.temperature ?? 1;
+  const topP = body.top_p ?? defaults.topP ?? 1;
   // top_p 0 keeps only the most likely token: greedy decoding.
   if (topP === 0) temperature = 0;
-  const out: SamplingOptions & { seed?: number } = { temperature, topP: topP === 0 ? 1 : topP, topK: Math.max(0, body.top_k ?? 0) };
+  const out: SamplingOptions & { seed?: number } = { temperature, topP: topP === 0 ? 1 : topP, topK: Math.max(0, body.top_k ?? defaults.topK ?? 0) };
   const s = seed32(body.seed);
   if (s !== undefined) out.seed = s;
   return out;
@@ -163,15 +168,19 @@ async function completions(body: CompletionBody, reply: FastifyReply, models: Mo
     throw badRequest(`${prompts.length} prompts × ${what} = ${prompts.length * bestOf} completions; this server generates at most ${limits.maxN} per request.`, bestOf > n ? 'best_of' : 'n', 'invalid_value');
   }
   const echo = body.echo ?? false;
-  const maxTokens = body.max_tokens ?? 16;
-  if (maxTokens === 0 && !echo) throw badRequest("'max_tokens' must be at least 1 (0 is allowed only with echo: true, to score the prompt).", 'max_tokens', 'invalid_value');
+  if (body.max_tokens === 0 && !echo) throw badRequest("'max_tokens' must be at least 1 (0 is allowed only with echo: true, to score the prompt).", 'max_tokens', 'invalid_value');
   const k = body.logprobs ?? null;
   const promptParam = (i: number): string => (prompts.length > 1 ? `prompt[${i}]` : 'prompt');
   const encoded = prompts.map((p, i) => encodePrompt(served, p, promptParam(i)));
+  const defaults = generationDefaults(served.lm);
+  const longest = encoded.reduce((m, ids) => Math.max(m, ids.length), 0);
+  // Without max_tokens: the model's max_new_tokens (within the server's limit and the context), else OpenAI's 16.
+  const maxTokens = body.max_tokens ?? (defaults.maxTokens !== undefined ? Math.max(1, Math.min(defaults.maxTokens, limits.maxTokens, served.contextLength - longest)) : 16);
   encoded.forEach((ids, i) => checkContext(served, ids.length, maxTokens, promptParam(i), 'max_tokens'));
   const wm = requestWatermark(body.watermark, watermarkKey);
   const wmEcho = wm ? { watermark: wm.echo } : {};
-  const opts: GenerateOptions = { ...samplingOptions(body), maxTokens, n, stop: stopList(body.stop), logprobs: k ?? 0, ...(wm ? { watermark: wm.options } : {}) };
+  const stopTokenIds = defaults.stopTokenIds;
+  const opts: GenerateOptions = { ...samplingOptions(body, defaults), maxTokens, n, stop: stopList(body.stop), stopTokenIds, logprobs: k ?? 0, ...(wm ? { watermark: wm.options } : {}) };
   const promptTexts = prompts.map((p, i) => (typeof p === 'string' ? p : tokenizer.decode(encoded[i]!)));
   const id = newId('cmpl');
   const created = Math.floor(Date.now() / 1000);
@@ -210,7 +219,7 @@ async function completions(body: CompletionBody, reply: FastifyReply, models: Mo
               const lp = k !== null ? echoLogprobs(p) : null;
               for (let i = 0; i < n; i++) sse.send(chunk(p * n + i, promptTexts[p]!, lp, null));
             }
-            const accs = Array.from({ length: n }, () => new ChoiceAccumulator(tokenizer, tokenizer.eotId));
+            const accs = Array.from({ length: n }, () => new ChoiceAccumulator(tokenizer, stopTokenIds));
             if (maxTokens > 0) {
               for await (const ev of generateStream(served.lm, encoded[p]!, { ...opts, signal: scope.signal })) {
                 const up = accs[ev.index]!.push(ev);
@@ -232,7 +241,7 @@ async function completions(body: CompletionBody, reply: FastifyReply, models: Mo
       let completionTokens = 0;
       for (let p = 0; p < encoded.length; p++) {
         const candidates = maxTokens > 0 ? bestOf : n;
-        const all = Array.from({ length: candidates }, () => new ChoiceAccumulator(tokenizer, tokenizer.eotId));
+        const all = Array.from({ length: candidates }, () => new ChoiceAccumulator(tokenizer, stopTokenIds));
         const means = new MeanLogprobs(candidates);
         if (maxTokens > 0) {
           for await (const ev of generateStream(served.lm, encoded[p]!, { ...opts, n: candidates, signal: scope.signal })) {
@@ -259,9 +268,15 @@ async function completions(body: CompletionBody, reply: FastifyReply, models: Mo
   );
 }
 
-/** Removes the whitespace a reply starts with (the template ends with "Assistant:"), also across streamed pieces. */
+/**
+ * Removes the whitespace a reply starts with when the plain template is used (it ends with
+ * "Assistant:"), also across streamed pieces; with the model's own template it changes nothing.
+ */
 class LeadingTrim {
-  private started = false;
+  private started: boolean;
+  constructor(enabled: boolean) {
+    this.started = !enabled;
+  }
   apply(text: string): string {
     if (this.started) return text;
     const t = text.replace(/^\s+/, '');
@@ -279,20 +294,30 @@ async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, 
   }
   const n = body.n ?? 1;
   const bestOf = body.best_of ?? n;
-  const promptText = renderChat(body.messages);
-  const ids = encodePrompt(served, promptText, 'messages');
+  let prompt: ChatPrompt;
+  try {
+    prompt = chatPrompt(tokenizer, body.messages);
+  } catch (e) {
+    if (!(e instanceof ChatTemplateError)) throw e;
+    if (e.fault === 'template') throw new ApiError(500, `${e.message}. Fix chat_template in the model folder's tokenizer_config.json.`, null, 'chat_template_error');
+    throw badRequest(`${e.message}.`, 'messages', 'invalid_value');
+  }
+  const ids = encodePrompt(served, prompt.ids, 'messages');
+  const defaults = generationDefaults(served.lm);
   const requested = body.max_completion_tokens ?? body.max_tokens ?? null;
   const maxParam = body.max_completion_tokens !== null && body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
-  const maxTokens = requested ?? Math.min(limits.maxTokens, Math.max(1, served.contextLength - ids.length));
+  // Without a limit in the request: the model's max_new_tokens, within the server's limit and the context.
+  const maxTokens = requested ?? Math.min(defaults.maxTokens ?? limits.maxTokens, limits.maxTokens, Math.max(1, served.contextLength - ids.length));
   checkContext(served, ids.length, maxTokens, 'messages', maxParam);
   const wantLogprobs = body.logprobs === true;
   const wm = requestWatermark(body.watermark, watermarkKey);
   const wmEcho = wm ? { watermark: wm.echo } : {};
   const opts: GenerateOptions = {
-    ...samplingOptions(body),
+    ...samplingOptions(body, defaults),
     maxTokens,
     n,
-    stop: [...CHAT_STOP, ...stopList(body.stop)],
+    stop: [...prompt.stop, ...stopList(body.stop)],
+    stopTokenIds: defaults.stopTokenIds,
     logprobs: wantLogprobs ? (body.top_logprobs ?? 0) : 0,
     ...(wm ? { watermark: wm.options } : {}),
   };
@@ -302,9 +327,9 @@ async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, 
 
   return withScope(reply, limits.requestTimeoutMs, (scope) =>
     served.queue.run(scope.signal, async () => {
-      const accs = Array.from({ length: n }, () => new ChoiceAccumulator(tokenizer, tokenizer.eotId));
+      const accs = Array.from({ length: n }, () => new ChoiceAccumulator(tokenizer, defaults.stopTokenIds));
       if (body.stream) {
-        const trims = accs.map(() => new LeadingTrim());
+        const trims = accs.map(() => new LeadingTrim(prompt.trimLeading));
         const chunk = (index: number, delta: Record<string, unknown>, entries: TokenEntry[] | null, finish: string | null): unknown => ({
           id,
           object: 'chat.completion.chunk',
@@ -331,14 +356,14 @@ async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, 
           }
         });
       }
-      const all = bestOf > n ? Array.from({ length: bestOf }, () => new ChoiceAccumulator(tokenizer, tokenizer.eotId)) : accs;
+      const all = bestOf > n ? Array.from({ length: bestOf }, () => new ChoiceAccumulator(tokenizer, defaults.stopTokenIds)) : accs;
       const means = new MeanLogprobs(all.length);
       for await (const ev of generateStream(served.lm, ids, { ...opts, n: all.length, signal: scope.signal })) {
         all[ev.index]!.push(ev);
         means.push(ev);
       }
       scope.check();
-      const picked = bestOf > n ? pickBest(n, all.map((a) => new LeadingTrim().apply(a.text)), means.values(), promptText, reward).map((i) => all[i]!) : accs;
+      const picked = bestOf > n ? pickBest(n, all.map((a) => new LeadingTrim(prompt.trimLeading).apply(a.text)), means.values(), prompt.text, reward).map((i) => all[i]!) : accs;
       return {
         id,
         object: 'chat.completion',
@@ -347,7 +372,7 @@ async function chat(body: ChatBody, reply: FastifyReply, models: ModelRegistry, 
         system_fingerprint: null,
         choices: picked.map((acc, index) => ({
           index,
-          message: { role: 'assistant', content: new LeadingTrim().apply(acc.text), refusal: null },
+          message: { role: 'assistant', content: new LeadingTrim(prompt.trimLeading).apply(acc.text), refusal: null },
           logprobs: wantLogprobs ? { content: chatLogprobs(tokenizer, acc.entries), refusal: null } : null,
           finish_reason: acc.finishReason ?? 'length',
         })),

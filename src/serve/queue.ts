@@ -4,19 +4,13 @@
 // instead of piling up requests until memory or time runs out.
 
 import { ApiError } from './errors.ts';
+import type { QueueStats } from './wire.ts';
+
+export type { QueueStats };
 
 interface Waiter {
   start: () => void;
   onAbort: () => void;
-}
-
-export interface QueueStats {
-  running: number;
-  waiting: number;
-  maxWaiting: number;
-  completed: number;
-  /** Mean run time of recent jobs (ms), the basis of Retry-After. */
-  meanRunMs: number;
 }
 
 export class GenerationQueue {

@@ -1,4 +1,4 @@
-// GET /api/scaling and /api/scaling/:id on a real test-sized sweep (test-scaling-sweep.ts): the
+// GET /api/scaling and /api/scaling/:id on a real test-sized sweep (testing/scaling-sweep.ts): the
 // records come back as src/scaling's readers return them, the chart is scalingChartOptions', and
 // the summary's numbers are checked against the fit report and against the prediction error and
 // compute ratios recomputed here from the raw runs. Damaged and missing files give errors that name
@@ -10,29 +10,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readFit, readVerifications } from '../scaling/analysis.ts';
-import { readPredictions, scalingChartOptions } from '../scaling/plots.ts';
+import { scalingChartOptions } from '../scaling/plots.ts';
+import { readFit, readPredictions, readVerifications } from '../scaling/results.ts';
 import { readRuns, readSweep } from '../scaling/sweep.ts';
 import { createServer } from './server.ts';
 import { FeedbackStore } from './feedback-store.ts';
-import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
-import { makeTestSweep, type TestSweep } from './test-scaling-sweep.ts';
-import type { SweepListEntry, SweepSummary } from './scaling-sweeps.ts';
+import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
+import { makeTestSweep, type TestSweep } from './testing/scaling-sweep.ts';
+import type { ErrorBody, ScalingDetail, ScalingList } from './wire.ts';
 
-interface ErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
-}
-
-interface Detail {
-  id: string;
-  folder: string;
-  runs: unknown;
-  fit: unknown;
-  predictions: unknown;
-  verifications: unknown;
+/** The chart's options as far as these tests read them. */
+type Detail = Omit<ScalingDetail, 'chart'> & {
   chart: { series: { name: string; type: string; data: [number, number][] }[]; xAxis: { axisLabel: Record<string, unknown> } } | null;
-  summary: SweepSummary;
-}
+};
 
 const JSON_FILES = ['sweep.json', 'runs.json', 'fit.json', 'predictions.json', 'verify.json'];
 
@@ -73,7 +63,7 @@ describe('the scaling API', () => {
   };
 
   it('lists every sweep folder with its counts', async () => {
-    const { status, body } = await get<{ sweeps: SweepListEntry[] }>('/api/scaling');
+    const { status, body } = await get<ScalingList>('/api/scaling');
     assert.equal(status, 200);
     assert.deepEqual(
       body.sweeps.map((s) => s.id),
@@ -204,7 +194,7 @@ describe('the scaling API', () => {
       assert.equal(r.body.error.code, status === 404 ? 'sweep_not_found' : 'invalid_sweep_file');
     }
     // The list still answers, with the reason next to each damaged folder.
-    const list = await get<{ sweeps: SweepListEntry[] }>('/api/scaling');
+    const list = await get<ScalingList>('/api/scaling');
     assert.equal(list.status, 200);
     for (const [id, , message] of cases) assert.match(list.body.sweeps.find((s) => s.id === id)!.error ?? '', message);
     assert.equal(list.body.sweeps[0]!.error, null);

@@ -1,5 +1,5 @@
 // The Scaling tab in Debian's Chromium (playwright-core), on a real test-sized sweep
-// (test-scaling-sweep.ts): the ECharts chart draws every series the API sends, with the measured
+// (testing/scaling-sweep.ts): the ECharts chart draws every series the API sends, with the measured
 // target and the predicted ones as points whose tooltips give their losses; the y-axis follows
 // the losses (not the 1e28-nat bootstrap intervals a degenerate fit can give); the tables show the
 // API's fitted parameters, compute-optimal allocations and predicted vs measured losses; a damaged
@@ -15,19 +15,15 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { closeBrowserTest, launchChromium, openApp, type AppPage } from './test-chromium.ts';
-import type { SweepSummary } from './scaling-sweeps.ts';
-import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
-import { makeTestSweep, type TestSweep } from './test-scaling-sweep.ts';
+import { closeBrowserTest, launchChromium, openApp, type AppPage } from './testing/chromium.ts';
+import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
+import { makeTestSweep, type TestSweep } from './testing/scaling-sweep.ts';
+import type { ScalingDetail } from './wire.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-interface Detail {
-  folder: string;
-  runs: { valLoss: number }[];
-  chart: { series: { name: string; data: [number, number][] }[] };
-  summary: SweepSummary;
-}
+/** The chart's options as far as these tests read them. */
+type Detail = Omit<ScalingDetail, 'chart'> & { chart: { series: { name: string; data: [number, number][] }[] } };
 
 /** A number as the page shows it ("4.1986", "1.49e-10", "+4.89%", "12,345") is within rounding of `value`; null shows as "—". */
 function shows(text: string, value: number | null, what: string): void {

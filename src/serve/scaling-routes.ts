@@ -8,11 +8,12 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from './errors.ts';
 import { listEntry, loadSweep, sweepDetail, type ScalingSource } from './scaling-sweeps.ts';
+import type { ScalingDetail, ScalingList } from './wire.ts';
 
 export function registerScalingRoutes(app: FastifyInstance, sources: readonly ScalingSource[]): void {
-  app.get('/api/scaling', async () => ({ sweeps: sources.map(listEntry) }));
+  app.get('/api/scaling', async (): Promise<ScalingList> => ({ sweeps: sources.map(listEntry) }));
 
-  app.get('/api/scaling/:id', async (req) => {
+  app.get('/api/scaling/:id', async (req): Promise<ScalingDetail> => {
     const { id } = req.params as { id: string };
     const src = sources.find((s) => s.id === id);
     if (!src) {

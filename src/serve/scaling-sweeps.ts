@@ -6,11 +6,13 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FIT_FILE, readFit, readVerifications, VERIFY_FILE, type FitReport, type Prediction, type Verification } from '../scaling/analysis.ts';
-import { PREDICTIONS_FILE, readPredictions, scalingChartOptions } from '../scaling/plots.ts';
+import { scalingChartOptions } from '../scaling/plots.ts';
+import { FIT_FILE, PREDICTIONS_FILE, readFit, readPredictions, readVerifications, VERIFY_FILE, type FitReport, type Prediction, type Verification } from '../scaling/results.ts';
 import { shapeName, type Shape } from '../scaling/shapes.ts';
 import { readRuns, readSweep, RUNS_FILE, SWEEP_FILE, type RunRecord, type SweepState } from '../scaling/sweep.ts';
 import { ApiError } from './errors.ts';
+import { relativeInside } from './shown-path.ts';
+import type { Computed, ScalingDetail, ScalingPredictionRow, ScalingSummary, ScalingSweepEntry } from './wire.ts';
 
 export interface ScalingSource {
   /** URL id: the folder name, with -2, -3… when two folders share a name. */
@@ -55,8 +57,8 @@ export function scalingSources(dirs: readonly string[], cwd: string = process.cw
     const base = name.replace(/[^A-Za-z0-9._-]+/g, '-') || 'sweep';
     let id = base;
     for (let i = 2; out.some((s) => s.id === id); i++) id = `${base}-${i}`;
-    const rel = path.relative(cwd, dir);
-    out.push({ id, name, folder: rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : dir, dir });
+    const rel = relativeInside(dir, cwd);
+    out.push({ id, name, folder: rel !== null && rel !== '.' ? rel : dir, dir });
   }
   return out;
 }
@@ -226,22 +228,9 @@ export function loadSweep(src: ScalingSource): LoadedSweep {
   return { source: src, state, runs, fit, predictions, verifications };
 }
 
-// ---- What the API returns ----
+// ---- What the API returns (the types are in wire.ts) ----
 
-export interface SweepListEntry {
-  id: string;
-  name: string;
-  folder: string;
-  runs: number;
-  planned_runs: number;
-  fit: boolean;
-  predictions: number;
-  verifications: number;
-  /** Why the folder cannot be shown right now (a damaged file), else null. */
-  error: string | null;
-}
-
-export function listEntry(src: ScalingSource): SweepListEntry {
+export function listEntry(src: ScalingSource): ScalingSweepEntry {
   const base = { id: src.id, name: src.name, folder: src.folder };
   try {
     const s = loadSweep(src);
@@ -253,9 +242,10 @@ export function listEntry(src: ScalingSource): SweepListEntry {
 }
 
 /** Null for what JSON cannot hold (NaN, ±Infinity); the files already hold null for them. */
-type Maybe = number | null;
-const finite = (v: number | null | undefined): Maybe => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const finitePair = (p: readonly [number, number]): [Maybe, Maybe] => [finite(p[0]), finite(p[1])];
+const finite = (v: number | null | undefined): Computed => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const finitePair = (p: readonly [number, number]): [Computed, Computed] => [finite(p[0]), finite(p[1])];
+
+type FitParam = NonNullable<ScalingSummary['fit']>['params'][number];
 
 const PARAMS = [
   ['E', 'E'],
@@ -265,34 +255,15 @@ const PARAMS = [
   ['beta', 'β'],
 ] as const;
 
-export interface PredictionRow {
-  id: string;
-  shape: string;
-  n: number;
-  tokens: number;
-  flops: number;
-  ratio_to_largest_run: number;
-  ratio_to_sweep: number;
-  predicted: Maybe;
-  interval: [Maybe, Maybe];
-  /** The L(C) frontier's loss at the same compute, when the fit has an L(C) law. */
-  loss_from_compute: Maybe;
-  /** Measured validation loss of the trained target (`genlab scaling verify`), else null. */
-  measured: number | null;
-  /** 100 · (predicted − measured) / measured, else null. */
-  error_percent: number | null;
-  inside_interval: boolean | null;
-}
-
 /**
  * One row per target: predictions.json's, with the measurement of verify.json when the target was
  * trained. A verified target shows the prediction it was verified against (the one its error is
  * relative to), even if the target was predicted again after a refit.
  */
-function predictionRows(s: Pick<LoadedSweep, 'predictions' | 'verifications'>): PredictionRow[] {
+function predictionRows(s: Pick<LoadedSweep, 'predictions' | 'verifications'>): ScalingPredictionRow[] {
   const verified = new Map(s.verifications.map((v) => [v.prediction.id, v]));
   const ids = [...new Set([...s.predictions.map((p) => p.id), ...s.verifications.map((v) => v.prediction.id)])];
-  return ids.map((id) => {
+  return ids.map((id): ScalingPredictionRow => {
     const v = verified.get(id);
     const p = v?.prediction ?? s.predictions.find((x) => x.id === id)!;
     return {
@@ -313,27 +284,7 @@ function predictionRows(s: Pick<LoadedSweep, 'predictions' | 'verifications'>): 
   });
 }
 
-export interface SweepSummary {
-  sweep: { data: string[]; vocab_size: number; seq_len: number; batch: number; budget: number; planned_runs: number; finished_runs: number; total_flops: number; largest_run_flops: number | null };
-  fit: null | {
-    param_kind: 'total' | 'nonEmbedding';
-    runs: number;
-    /** The sweep has runs the fit has not seen: `genlab scaling fit` again. */
-    stale: boolean;
-    bootstrap_samples: number;
-    rmse_log: Maybe;
-    flops_per_param_token: number;
-    params: { name: 'E' | 'A' | 'alpha' | 'B' | 'beta'; symbol: string; value: Maybe; interval: [Maybe, Maybe] }[];
-  };
-  compute_law: null | { a: Maybe; b: Maybe; c: Maybe; frontier_runs: number; rmse_log: Maybe };
-  /** At 10×, 100× and 1000× the largest run; null where the closed form overflows (α or β near 0, or huge). */
-  compute_optimal: { multiple: number; flops: number; n: Maybe; d: Maybe; loss: Maybe }[];
-  predictions: PredictionRow[];
-  /** The command that takes the sweep further, when one is missing (no runs, no fit, no target). */
-  next_step: string | null;
-}
-
-export function sweepSummary(s: LoadedSweep): SweepSummary {
+export function sweepSummary(s: LoadedSweep): ScalingSummary {
   const f = s.fit;
   const d = s.source.folder;
   const next =
@@ -363,17 +314,17 @@ export function sweepSummary(s: LoadedSweep): SweepSummary {
       bootstrap_samples: f.bootstrap.length,
       rmse_log: finite(f.chinchilla.rmseLog),
       flops_per_param_token: f.flopsPerParamToken,
-      params: PARAMS.map(([name, symbol]) => ({ name, symbol, value: finite(f.chinchilla[name]), interval: finitePair(f.chinchilla.ci[name]) })),
+      params: PARAMS.map(([name, symbol]): FitParam => ({ name, symbol, value: finite(f.chinchilla[name]), interval: finitePair(f.chinchilla.ci[name]) })),
     },
     compute_law: f?.computeLaw ? { a: finite(f.computeLaw.a), b: finite(f.computeLaw.b), c: finite(f.computeLaw.c), frontier_runs: f.computeLaw.frontier.length, rmse_log: finite(f.computeLaw.rmseLog) } : null,
-    compute_optimal: (f?.computeOptimal ?? []).map((o) => ({ multiple: Math.round(o.flops / f!.sweep.largestRunFlops), flops: o.flops, n: finite(o.n), d: finite(o.d), loss: finite(o.loss) })),
+    compute_optimal: (f?.computeOptimal ?? []).map((o): ScalingSummary['compute_optimal'][number] => ({ multiple: Math.round(o.flops / f!.sweep.largestRunFlops), flops: o.flops, n: finite(o.n), d: finite(o.d), loss: finite(o.loss) })),
     predictions: predictionRows(s),
     next_step: next,
   };
 }
 
 /** GET /api/scaling/:id: the records as the files hold them, the chart and the summary. */
-export function sweepDetail(s: LoadedSweep) {
+export function sweepDetail(s: LoadedSweep): ScalingDetail {
   // The options go out as JSON: functions (the axis label formatter) are dropped and the app adds
   // its own, with a layout for the screen it is on.
   const chart = s.runs.length > 0 ? (JSON.parse(JSON.stringify(scalingChartOptions(s.runs, s.fit, s.predictions, s.verifications))) as Record<string, unknown>) : null;

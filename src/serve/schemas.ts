@@ -3,10 +3,32 @@
 // OpenAI-style error naming the field. Each constraint carries a description, which becomes the
 // error message ("expected an integer from 1 to 8"). Limits that depend on the server's
 // configuration (max_tokens, n) are part of the schema, so they are enforced in one place.
+// The app's bodies are built with bodySchema from their wire types, so schema and type name the
+// same fields.
 
 import type { ServeLimits } from './limits.ts';
+import type { AnalyzeRequest, AutocompleteRequest, DetectRequest, FeedbackRequest } from './wire.ts';
 
 type Schema = Record<string, unknown>;
+
+/** Every field of every member of T (`keyof` a union gives only the shared ones). */
+type Fields<T> = T extends unknown ? keyof T : never;
+
+/** The fields T may not leave out. */
+type RequiredFields<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
+
+/**
+ * The JSON Schema of a request body whose wire type is T: `properties` must name exactly T's fields
+ * and `required` exactly its required ones, so a field added, renamed or dropped in the type and
+ * not in the schema (or the other way round) fails the type-check. Unknown fields are refused.
+ */
+export function bodySchema<T>() {
+  return <const R extends readonly RequiredFields<T>[]>(
+    properties: Record<Fields<T>, Schema>,
+    required: R & ([Exclude<RequiredFields<T>, R[number]>] extends [never] ? unknown : { missingRequired: Exclude<RequiredFields<T>, R[number]> }),
+    more: Schema = {},
+  ): Schema => ({ type: 'object', additionalProperties: false, required, properties, ...more });
+}
 
 const nullable = (types: string | string[]): string[] => [...(Array.isArray(types) ? types : [types]), 'null'];
 
@@ -164,11 +186,8 @@ export function chatSchema(limits: ServeLimits): Schema {
 const appModel: Schema = { ...model, description: 'a model id from GET /v1/models (default: the first served model)' };
 
 export function autocompleteSchema(limits: ServeLimits): Schema {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    required: ['context'],
-    properties: {
+  return bodySchema<AutocompleteRequest>()(
+    {
       context: { type: 'string', maxLength: limits.maxPromptChars, description: `a string of at most ${limits.maxPromptChars} characters` },
       model: appModel,
       length: int(1, limits.maxTokens),
@@ -181,42 +200,36 @@ export function autocompleteSchema(limits: ServeLimits): Schema {
       stream: bool,
       watermark,
     },
-  };
+    ['context'],
+  );
 }
 
 export function analyzeSchema(limits: ServeLimits): Schema {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    required: ['text'],
-    properties: {
+  return bodySchema<AnalyzeRequest>()(
+    {
       text: { type: 'string', minLength: 1, maxLength: limits.maxPromptChars, description: `a non-empty string of at most ${limits.maxPromptChars} characters` },
       model: appModel,
       top_k: int(0, limits.maxTopLogprobs),
     },
-  };
+    ['text'],
+  );
 }
 
 export function detectSchema(limits: ServeLimits): Schema {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    required: ['text'],
-    properties: {
+  return bodySchema<DetectRequest>()(
+    {
       text: { type: 'string', minLength: 1, maxLength: limits.maxPromptChars, description: `a non-empty string of at most ${limits.maxPromptChars} characters` },
       model: appModel,
       gamma: { type: nullable('number'), exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'a number between 0 and 1 (exclusive): the γ the text was generated with (default 0.25)' },
     },
-  };
+    ['text'],
+  );
 }
 
 export function feedbackSchema(limits: ServeLimits): Schema {
   const text = str(limits.maxPromptChars);
-  return {
-    type: 'object',
-    additionalProperties: false,
-    required: ['kind', 'prompt'],
-    properties: {
+  return bodySchema<FeedbackRequest>()(
+    {
       kind: { enum: ['rating', 'preference'], description: "'rating' or 'preference'" },
       prompt: text,
       completion: text,
@@ -232,9 +245,12 @@ export function feedbackSchema(limits: ServeLimits): Schema {
         description: 'an object of at most 32 settings (numbers, short strings, booleans)',
       },
     },
-    allOf: [
-      { if: { properties: { kind: { const: 'rating' } } }, then: { required: ['completion', 'rating'] } },
-      { if: { properties: { kind: { const: 'preference' } } }, then: { required: ['chosen', 'rejected'] } },
-    ],
-  };
+    ['kind', 'prompt'],
+    {
+      allOf: [
+        { if: { properties: { kind: { const: 'rating' } } }, then: { required: ['completion', 'rating'] } },
+        { if: { properties: { kind: { const: 'preference' } } }, then: { required: ['chosen', 'rejected'] } },
+      ],
+    },
+  );
 }

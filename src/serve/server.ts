@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { LoadedRewardModel } from '../align/reward-model.ts';
 import type { LoraAdapter } from '../nn/lora.ts';
 import { registerAccountRoutes, resolveWatermarkKey } from './account-routes.ts';
@@ -23,6 +23,7 @@ import { registerOpenAiRoutes } from './openai-routes.ts';
 import { registerScalingRoutes } from './scaling-routes.ts';
 import { scalingSources } from './scaling-sweeps.ts';
 import { registerTranslateRoutes, type TranslatorSource } from './translate-routes.ts';
+import type { ServedModelInfo, ServerConfig } from './wire.ts';
 
 export interface ServerOptions {
   models: readonly ModelSource[];
@@ -82,6 +83,26 @@ function fastifyErrorToApi(err: FastifyError, bodyLimit: number): ApiError | nul
   }
 }
 
+/**
+ * Fastify answers an oversized body with `Connection: close` without reading it, and Node then
+ * closes the socket while the client is still sending: the client's TCP stack gets a reset, and
+ * Node's fetch and the openai client report EPIPE ("fetch failed") instead of the 413 (curl,
+ * which reads the answer first, sees it). Keeping the connection lets Node read and discard the
+ * rest of the body (its framing is intact: Content-Length or chunked), so every client reads the
+ * 413. Node's requestTimeout no longer applies once the answer is sent, so the drain has its own
+ * time limit.
+ */
+function keepReadingOversizedBody(req: FastifyRequest, reply: FastifyReply, drainMs: number): void {
+  reply.removeHeader('connection');
+  const raw = req.raw;
+  if (raw.complete) return;
+  const timer = setTimeout(() => {
+    if (!raw.complete) raw.socket.destroy();
+  }, drainMs);
+  timer.unref();
+  raw.once('end', () => clearTimeout(timer));
+}
+
 export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
   const limits = resolveLimits(opts.limits);
   // Checked before anything else starts: a mistyped folder fails here, not at the first request.
@@ -120,6 +141,7 @@ export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
         api = new ApiError(500, 'The server failed to handle the request; see its log.', null, 'internal_error');
       }
     }
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') keepReadingOversizedBody(req, reply, limits.bodyDrainMs);
     void reply.code(api.status).headers(api.headers).send(api.toBody());
   });
 
@@ -161,8 +183,8 @@ export async function createServer(opts: ServerOptions): Promise<GenlabServer> {
     models: models.list().map((m) => ({ id: m.id, queue: m.queue.stats() })),
   }));
 
-  app.get('/api/config', async () => ({
-    models: models.list().map((m) => ({ id: m.id, context_length: m.contextLength, vocab_size: m.lm.model.config.vocabSize, parent: m.adapter ? m.baseId : null })),
+  app.get('/api/config', async (): Promise<ServerConfig> => ({
+    models: models.list().map((m): ServedModelInfo => ({ id: m.id, context_length: m.contextLength, vocab_size: m.lm.model.config.vocabSize, parent: m.adapter ? m.baseId : null })),
     limits: { max_tokens: limits.maxTokens, max_n: limits.maxN, max_top_logprobs: limits.maxTopLogprobs },
     reward_model: rewardModel !== null,
     autocomplete_defaults: AUTOCOMPLETE_DEFAULTS,

@@ -8,25 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { saveTranslator } from '../translate/folder.ts';
-import { defaultTranslatorConfig, Translator } from '../translate/model.ts';
+import { defaultTranslatorConfig, Translator } from '../models/translator.ts';
 import { translateText } from '../translate/translate.ts';
 import { trainBpe } from '../tokenizer/train.ts';
-import { makeTinyModel, sotuTexts, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+import { makeTinyModel, sotuTexts, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
 import { loadTranslators, TRANSLATE_EXAMPLE, type TranslatorSource } from './translate-routes.ts';
+import type { ErrorBody, TranslateResult } from './wire.ts';
 
 const post = (url: string, body: unknown): Promise<Response> => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
-interface TranslateResponse {
-  model: string;
-  beam: number;
-  length_penalty: number | null;
-  translation: string;
-  sentences: { source: string; translation: string; finished: boolean }[];
-}
-
-interface ErrorResponse {
-  error: { message: string; param: string | null; code: string | null };
-}
 
 describe('translation API', () => {
   let tiny: TinyModel;
@@ -66,12 +55,12 @@ describe('translation API', () => {
   it('translates sentence by sentence, as the library does, with beam search or greedy', async () => {
     const res = await post(`${srv.url}/api/translate`, { text: TRANSLATE_EXAMPLE });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as TranslateResponse;
+    const body = (await res.json()) as TranslateResult;
     assert.equal(body.beam, 3, "the model's default beam");
     assert.equal(body.sentences.length, 3);
     const direct = translateText(translator.tm, TRANSLATE_EXAMPLE, { beamSize: 3, lengthPenalty: 0.6 });
     assert.equal(body.translation, direct.translation);
-    const greedy = (await (await post(`${srv.url}/api/translate`, { text: 'Now we are engaged in a great civil war.', greedy: true, model: 'en-de-tiny' })).json()) as TranslateResponse;
+    const greedy = (await (await post(`${srv.url}/api/translate`, { text: 'Now we are engaged in a great civil war.', greedy: true, model: 'en-de-tiny' })).json()) as TranslateResult;
     assert.equal(greedy.beam, 1);
     assert.equal(greedy.length_penalty, null);
     assert.equal(greedy.translation, translateText(translator.tm, 'Now we are engaged in a great civil war.', { beamSize: 1 }).translation);
@@ -91,7 +80,7 @@ describe('translation API', () => {
     ];
     for (const [body, status, param, message] of cases) {
       const res = await post(`${srv.url}/api/translate`, body);
-      const err = (await res.json()) as ErrorResponse;
+      const err = (await res.json()) as ErrorBody;
       assert.equal(res.status, status, `${JSON.stringify(body).slice(0, 60)}: ${err.error.message}`);
       if (param !== null) assert.equal(err.error.param, param, JSON.stringify(body).slice(0, 60));
       assert.match(err.error.message, message);
@@ -103,7 +92,7 @@ describe('translation API', () => {
     assert.deepEqual(list.models, []);
     const res = await post(`${bare.url}/api/translate`, { text: 'Hello there.' });
     assert.equal(res.status, 404);
-    const err = (await res.json()) as ErrorResponse;
+    const err = (await res.json()) as ErrorBody;
     assert.equal(err.error.code, 'no_translation_model');
     assert.match(err.error.message, /genlab serve --model LM_DIR DIR/);
   });

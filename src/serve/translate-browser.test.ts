@@ -10,11 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { closeBrowserTest, launchChromium, openApp, type AppPage } from './test-chromium.ts';
+import { closeBrowserTest, launchChromium, openApp, type AppPage } from './testing/chromium.ts';
 import type { Device } from '../backend/device.ts';
 import { createDevice } from '../backend/registry.ts';
-import { syntheticTranslation, syntheticTranslator } from '../translate/test-fixtures.ts';
-import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer, type TestServer, type TinyModel } from './test-fixtures.ts';
+import { syntheticTranslation, syntheticTranslator } from '../translate/testing/fixtures.ts';
+import { ARTIFACTS, buildWebApp, makeTinyModel, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
 import { TRANSLATE_EXAMPLE } from './translate-routes.ts';
 
 

@@ -10,6 +10,8 @@ import { ApiError, badRequest } from './errors.ts';
 import { withScope } from './http.ts';
 import type { ServeLimits } from './limits.ts';
 import { GenerationQueue } from './queue.ts';
+import { bodySchema } from './schemas.ts';
+import type { SentenceResult, TranslateInfo, TranslateRequest, TranslateResult, TranslatorInfo } from './wire.ts';
 
 /** The talk's example (EN→DE): the opening of Lincoln's Gettysburg Address (1863, public domain). */
 export const TRANSLATE_EXAMPLE =
@@ -31,26 +33,16 @@ interface Served {
   queue: GenerationQueue;
 }
 
-interface TranslateBody {
-  text: string;
-  model?: string;
-  beam?: number | null;
-  length_penalty?: number | null;
-  greedy?: boolean | null;
-}
-
-const translateSchema = {
-  type: 'object',
-  required: ['text'],
-  additionalProperties: false,
-  properties: {
+const translateSchema = bodySchema<TranslateRequest>()(
+  {
     text: { type: 'string', minLength: 1, maxLength: MAX_TRANSLATE_CHARS, description: `a non-empty string of at most ${MAX_TRANSLATE_CHARS} characters` },
     model: { type: 'string', minLength: 1, maxLength: 256, description: 'a translation model id from GET /api/translate' },
     beam: { type: ['integer', 'null'], minimum: 1, maximum: 16, description: 'an integer from 1 to 16' },
     length_penalty: { type: ['number', 'null'], minimum: 0, maximum: 5, description: 'a number from 0 to 5' },
     greedy: { type: ['boolean', 'null'], description: 'true or false' },
   },
-};
+  ['text'],
+);
 
 /** Loads the translation folders among `dirs` (the others are language models). */
 export async function loadTranslators(dirs: readonly string[]): Promise<Array<TranslatorSource & { dir: string }>> {
@@ -78,8 +70,8 @@ export function registerTranslateRoutes(app: FastifyInstance, sources: readonly 
     return s;
   };
 
-  app.get('/api/translate', async () => ({
-    models: served.map((s) => ({
+  app.get('/api/translate', async (): Promise<TranslateInfo> => ({
+    models: served.map((s): TranslatorInfo => ({
       id: s.id,
       source_lang: s.tm.model.config.sourceLang,
       target_lang: s.tm.model.config.targetLang,
@@ -93,7 +85,7 @@ export function registerTranslateRoutes(app: FastifyInstance, sources: readonly 
   }));
 
   app.post('/api/translate', { schema: { body: translateSchema } }, async (req, reply) => {
-    const body = req.body as TranslateBody;
+    const body = req.body as TranslateRequest;
     const s = pick(body.model);
     const beam = body.greedy ? 1 : (body.beam ?? s.tm.generation.numBeams);
     const lengthPenalty = body.length_penalty ?? s.tm.generation.lengthPenalty;
@@ -103,7 +95,7 @@ export function registerTranslateRoutes(app: FastifyInstance, sources: readonly 
     if (count > MAX_TRANSLATE_SENTENCES) throw badRequest(`The text has ${count} sentences; one request translates at most ${MAX_TRANSLATE_SENTENCES}. Send it in parts.`, 'text', 'too_many_sentences');
     const started = performance.now();
     return withScope(reply, limits.requestTimeoutMs, (scope) =>
-      s.queue.run(scope.signal, async () => {
+      s.queue.run(scope.signal, async (): Promise<TranslateResult> => {
         const sentences: SentenceTranslation[] = [];
         const out: string[] = [];
         for (const line of lines) {
@@ -131,7 +123,7 @@ export function registerTranslateRoutes(app: FastifyInstance, sources: readonly 
           beam,
           length_penalty: beam === 1 ? null : lengthPenalty,
           translation: out.join('\n').trim(),
-          sentences: sentences.map((t) => ({ source: t.source, translation: t.translation, logprob: t.logprob, score: t.score, finished: t.finished, source_tokens: t.sourceTokens, output_tokens: t.outputTokens })),
+          sentences: sentences.map((t): SentenceResult => ({ source: t.source, translation: t.translation, logprob: t.logprob, score: t.score, finished: t.finished, source_tokens: t.sourceTokens, output_tokens: t.outputTokens })),
           seconds: (performance.now() - started) / 1000,
         };
       }),

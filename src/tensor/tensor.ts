@@ -110,6 +110,7 @@ export class Tensor {
     const dev = this.device;
     dev.refreshViews();
     (this.dtype === 'int32' ? dev.i32 : dev.f32).set(values as ArrayLike<number>, this.ptr);
+    markWritten(this.storage);
     return this;
   }
 
@@ -125,6 +126,24 @@ export class Tensor {
   toString(): string {
     return `Tensor(shape=[${this.shape}], dtype=${this.dtype}, backend=${this.device.name})`;
   }
+}
+
+// ---------------------------------------------------------------- write versions
+
+const writeVersions = new WeakMap<Storage, number>();
+
+/**
+ * How often a storage was overwritten in place: by set(), optimizer steps, checkpoint restores,
+ * adapter merges, KV-cache writes. A copy derived from a tensor's values (a bf16 weight pack)
+ * records it and is stale once it changes. Other ops write only fresh outputs and gradients.
+ */
+export function writeVersion(s: Storage): number {
+  return writeVersions.get(s) ?? 0;
+}
+
+/** Records an in-place write into s; every writer of existing tensor memory must call it. */
+export function markWritten(s: Storage): void {
+  writeVersions.set(s, (writeVersions.get(s) ?? 0) + 1);
 }
 
 // ---------------------------------------------------------------- allocation

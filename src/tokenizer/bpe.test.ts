@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BYTE_TO_CHAR } from './byte-level.ts';
 import { bpeMerge, PairRanks } from './bpe.ts';
-import { gpt2Tokenizer, randomText, rng } from './test-fixtures.ts';
+import { gpt2Tokenizer, randomText, rng } from './testing/fixtures.ts';
 
 test('bpeMerge: heap path (long words) equals the quadratic path', () => {
   const tok = gpt2Tokenizer();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BYTE_TO_CHAR, GPT2_BYTE_ORDER, bytesToTokenString, renderBytes, toWellFormed, tokenStringToBytes, utf8Encode } from './byte-level.ts';
-import { gpt2Tokenizer, randomText, rng } from './test-fixtures.ts';
+import { gpt2Tokenizer, randomText, rng } from './testing/fixtures.ts';
 
 test('byte-level alphabet: 256 distinct printable characters, GPT-2 conventions', () => {
   assert.equal(new Set(BYTE_TO_CHAR).size, 256);

@@ -6,8 +6,8 @@ import { after, test } from 'node:test';
 import { Tokenizer as HfTokenizer } from '@anush008/tokenizers';
 import { loadTokenizer, saveTokenizer } from './files.ts';
 import { parseTokenizerJson, parseVocabMerges, tokenizerJsonString } from './formats.ts';
-import { GPT2_MERGES_FILE, GPT2_VOCAB_FILE, gpt2Tokenizer, randomText, rng, sotuTexts, VARIED_TEXT } from './test-fixtures.ts';
-import type { Tokenizer } from './tokenizer.ts';
+import { GPT2_MERGES_FILE, GPT2_VOCAB_FILE, gpt2Tokenizer, randomText, rng, sotuTexts, VARIED_TEXT } from './testing/fixtures.ts';
+import { ByteLevelTokenizer, type Tokenizer } from './tokenizer.ts';
 import { trainBpe } from './train.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'genlab-tokfmt-'));
@@ -21,7 +21,8 @@ const freshDir = async (): Promise<string> => {
 
 const trained = await trainBpe(sotuTexts(4), { vocabSize: 800, specialTokens: ['<|endoftext|>', '<|pad|>'] });
 
-function assertSameTokenizer(a: Tokenizer, b: Tokenizer): void {
+function assertSameTokenizer(a: Tokenizer, b: ByteLevelTokenizer): void {
+  assert.ok(a instanceof ByteLevelTokenizer, 'GPT-2-style files load as the fast byte-level tokenizer');
   assert.equal(a.vocabSize, b.vocabSize);
   assert.deepEqual(a.merges, b.merges);
   assert.deepEqual([...a.specialTokens], [...b.specialTokens]);

@@ -7,16 +7,21 @@
 // and "left right" splits unambiguously.
 
 import { tokenStringToBytes } from './byte-level.ts';
-import { MAX_VOCAB, type SpecialToken, Tokenizer, type TokenizerParts } from './tokenizer.ts';
+import { HfTokenizer } from './hf-tokenizer.ts';
+import { ByteLevelTokenizer, type SpecialToken, type Tokenizer, type TokenizerParts } from './tokenizer.ts';
+import type { TokenizerConfig } from './tokenizer-config.ts';
+import { describe, isObject, parseJson, readMerges, readVocab, TokenizerFileError } from './tokenizer-json.ts';
+
+export { TokenizerFileError };
 
 export const MERGES_HEADER = '#version: 0.2';
 
 /** vocab.json text: every id's vocabulary string, in id order. */
-export function vocabJsonString(tok: Tokenizer): string {
+export function vocabJsonString(tok: ByteLevelTokenizer): string {
   return JSON.stringify(vocabObject(tok));
 }
 
-function vocabObject(tok: Tokenizer): Record<string, number> {
+function vocabObject(tok: ByteLevelTokenizer): Record<string, number> {
   const vocab: Record<string, number> = {};
   for (let id = 0; id < tok.vocabSize; id++) {
     if (!isAssigned(tok, id)) continue;
@@ -25,19 +30,25 @@ function vocabObject(tok: Tokenizer): Record<string, number> {
   return vocab;
 }
 
-function isAssigned(tok: Tokenizer, id: number): boolean {
+function isAssigned(tok: ByteLevelTokenizer, id: number): boolean {
   return tok.isSpecial(id) || tok.toParts().vocab[id] != null;
 }
 
 /** merges.txt text. */
-export function mergesTxtString(tok: Tokenizer): string {
+export function mergesTxtString(tok: ByteLevelTokenizer): string {
   const lines = [MERGES_HEADER];
   for (const [a, b] of tok.merges) lines.push(`${tok.idToToken(a)} ${tok.idToToken(b)}`);
   return lines.join('\n') + '\n';
 }
 
-/** Hugging Face tokenizer.json text. */
+/** Hugging Face tokenizer.json text: generated for genlab's byte-level BPE, the file as read for a Hugging Face tokenizer. */
 export function tokenizerJsonString(tok: Tokenizer): string {
+  if (tok instanceof HfTokenizer) {
+    const source = tok.files.find((f) => f.name === 'tokenizer.json');
+    if (!source) throw new Error('this HfTokenizer was built without its tokenizer.json text; make it with parseHfTokenizer or loadTokenizer');
+    return source.text;
+  }
+  if (!(tok instanceof ByteLevelTokenizer)) throw new Error('tokenizerJsonString needs a ByteLevelTokenizer or an HfTokenizer');
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
   const json = {
     version: '1.0',
@@ -76,7 +87,7 @@ export function tokenizerJsonString(tok: Tokenizer): string {
  * transformers' tokenizer_config.json, so AutoTokenizer works on a tokenizer-only folder and knows
  * the end-of-text token; decoding must not "clean up" spaces before punctuation.
  */
-export function tokenizerConfigString(tok: Tokenizer): string {
+export function tokenizerConfigString(tok: ByteLevelTokenizer): string {
   const eot = tok.eotId === null ? null : tok.idToToken(tok.eotId);
   const config: Record<string, unknown> = {
     tokenizer_class: 'GPT2Tokenizer',
@@ -84,50 +95,8 @@ export function tokenizerConfigString(tok: Tokenizer): string {
     clean_up_tokenization_spaces: false,
   };
   if (eot !== null) Object.assign(config, { bos_token: eot, eos_token: eot, unk_token: eot });
+  if (tok.config.chatTemplate !== null) config['chat_template'] = tok.config.chatTemplate;
   return JSON.stringify(config, null, 2) + '\n';
-}
-
-/** Thrown for a malformed tokenizer file; the message starts with the file name. */
-export class TokenizerFileError extends Error {
-  constructor(file: string, problem: string) {
-    super(`${file}: ${problem}`);
-    this.name = 'TokenizerFileError';
-  }
-}
-
-function parseJson(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new TokenizerFileError(file, `not valid JSON (${(e as Error).message}); the file may be truncated or not a tokenizer file`);
-  }
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-function describe(x: unknown): string {
-  const s = JSON.stringify(x);
-  return s === undefined ? String(x) : s.length > 80 ? s.slice(0, 77) + '...' : s;
-}
-
-/** Reads a token-string → id object (vocab.json, or model.vocab of tokenizer.json). */
-function readVocab(raw: unknown, file: string, where: string): Map<string, number> {
-  if (!isObject(raw)) throw new TokenizerFileError(file, `${where} must be an object mapping token strings to ids, found ${describe(raw)}`);
-  const vocab = new Map<string, number>();
-  const seen = new Map<number, string>();
-  for (const [token, id] of Object.entries(raw)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= MAX_VOCAB) {
-      throw new TokenizerFileError(file, `${where}: token ${describe(token)} has id ${describe(id)}; ids must be integers in 0..${MAX_VOCAB - 1}`);
-    }
-    const prev = seen.get(id);
-    if (prev !== undefined) throw new TokenizerFileError(file, `${where}: id ${id} is used by both ${describe(prev)} and ${describe(token)}`);
-    seen.set(id, token);
-    vocab.set(token, id);
-  }
-  if (vocab.size === 0) throw new TokenizerFileError(file, `${where} is empty`);
-  return vocab;
 }
 
 /**
@@ -169,16 +138,16 @@ function buildParts(
   return { vocab: bytes, merges: mergeIds, specialTokens: specials };
 }
 
-function construct(parts: TokenizerParts, file: string): Tokenizer {
+function construct(parts: TokenizerParts, file: string, config?: TokenizerConfig): ByteLevelTokenizer {
   try {
-    return new Tokenizer(parts);
+    return new ByteLevelTokenizer(parts, config);
   } catch (e) {
     throw new TokenizerFileError(file, (e as Error).message);
   }
 }
 
 /** Parses GPT-2 style vocab.json + merges.txt texts; the names are used in error messages. */
-export function parseVocabMerges(vocabText: string, mergesText: string, vocabFile = 'vocab.json', mergesFile = 'merges.txt'): Tokenizer {
+export function parseVocabMerges(vocabText: string, mergesText: string, vocabFile = 'vocab.json', mergesFile = 'merges.txt', config?: TokenizerConfig): ByteLevelTokenizer {
   const vocab = readVocab(parseJson(vocabText, vocabFile), vocabFile, 'the top-level object');
   const lines = mergesText.split('\n');
   const merges: { left: string; right: string; where: string }[] = [];
@@ -202,13 +171,45 @@ export function parseVocabMerges(vocabText: string, mergesText: string, vocabFil
     specials.push({ id, content: token });
   }
   specials.sort((x, y) => x.id - y.id);
-  return construct(buildParts(vocab, merges, specials, vocabFile, mergesFile), `${vocabFile} + ${mergesFile}`);
+  return construct(buildParts(vocab, merges, specials, vocabFile, mergesFile), `${vocabFile} + ${mergesFile}`, config);
 }
 
-/** Parses a Hugging Face tokenizer.json text (byte-level BPE only). */
-export function parseTokenizerJson(text: string, file = 'tokenizer.json'): Tokenizer {
+/**
+ * Whether a parsed tokenizer.json is GPT-2-style byte-level BPE that ByteLevelTokenizer encodes and
+ * decodes exactly as HF does (so loadTokenizer can take the fast path); anything else goes to
+ * HfTokenizer.
+ */
+export function isGpt2StyleJson(json: unknown): boolean {
+  if (!isObject(json) || !isObject(json['model'])) return false;
+  const m = json['model'];
+  const empty = (v: unknown): boolean => v === undefined || v === null || v === '' || v === false || v === 0;
+  const byteLevel = (x: unknown): x is Record<string, unknown> => isObject(x) && x['type'] === 'ByteLevel';
+  const pre = json['pre_tokenizer'];
+  const post = json['post_processor'];
+  const added = json['added_tokens'] ?? [];
+  return (
+    (m['type'] === undefined || m['type'] === 'BPE') &&
+    ['continuing_subword_prefix', 'end_of_word_suffix', 'dropout', 'byte_fallback', 'ignore_merges', 'unk_token'].every((k) => empty(m[k])) &&
+    empty(json['normalizer']) &&
+    byteLevel(pre) &&
+    pre['add_prefix_space'] !== true &&
+    pre['use_regex'] !== false &&
+    byteLevel(json['decoder']) &&
+    (empty(post) || byteLevel(post)) &&
+    Array.isArray(added) &&
+    added.every((t) => isObject(t) && t['special'] === true && !t['lstrip'] && !t['rstrip'] && !t['single_word'])
+  );
+}
+
+/** Parses a Hugging Face tokenizer.json text (byte-level BPE only; HfTokenizer reads the others). */
+export function parseTokenizerJson(text: string, file = 'tokenizer.json', config?: TokenizerConfig): ByteLevelTokenizer {
   const json = parseJson(text, file);
   if (!isObject(json)) throw new TokenizerFileError(file, `expected a JSON object, found ${describe(json)}`);
+  return byteLevelFromJson(json, file, config);
+}
+
+/** The byte-level BPE of a parsed tokenizer.json. */
+export function byteLevelFromJson(json: Record<string, unknown>, file: string, config?: TokenizerConfig): ByteLevelTokenizer {
   const model = json['model'];
   if (!isObject(model)) throw new TokenizerFileError(file, `"model" is missing or not an object`);
   if (model['type'] !== undefined && model['type'] !== 'BPE') {
@@ -228,19 +229,7 @@ export function parseTokenizerJson(text: string, file = 'tokenizer.json'): Token
   checkByteLevel(json['decoder'], file, 'decoder', true);
 
   const vocab = readVocab(model['vocab'], file, 'model.vocab');
-  const rawMerges = model['merges'];
-  if (!Array.isArray(rawMerges)) throw new TokenizerFileError(file, `model.merges must be an array, found ${describe(rawMerges)}`);
-  const merges = rawMerges.map((m: unknown, i) => {
-    const where = `model.merges[${i}]`;
-    // Older files store "left right"; tokenizers >= 0.20 stores ["left", "right"].
-    if (typeof m === 'string') {
-      const parts = m.split(' ');
-      if (parts.length === 2 && parts[0] !== '' && parts[1] !== '') return { left: parts[0]!, right: parts[1]!, where };
-    } else if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string') {
-      return { left: m[0], right: m[1], where };
-    }
-    throw new TokenizerFileError(file, `${where} is ${describe(m)}; expected "left right" or ["left", "right"]`);
-  });
+  const merges = readMerges(model['merges'], file);
 
   const added = json['added_tokens'] ?? [];
   if (!Array.isArray(added)) throw new TokenizerFileError(file, `added_tokens must be an array, found ${describe(added)}`);
@@ -252,7 +241,7 @@ export function parseTokenizerJson(text: string, file = 'tokenizer.json'): Token
     }
     return { id: t['id'], content: t['content'] };
   });
-  return construct(buildParts(vocab, merges, specials, file, file), file);
+  return construct(buildParts(vocab, merges, specials, file, file), file, config);
 }
 
 function checkByteLevel(x: unknown, file: string, key: string, allowNull: boolean): void {

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { getEncoding } from 'js-tiktoken';
-import { gpt2Tokenizer, packageDir, randomText, rng, sotuTexts, VARIED_TEXT } from './test-fixtures.ts';
+import { gpt2Tokenizer, packageDir, randomText, rng, sotuTexts, VARIED_TEXT } from './testing/fixtures.ts';
 
 const tiktoken = getEncoding('gpt2');
 const ours = gpt2Tokenizer();

@@ -1,4 +1,4 @@
-// genlab's byte-level BPE tokenizer: public API.
+// Tokenizers: genlab's byte-level BPE (trained here) and Hugging Face tokenizer.json files.
 
 export {
   BYTE_TO_CHAR,
@@ -11,14 +11,18 @@ export {
 export { GPT2_PATTERN, pretokenize } from './pretokenize.ts';
 export { TokenBuffer } from './token-buffer.ts';
 export {
+  ByteLevelTokenizer,
   END_OF_TEXT,
   MAX_VOCAB,
-  StreamDecoder,
-  Tokenizer,
   type EncodeOptions,
   type SpecialToken,
+  type StreamDecoder,
+  type Tokenizer,
   type TokenizerParts,
 } from './tokenizer.ts';
+export { HfTokenizer, parseHfTokenizer, type SourceFile } from './hf-tokenizer.ts';
+export { parseTokenizerConfig, type TokenizerConfig } from './tokenizer-config.ts';
+export { translateOnigRegex, UnsupportedRegexError } from './hf-regex.ts';
 export {
   countWords,
   trainBpe,
@@ -29,6 +33,7 @@ export {
 export {
   MERGES_HEADER,
   TokenizerFileError,
+  isGpt2StyleJson,
   mergesTxtString,
   parseTokenizerJson,
   parseVocabMerges,

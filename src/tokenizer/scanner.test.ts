@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GPT2_PATTERN, pretokenize } from './pretokenize.ts';
-import { randomText, rng, sotuTexts, VARIED_TEXT } from './test-fixtures.ts';
+import { randomText, rng, sotuTexts, VARIED_TEXT } from './testing/fixtures.ts';
 import { wordEnd } from './scanner.ts';
 
 const regexWords = (s: string): string[] => s.match(new RegExp(GPT2_PATTERN, 'gu')) ?? [];

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { toWellFormed } from './byte-level.ts';
 import { pretokenize } from './pretokenize.ts';
-import { gpt2Tokenizer, randomText, rng, sotuTexts, VARIED_TEXT } from './test-fixtures.ts';
-import { referenceEncoder } from './test-reference.ts';
+import { gpt2Tokenizer, randomText, rng, sotuTexts, VARIED_TEXT } from './testing/fixtures.ts';
+import { referenceEncoder } from './testing/reference.ts';
 import { TokenBuffer } from './token-buffer.ts';
-import { Tokenizer } from './tokenizer.ts';
+import { ByteLevelTokenizer } from './tokenizer.ts';
 import { trainBpe } from './train.ts';
 
 const small = await trainBpe(sotuTexts(3), { vocabSize: 600 });
@@ -71,7 +71,7 @@ test('special tokens are matched before pre-tokenization; allowSpecial: false en
 
 test('longest special token wins when one is a prefix of another', () => {
   const base = gpt2Tokenizer().toParts();
-  const tok = new Tokenizer({
+  const tok = new ByteLevelTokenizer({
     ...base,
     specialTokens: [
       { id: 50256, content: '<|endoftext|>' },
@@ -124,11 +124,11 @@ test('decoding an unknown id names the id and the valid range', () => {
 test('constructor rejects inconsistent parts with a clear message', () => {
   const base = gpt2Tokenizer().toParts();
   const noNewline = base.vocab.map((b) => (b && b.length === 1 && b[0] === 10 ? null : b));
-  assert.throws(() => new Tokenizer({ ...base, vocab: noNewline }), /no token for byte 0x0a \("Ċ"\)/);
-  assert.throws(() => new Tokenizer({ ...base, specialTokens: [{ id: 5, content: 'X' }] }), /special token "X" has id 5, which ordinary token "&" already uses/);
-  assert.throws(() => new Tokenizer({ ...base, merges: [[0, 99999]] }), /merge 0 uses id 99999/);
+  assert.throws(() => new ByteLevelTokenizer({ ...base, vocab: noNewline }), /no token for byte 0x0a \("Ċ"\)/);
+  assert.throws(() => new ByteLevelTokenizer({ ...base, specialTokens: [{ id: 5, content: 'X' }] }), /special token "X" has id 5, which ordinary token "&" already uses/);
+  assert.throws(() => new ByteLevelTokenizer({ ...base, merges: [[0, 99999]] }), /merge 0 uses id 99999/);
   const the = gpt2Tokenizer().tokenToId('Ġthe')!;
-  assert.throws(() => new Tokenizer({ ...base, merges: [[the, the]] }), /merge 0 \(\d+ \+ \d+\) makes "ĠtheĠthe", which is not in the vocabulary/);
+  assert.throws(() => new ByteLevelTokenizer({ ...base, merges: [[the, the]] }), /merge 0 \(\d+ \+ \d+\) makes "ĠtheĠthe", which is not in the vocabulary/);
 });
 
 test('pretokenize follows the GPT-2 pattern', () => {
@@ -141,7 +141,7 @@ test('pretokenize follows the GPT-2 pattern', () => {
 
 test('a tokenizer without special tokens has eotId null and encodes <|endoftext|> as text', () => {
   const base = gpt2Tokenizer().toParts();
-  const tok = new Tokenizer({ ...base, vocab: base.vocab.slice(0, 50256), specialTokens: [] });
+  const tok = new ByteLevelTokenizer({ ...base, vocab: base.vocab.slice(0, 50256), specialTokens: [] });
   assert.equal(tok.eotId, null);
   assert.equal(tok.vocabSize, 50256);
   const s = 'a<|endoftext|>b';

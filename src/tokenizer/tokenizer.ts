@@ -1,3 +1,6 @@
+// The Tokenizer interface the rest of genlab uses, and its fast implementation for GPT-2-style
+// byte-level BPE (HfTokenizer in hf-tokenizer.ts reads other Hugging Face tokenizer.json files).
+//
 // The byte-level BPE tokenizer: GPT-2 pre-tokenization, merges applied on integer ids, a word →
 // ids cache (natural text repeats a few tens of thousands of words, so almost every word is one
 // hash probe), special tokens matched before pre-tokenization.
@@ -11,7 +14,11 @@ import { BYTE_TO_CHAR, bytesToTokenString, renderBytes, utf8Encode } from './byt
 import { specialTokenRegex, splitOnSpecials } from './pretokenize.ts';
 import { wordEnd } from './scanner.ts';
 import { TokenBuffer } from './token-buffer.ts';
+import { NO_TOKENIZER_CONFIG, type TokenizerConfig } from './tokenizer-config.ts';
+import { MAX_VOCAB } from './tokenizer-json.ts';
 import { WordCache } from './word-cache.ts';
+
+export { MAX_VOCAB };
 
 export const END_OF_TEXT = '<|endoftext|>';
 
@@ -35,21 +42,102 @@ export interface EncodeOptions {
    * user typing '<|endoftext|>' gets the ordinary tokens for those characters.
    */
   allowSpecial?: boolean;
+  /**
+   * Add the tokens the tokenizer adds around a text (Llama's BOS), as Hugging Face's
+   * `add_special_tokens=True` does (default false: the ids of the text alone, so encodings of
+   * pieces can be concatenated). GPT-2-style byte-level BPE adds nothing either way.
+   */
+  addSpecialTokens?: boolean;
 }
 
-/** Largest supported vocabulary (ids index plain arrays; real vocabularies are < 2^18). */
-export const MAX_VOCAB = 1 << 24;
+/** Incremental decoding for generation: push ids, get the text that became complete. */
+export interface StreamDecoder {
+  push(id: number): string;
+  /** Ends the stream and returns what was held back (U+FFFD for an unfinished character). */
+  flush(): string;
+}
+
+/**
+ * What the rest of genlab uses of a tokenizer. Two implementations: ByteLevelTokenizer (GPT-2-style
+ * byte-level BPE, what genlab trains; fast) and HfTokenizer (any supported Hugging Face
+ * tokenizer.json: Llama, Mistral, Qwen, ...).
+ */
+export interface Tokenizer {
+  /** Number of ids (max id + 1), including special tokens: the embedding table's row count. */
+  readonly vocabSize: number;
+  /** The end-of-text token: documents are separated by it and generation stops at it; null if none. */
+  readonly eotId: number | null;
+  /** Special token content → id. */
+  readonly specialTokens: ReadonlyMap<string, number>;
+  /** What tokenizer_config.json says (chat template, BOS/EOS); empty for a tokenizer built in memory. */
+  readonly config: TokenizerConfig;
+  encode(text: string, opts?: EncodeOptions): number[];
+  /** Appends the ids of `text` to `out` and returns how many were appended. */
+  encodeInto(text: string, out: TokenBuffer, opts?: EncodeOptions): number;
+  encodeToUint32(text: string, opts?: EncodeOptions): Uint32Array;
+  /** Text of the ids, special tokens included; invalid UTF-8 becomes U+FFFD. */
+  decode(ids: ArrayLike<number>): string;
+  /** One token's bytes (a special token's as its UTF-8 text). */
+  tokenBytes(id: number): Uint8Array;
+  /** One token as display text: complete characters as text, loose bytes of a partial character as `<0xF0>`. */
+  tokenText(id: number): string;
+  /** Per-token text whose concatenation is decode(ids); a character split over tokens belongs to the token that completes it. */
+  tokenPieces(ids: ArrayLike<number>): string[];
+  streamDecoder(): StreamDecoder;
+  /** The vocabulary string of a token ('Ġthe', '▁the', '<0x0A>', or a special token's text). */
+  idToToken(id: number): string;
+  tokenToId(token: string): number | undefined;
+  isSpecial(id: number): boolean;
+  /** Forgets cached word encodings (memory, or timing cold-cache encoding). */
+  clearCache(): void;
+}
+
+/**
+ * Per-token text from a stream decoder: what each id released, with what the end of the stream
+ * releases added to the last piece, so the pieces concatenate to the whole decoded text.
+ */
+export function streamPieces(dec: StreamDecoder, ids: ArrayLike<number>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; i++) out.push(dec.push(ids[i]!));
+  const tail = dec.flush();
+  if (tail && out.length > 0) out[out.length - 1] += tail;
+  return out;
+}
+
+/** The error for an id that names no token. */
+export function unknownIdError(id: number, vocabSize: number): RangeError {
+  if (Number.isInteger(id) && id >= 0 && id < vocabSize) return new RangeError(`token id ${id} is not assigned to any token in this vocabulary`);
+  return new RangeError(`token id ${id} is out of range: this vocabulary has ids 0..${vocabSize - 1}`);
+}
+
+/** encode() through a tokenizer's reusable scratch buffer: one array, and no huge buffer kept. */
+export function encodeThrough(tok: Tokenizer, buf: TokenBuffer, text: string, opts?: EncodeOptions): number[] {
+  buf.clear();
+  buf.reserve(text.length >> 2); // ~4 characters per token in English: usually no regrowth
+  tok.encodeInto(text, buf, opts);
+  const ids = buf.toArray();
+  if (buf.data.length > 1 << 22) buf.data = new Uint32Array(4096); // don't pin a huge buffer
+  buf.clear();
+  return ids;
+}
+
+/** encodeToUint32() for any tokenizer. */
+export function encodeToNewUint32(tok: Tokenizer, text: string, opts?: EncodeOptions): Uint32Array {
+  const buf = new TokenBuffer(Math.max(16, text.length >> 2));
+  tok.encodeInto(text, buf, opts);
+  return buf.data.slice(0, buf.length);
+}
 
 /** Words longer than this (in UTF-16 units) are not cached: they rarely repeat. */
 const MAX_CACHED_WORD = 64;
 
-export class Tokenizer {
-  /** Number of ids (max id + 1), including special tokens: the embedding table's row count. */
+/** GPT-2-style byte-level BPE: GPT-2's pre-tokenizer, every added token special, no normalizer. */
+export class ByteLevelTokenizer implements Tokenizer {
   readonly vocabSize: number;
   /** Id of '<|endoftext|>' if it is a special token, else of the first special token, else null. */
   readonly eotId: number | null;
-  /** Special token content → id. */
   readonly specialTokens: ReadonlyMap<string, number>;
+  readonly config: TokenizerConfig;
 
   private readonly parts: TokenizerParts;
   private readonly bytesById: (Uint8Array | null)[];
@@ -65,8 +153,9 @@ export class Tokenizer {
   private symCount = 0;
   private readonly scratchBuffer = new TokenBuffer(4096);
 
-  constructor(parts: TokenizerParts) {
+  constructor(parts: TokenizerParts, config: TokenizerConfig = NO_TOKENIZER_CONFIG) {
     this.parts = parts;
+    this.config = config;
     const { vocab, merges, specialTokens } = parts;
     let size = vocab.length;
     for (const s of specialTokens) size = Math.max(size, s.id + 1);
@@ -136,16 +225,8 @@ export class Tokenizer {
     return this.parts.merges;
   }
 
-  /** Encodes `text` into token ids. */
   encode(text: string, opts?: EncodeOptions): number[] {
-    const buf = this.scratchBuffer;
-    buf.clear();
-    buf.reserve(text.length >> 2); // ~4 characters per token in English: usually no regrowth
-    this.encodeInto(text, buf, opts);
-    const ids = buf.toArray();
-    if (buf.data.length > 1 << 22) buf.data = new Uint32Array(4096); // don't pin a huge buffer
-    buf.clear();
-    return ids;
+    return encodeThrough(this, this.scratchBuffer, text, opts);
   }
 
   /** Appends the ids of `text` to `out` and returns how many were appended. */
@@ -167,9 +248,7 @@ export class Tokenizer {
 
   /** Encodes `text` into a fresh Uint32Array. */
   encodeToUint32(text: string, opts?: EncodeOptions): Uint32Array {
-    const buf = new TokenBuffer(Math.max(16, text.length >> 2));
-    this.encodeInto(text, buf, opts);
-    return buf.data.slice(0, buf.length);
+    return encodeToNewUint32(this, text, opts);
   }
 
   /** Encodes text[start..end), which holds no special tokens. */
@@ -272,17 +351,12 @@ export class Tokenizer {
    * display shows it.
    */
   tokenPieces(ids: ArrayLike<number>): string[] {
-    const dec = this.streamDecoder();
-    const out: string[] = [];
-    for (let i = 0; i < ids.length; i++) out.push(dec.push(ids[i]!));
-    const tail = dec.flush();
-    if (tail && out.length > 0) out[out.length - 1] += tail;
-    return out;
+    return streamPieces(this.streamDecoder(), ids);
   }
 
   /** Incremental decoding for generation: push ids, get the text that became complete. */
   streamDecoder(): StreamDecoder {
-    return new StreamDecoder(this);
+    return new ByteStreamDecoder(this);
   }
 
   /** The vocabulary string of a token (byte-level form such as 'Ġthe', or a special token's text). */
@@ -303,10 +377,7 @@ export class Tokenizer {
 
   private bytesOf(id: number): Uint8Array {
     const b = this.bytesById[id];
-    if (!b) {
-      if (Number.isInteger(id) && id >= 0 && id < this.vocabSize) throw new RangeError(`token id ${id} is not assigned to any token in this vocabulary`);
-      throw new RangeError(`token id ${id} is out of range: this vocabulary has ids 0..${this.vocabSize - 1}`);
-    }
+    if (!b) throw unknownIdError(id, this.vocabSize);
     return b;
   }
 }
@@ -315,10 +386,10 @@ export class Tokenizer {
 const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Decodes a stream of ids, holding back bytes of characters not yet complete. */
-export class StreamDecoder {
+class ByteStreamDecoder implements StreamDecoder {
   private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
-  constructor(private readonly tokenizer: Tokenizer) {}
+  constructor(private readonly tokenizer: ByteLevelTokenizer) {}
 
   push(id: number): string {
     return this.decoder.decode(this.tokenizer.tokenBytes(id), { stream: true });

@@ -4,7 +4,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveTokenizer } from './files.ts';
 import { trainProgressBar } from './progress.ts';
-import type { Tokenizer } from './tokenizer.ts';
+import type { ByteLevelTokenizer } from './tokenizer.ts';
 import { trainBpe } from './train.ts';
 
 export interface TokenizerTrainCommandOptions {
@@ -17,7 +17,7 @@ export interface TokenizerTrainCommandOptions {
 }
 
 export interface TokenizerTrainResult {
-  tokenizer: Tokenizer;
+  tokenizer: ByteLevelTokenizer;
   inputFiles: string[];
   inputBytes: number;
   written: string[];
@@ -91,7 +91,7 @@ export async function tokenizerTrainCommand(files: string[], opts: TokenizerTrai
   };
 
   const bar = opts.quiet ? null : trainProgressBar(totalBytes, (p) => toBytes(p.chars));
-  let tokenizer: Tokenizer;
+  let tokenizer: ByteLevelTokenizer;
   try {
     const trainOpts = {
       vocabSize: opts.vocabSize,

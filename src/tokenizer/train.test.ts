@@ -4,17 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadTokenizer } from './files.ts';
-import { rng, sotuTexts } from './test-fixtures.ts';
-import { referenceTrain } from './test-reference.ts';
+import { rng, sotuTexts } from './testing/fixtures.ts';
+import { referenceTrain } from './testing/reference.ts';
 import { tokenizerTrainCommand } from './train-command.ts';
 import { countWords, trainBpe, trainBpeFromCounts, type TrainProgress } from './train.ts';
-import type { Tokenizer } from './tokenizer.ts';
+import { ByteLevelTokenizer, type Tokenizer } from './tokenizer.ts';
 
 const texts = sotuTexts(6);
 const train = texts.slice(0, 5);
 const heldOut = texts[5]!;
 
 function mergeStrings(tok: Tokenizer): string[] {
+  assert.ok(tok instanceof ByteLevelTokenizer);
   return tok.merges.map(([a, b]) => `${tok.idToToken(a)} ${tok.idToToken(b)}`);
 }
 

@@ -14,7 +14,7 @@
 import { utf8Encode } from './byte-level.ts';
 import { specialTokenRegex, splitOnSpecials } from './pretokenize.ts';
 import { wordEnd } from './scanner.ts';
-import { END_OF_TEXT, Tokenizer } from './tokenizer.ts';
+import { ByteLevelTokenizer, END_OF_TEXT } from './tokenizer.ts';
 
 export interface TrainProgress {
   phase: 'count' | 'merge' | 'done';
@@ -84,7 +84,7 @@ export async function countWords(
 }
 
 /** Trains a byte-level BPE tokenizer on `texts`. */
-export async function trainBpe(texts: Iterable<string> | AsyncIterable<string>, opts: TrainBpeOptions): Promise<Tokenizer> {
+export async function trainBpe(texts: Iterable<string> | AsyncIterable<string>, opts: TrainBpeOptions): Promise<ByteLevelTokenizer> {
   const specials = opts.specialTokens ?? [END_OF_TEXT];
   checkOptions(opts, specials);
   const counts = await countWords(texts, specials, opts.onProgress);
@@ -105,7 +105,7 @@ function checkOptions(opts: TrainBpeOptions, specials: readonly string[]): void 
 }
 
 /** Trains from word counts (as countWords returns them). */
-export function trainBpeFromCounts(counts: ReadonlyMap<string, number>, opts: TrainBpeOptions): Tokenizer {
+export function trainBpeFromCounts(counts: ReadonlyMap<string, number>, opts: TrainBpeOptions): ByteLevelTokenizer {
   const specials = opts.specialTokens ?? [END_OF_TEXT];
   checkOptions(opts, specials);
   const minFrequency = opts.minFrequency ?? 2;
@@ -223,7 +223,7 @@ export function trainBpeFromCounts(counts: ReadonlyMap<string, number>, opts: Tr
     merges,
     specialTokens: specials.map((content, i) => ({ content, id: vocab.length + i })),
   };
-  const tok = new Tokenizer(parts);
+  const tok = new ByteLevelTokenizer(parts);
   report('done');
   return tok;
 }

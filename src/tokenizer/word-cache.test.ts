@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { randomText, rng } from './test-fixtures.ts';
+import { randomText, rng } from './testing/fixtures.ts';
 import { WordCache } from './word-cache.ts';
 
 test('WordCache finds every stored word by text range across table growth, and misses others', () => {

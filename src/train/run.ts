@@ -7,25 +7,27 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { devicePrecision } from '../backend/registry.ts';
 import { resolveSource, type CorpusSource } from '../data/corpus.ts';
-import { BatchLoader } from '../data/loader.ts';
-import { prepareDataset, type PreparedDataset } from '../data/prepare.ts';
+import { BatchLoader, maxBatchSize } from '../data/loader.ts';
+import { describeSplit, prepareDataset, type PreparedDataset } from '../data/prepare.ts';
 import { gpt2ConfigFromJson } from '../io/hf-config.ts';
 import { saveModel } from '../io/model-folder.ts';
 import { Gpt, type GptConfig } from '../models/gpt.ts';
+import { EnergyMeter } from '../record/energy.ts';
+import { buildRunRecord } from '../record/record-writer.ts';
+import { saveEnergySegment } from '../record/run-record.ts';
 import { loadTokenizer, saveTokenizer } from '../tokenizer/files.ts';
 import { tokenizerJsonString } from '../tokenizer/formats.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { trainBpe } from '../tokenizer/train.ts';
-import { progressBar } from '../cli/progress.ts';
-import { EnergyMeter } from '../account/energy.ts';
-import { buildRunRecord, saveEnergySegment } from '../account/run-record.ts';
+import { progressBar } from '../util/progress.ts';
 import { presetNames, presets, type PresetName } from './presets.ts';
 import { trainLoop, type TrainResult } from './trainer.ts';
 
 export interface TrainCommandOptions {
   data: string[];
   model: string;
-  out: string;
+  /** Model folder to write (default: defaultTrainOut(model)). */
+  out?: string;
   steps?: number;
   batch?: number;
   seqLen?: number;
@@ -160,8 +162,49 @@ export async function prepareTrainingData(o: {
   return { tokenizer, tokenizerHash, data };
 }
 
+interface LoaderFlags {
+  batch: number;
+  seqLen: number;
+  seed: number;
+  vocabSize?: number;
+  valFraction: number;
+}
+
+/** The shuffled training loader over prepared shards; too little text is an error naming the flags that fix it. */
+export function openTrainLoader(data: PreparedDataset, o: LoaderFlags): BatchLoader {
+  const tokens = data.manifest.train.tokens;
+  const fit = maxBatchSize(tokens, o.seqLen, 'shuffle');
+  if (fit < o.batch) {
+    throw new Error(`the training text is ${tokens.toLocaleString()} tokens: room for ${fit} sequence(s) of --seq-len ${o.seqLen} per batch, fewer than --batch ${o.batch}; lower --batch or --seq-len, or add data`);
+  }
+  return new BatchLoader({ shards: data.trainFiles, batchSize: o.batch, seqLen: o.seqLen, mode: 'shuffle', seed: o.seed, ...(o.vocabSize !== undefined ? { vocabSize: o.vocabSize } : {}) });
+}
+
+/**
+ * The sequential validation loader: at most 8 sequences a batch, fewer when a small held-out text
+ * (the tail of a single document) has no room for more.
+ */
+export function openValLoader(data: PreparedDataset, o: LoaderFlags): BatchLoader {
+  const tokens = data.manifest.val.tokens;
+  if (tokens === 0) throw new Error(`--val-fraction ${o.valFraction} holds out no text, and training validates as it goes; use a --val-fraction above 0 (default 0.05)`);
+  const fit = maxBatchSize(tokens, o.seqLen, 'sequential');
+  if (fit < 1) {
+    throw new Error(`the held-out validation text is ${tokens.toLocaleString()} tokens, fewer than --seq-len + 1 = ${o.seqLen + 1}; raise --val-fraction (now ${o.valFraction}), lower --seq-len, or add data`);
+  }
+  return new BatchLoader({ shards: data.valFiles, batchSize: Math.min(o.batch, 8, fit), seqLen: o.seqLen, mode: 'sequential', seed: o.seed, ...(o.vocabSize !== undefined ? { vocabSize: o.vocabSize } : {}) });
+}
+
+/**
+ * Where `genlab train --model M` writes without --out: models/<preset>, or models/<name> for
+ * <name>.json, so training a small preset never overwrites another preset's model.
+ */
+export function defaultTrainOut(model: string): string {
+  return path.join('models', path.basename(model).replace(/\.json$/i, ''));
+}
+
 /** Trains a model as the options say and writes the model folder; returns the loop's result. */
-export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult> {
+export async function trainCommand(opts: TrainCommandOptions): Promise<TrainResult> {
+  const o = { ...opts, out: opts.out ?? defaultTrainOut(opts.model) };
   const quiet = o.quiet ?? false;
   const say = (s: string): void => {
     if (!quiet) process.stderr.write(s + '\n');
@@ -185,16 +228,15 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
   });
   await mkdir(path.join(o.out, 'checkpoint'), { recursive: true });
   await saveTokenizer(path.join(o.out, 'checkpoint'), tokenizer, { formats: ['tokenizer.json'] });
-  say(`data: ${data.manifest.train.tokens.toLocaleString()} training tokens, ${data.manifest.val.tokens.toLocaleString()} validation tokens (${data.manifest.val.documents} held-out documents)`);
+  say(`data: ${describeSplit(data.manifest)}`);
 
   const config: GptConfig = { ...plan.config, vocabSize: tokenizer.vocabSize };
   const model = new Gpt(config, { seed });
   say(`model: ${plan.preset}, ${(model.numParameters() / 1e6).toFixed(2)}M parameters (${(model.numNonEmbeddingParameters() / 1e6).toFixed(2)}M non-embedding), ${config.nLayer} layers × ${config.nEmbd} wide, context ${config.nPositions}; backend ${model.device.name} × ${model.device.threads} threads, ${devicePrecision(model.device)} matmuls`);
-  const train = new BatchLoader({ shards: data.trainFiles, batchSize: plan.batch, seqLen: plan.seqLen, mode: 'shuffle', seed, vocabSize: tokenizer.vocabSize });
-  const val = new BatchLoader({ shards: data.valFiles, batchSize: Math.min(plan.batch, 8), seqLen: plan.seqLen, mode: 'sequential', seed, vocabSize: tokenizer.vocabSize });
+  const flags = { batch: plan.batch, seqLen: plan.seqLen, seed, vocabSize: tokenizer.vocabSize, valFraction: o.valFraction ?? 0.05 };
+  const val = openValLoader(data, flags);
+  const train = openTrainLoader(data, flags);
 
-  const bar = quiet ? null : progressBar(plan.steps, 'train    ', 'loss {loss} | val {val} | {tps} tok/s');
-  let lastVal = '—';
   let result: TrainResult;
   // Ctrl-C stops after the current step with a checkpoint, so `--resume` continues from there.
   const stop = new AbortController();
@@ -216,15 +258,11 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
       outDir: o.out,
       resume: o.resume ?? false,
       signal: stop.signal,
-      onStep: (m) => bar?.update(m.step, { loss: m.loss.toFixed(3), val: lastVal, tps: Math.round(m.tokensPerSecond) }),
-      onEval: (e) => {
-        lastVal = e.valLoss.toFixed(3);
-      },
+      ...(quiet ? {} : { progress: { label: 'train    ', format: 'loss {loss} | val {val} | {tps} tok/s', fields: (m, e) => ({ loss: m.loss.toFixed(3), val: e ? Number(e['valLoss']).toFixed(3) : '—', tps: Math.round(m.tokensPerSecond) }) } }),
       onEvent: (e) => say(`\nstep ${e.step}: ${e.reason}; ${e.action}`),
     });
   } finally {
     process.off('SIGINT', onSigint);
-    bar?.stop();
     train.close();
     val.close();
   }
@@ -234,9 +272,8 @@ export async function trainCommand(o: TrainCommandOptions): Promise<TrainResult>
     await saveEnergySegment(o.out, meter.stop());
     process.exit(130);
   }
-  // The run record (run.json): schema and contents live in src/account/run-record.ts.
+  // The run record (run.json): schema and contents live in src/record/run-record.ts.
   const runRecord = await buildRunRecord({
-    kind: 'pretraining',
     preset: plan.preset,
     config,
     parameters: { total: model.numParameters(), nonEmbedding: model.numNonEmbeddingParameters() },

@@ -1,15 +1,15 @@
 // The decoder-only alternative to the encoder–decoder, for the comparison in docs/translation.md:
 // a GPT reads "source <eos> target <eos>" as one sequence and learns only the target half (the
 // source positions' targets are the ignore index). Translation is continuation of
-// "source <eos>" until the next eos. Same shared BPE vocabulary, optimizer and schedule as
-// train.ts, so the two architectures differ only in the model.
+// "source <eos>" until the next eos. Same shared BPE vocabulary, training loop (src/train/loop.ts),
+// optimizer and schedule as train.ts, so the two architectures differ only in the model.
 
-import { backward, noGrad } from '../autograd/tape.ts';
+import { noGrad } from '../autograd/tape.ts';
 import { mix32, Rng } from '../backend/rng.ts';
 import { Gpt, type GptConfig } from '../models/gpt.ts';
-import { AdamW, clipGradNorm } from '../optim/adamw.ts';
 import { empty } from '../tensor/tensor.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { runTraining } from '../train/loop.ts';
 import type { EncodedPair } from './train.ts';
 
 export interface DecoderOnlyBatch {
@@ -66,42 +66,42 @@ export interface DecoderOnlyRun {
   finalLoss: number;
 }
 
-/** Trains a GPT on pairs with the encoder–decoder's schedule (warmup, cosine to lr/10, AdamW β 0.9/0.98). */
-export function trainDecoderOnly(
+/** Trains a GPT on pairs with the encoder–decoder's loop and schedule (warmup, cosine to lr/10, AdamW β 0.9/0.98). */
+export async function trainDecoderOnly(
   pairs: readonly EncodedPair[],
   o: { config: GptConfig; steps: number; batchTokens: number; lr: number; warmup: number; weightDecay: number; seed: number; eos: number; onLog?: (s: string) => void },
-): DecoderOnlyRun {
+): Promise<DecoderOnlyRun> {
   const model = new Gpt(o.config, { seed: o.seed });
   const dev = model.device;
-  const opt = new AdamW(model.parameters(), { lr: o.lr, beta1: 0.9, beta2: 0.98, eps: 1e-9, weightDecay: o.weightDecay });
   const rng = new Rng(o.seed);
-  const t0 = performance.now();
   let batches: DecoderOnlyBatch[] = [];
   let cursor = 0;
-  let loss = NaN;
-  model.train();
-  for (let step = 0; step < o.steps; step++) {
-    if (cursor >= batches.length) {
-      batches = decoderOnlyBatches(pairs, o.batchTokens, o.eos, rng);
-      cursor = 0;
-    }
-    const b = batches[cursor++]!;
-    opt.lr = step < o.warmup ? (o.lr * (step + 1)) / o.warmup : o.lr / 10 + 0.5 * (1 + Math.cos((Math.PI * step) / o.steps)) * (o.lr - o.lr / 10);
-    opt.zeroGrad();
-    model.dropoutSeeds.seed = mix32(mix32(o.seed) ^ mix32(step));
-    loss = dev.scope(() => {
+  const r = await runTraining({
+    model,
+    parameters: model.parameters(),
+    step: () => {
+      if (cursor >= batches.length) {
+        batches = decoderOnlyBatches(pairs, o.batchTokens, o.eos, rng);
+        cursor = 0;
+      }
+      const b = batches[cursor++]!;
       const ids = empty(dev, [b.b, b.t], 'int32').set(b.ids);
       const targets = empty(dev, [b.b, b.t], 'int32').set(b.targets);
-      const l = model.forward(ids, targets).loss!;
-      backward(l);
-      return l.item();
-    });
-    clipGradNorm(opt.flat, 1);
-    if (Number.isFinite(loss)) opt.update();
-    if ((step + 1) % 100 === 0) o.onLog?.(`decoder-only step ${step + 1}: loss ${loss.toFixed(3)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  }
+      return { loss: model.forward(ids, targets).loss!, tokens: b.tokens };
+    },
+    steps: o.steps,
+    schedule: { lr: o.lr, minLr: o.lr / 10, warmup: o.warmup, decayFromStart: true },
+    optimizer: { beta1: 0.9, beta2: 0.98, eps: 1e-9, weightDecay: o.weightDecay },
+    seed: o.seed,
+    // The masks runs drew before the shared loop, so the documented results repeat.
+    dropoutSeed: (step) => mix32(mix32(o.seed) ^ mix32(step)),
+    logFile: null,
+    onStep: (m) => {
+      if (m.step % 100 === 0) o.onLog?.(`decoder-only step ${m.step}: loss ${m.loss.toFixed(3)}, ${m.elapsedSeconds.toFixed(0)} s`);
+    },
+  });
   model.eval();
-  return { model, steps: o.steps, seconds: (performance.now() - t0) / 1000, finalLoss: loss };
+  return { model, steps: r.steps, seconds: r.seconds, finalLoss: r.finalLoss };
 }
 
 /** Greedy translation: continue "source <eos>" until eos (or maxLength new tokens). */

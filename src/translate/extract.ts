@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
 import { dingHeader, parseDing, parseDingPhrases } from './ding.ts';
 import { hashString, splitByHash, writePairsTsv, type Pair } from './pairs.ts';
 import { alignVerses, DEFAULT_SWORD_ROOT, readModuleVerses } from './sword.ts';

@@ -5,13 +5,13 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Device } from '../backend/device.ts';
-import { defaultDevice } from '../backend/registry.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
+import { readyDefaultDevice } from '../backend/registry.ts';
 import { openSafetensors, SafetensorsError, writeSafetensors } from '../io/safetensors.ts';
 import { formatShape } from '../tensor/tensor.ts';
 import { loadTokenizer, saveTokenizer } from '../tokenizer/files.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { Translator, validateTranslatorConfig, type TranslatorConfig } from './model.ts';
+import { writeJsonAtomic } from '../util/atomic.ts';
+import { Translator, validateTranslatorConfig, type TranslatorConfig } from '../models/translator.ts';
 
 export const MODEL_TYPE = 'genlab-translator';
 
@@ -114,6 +114,9 @@ export async function saveTranslator(dir: string, tm: TranslationModel, opts: { 
 
 /** Loads a translation model folder onto a device (default: the default device), in eval mode. */
 export async function loadTranslator(dir: string, opts: { device?: Device } = {}): Promise<LoadedTranslationModel> {
+  if (dir.startsWith('hf:')) {
+    throw new Error(`--model ${dir}: hf: loads GPT-2 language models; a translation model is a genlab encoder–decoder folder (\`genlab train --task translate --pairs FILE.tsv --out DIR\` writes one)`);
+  }
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a folder');
   } catch {
@@ -129,7 +132,7 @@ export async function loadTranslator(dir: string, opts: { device?: Device } = {}
   const { config, generation } = configFromJson(json, configFile);
   const tokenizer = await loadTokenizer(dir);
   if (tokenizer.vocabSize > config.vocabSize) throw new Error(`${dir}: the tokenizer has ${tokenizer.vocabSize} ids but config.json says vocab_size ${config.vocabSize}`);
-  const model = new Translator(config, { device: opts.device ?? defaultDevice() });
+  const model = new Translator(config, { device: opts.device ?? (await readyDefaultDevice()) });
   const file = path.join(dir, 'model.safetensors');
   const reader = openSafetensors(file);
   try {

@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { mix32 } from '../backend/rng.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 
 export interface Pair {
   source: string;

@@ -3,7 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeChart, type ChartOptions } from '../report/charts.ts';
+import { writeChart, type ChartOptions } from '../util/charts.ts';
 
 interface StepLine {
   type: 'step';

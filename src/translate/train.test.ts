@@ -15,7 +15,7 @@ import { init } from '../backend/registry.ts';
 import { loadTranslator } from './folder.ts';
 import { corpusBleu } from './metrics.ts';
 import type { Pair } from './pairs.ts';
-import { syntheticTranslator } from './test-fixtures.ts';
+import { syntheticTranslator } from './testing/fixtures.ts';
 import { splitSentences, translateSentence, translateText } from './translate.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -73,8 +73,8 @@ describe('translation end to end on a synthetic language pair', () => {
     await writeFile(refsFile, test.map((p) => p.target + '\n').join(''));
     const b = JSON.parse(genlab(['bleu', hypsFile, refsFile, '--json']).stdout) as { bleu: number; chrf: number };
     assert.deepEqual(b, { bleu: ev.bleu, chrf: ev.chrf });
-    const record = JSON.parse(await readFile(path.join(modelDir, 'run.json'), 'utf8')) as { evaluations: Array<{ name: string; metrics: { bleu: number } }> };
-    assert.equal(record.evaluations.find((e) => e.name === 'translation')?.metrics.bleu, ev.bleu, 'the evaluation is recorded with the model');
+    const record = JSON.parse(await readFile(path.join(modelDir, 'run.json'), 'utf8')) as { evaluations: Array<{ name: string; data: string; metrics: { bleu: number } }> };
+    assert.equal(record.evaluations.find((e) => e.name === 'translation' && e.data === path.join(data, 'test.tsv'))?.metrics.bleu, ev.bleu, 'the evaluation is recorded with the model, next to the trainer\'s own on the validation pairs');
   });
 
   it('errors name the bad input and the fix', () => {

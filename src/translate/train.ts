@@ -1,26 +1,28 @@
 // Training a translator on sentence pairs: a shared BPE vocabulary trained on both sides, batches
 // of sources of one length (the attention kernel has no key-padding mask) with targets padded at
-// the end and ignored by the loss, AdamW with warmup and a cosine schedule over a step or time
-// budget, periodic validation (teacher-forced loss and greedy BLEU/chrF on held-out pairs), and
-// the model folder rewritten whenever the validation loss improves.
+// the end and ignored by the loss, trained by the shared loop (src/train/loop.ts: AdamW β2 0.98,
+// warmup and a cosine schedule over a step or time budget), periodic validation (teacher-forced
+// loss and greedy BLEU/chrF on held-out pairs), and the model folder rewritten whenever the
+// validation loss improves.
 
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { backward, noGrad } from '../autograd/tape.ts';
+import { fileSha256, RunRecorder, sha256Hex, type RecordFacts } from '../record/record-writer.ts';
+import type { DataFacts, DataSourceFacts } from '../record/run-record.ts';
+import { noGrad } from '../autograd/tape.ts';
 import type { Device } from '../backend/device.ts';
 import { mix32, Rng } from '../backend/rng.ts';
-import { writeJsonAtomic } from '../io/atomic.ts';
-import { AdamW, clipGradNorm } from '../optim/adamw.ts';
-import { empty } from '../tensor/tensor.ts';
+import { empty, type Tensor } from '../tensor/tensor.ts';
 import { tokenizerJsonString } from '../tokenizer/formats.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { END_OF_TEXT } from '../tokenizer/tokenizer.ts';
 import { trainBpe } from '../tokenizer/train.ts';
+import { runTraining, type LoopProgress } from '../train/loop.ts';
 import { saveTranslator, type TranslationModel } from './folder.ts';
+import { translatorTrainingFlops } from './flops.ts';
 import { bleuAndChrf } from './metrics.ts';
-import { defaultTranslatorConfig, Translator, type TranslatorConfig } from './model.ts';
+import { defaultTranslatorConfig, Translator, type TranslatorConfig } from '../models/translator.ts';
 import { readPairsTsv, splitByHash, type Pair } from './pairs.ts';
 import { translateIds } from './translate.ts';
 
@@ -173,18 +175,13 @@ function packBatch(group: readonly EncodedPair[], ts: number, tt: number, eos: n
   return { src, tgtIn, targets, b, ts, tt, tokens };
 }
 
-/** Loss of one batch (teacher forcing), with or without recording gradients. */
-function batchLoss(model: Translator, batch: Batch, train: boolean): number {
-  const dev = model.device;
-  return dev.scope(() => {
-    const src = empty(dev, [batch.b, batch.ts], 'int32').set(batch.src);
-    const tgtIn = empty(dev, [batch.b, batch.tt], 'int32').set(batch.tgtIn);
-    const targets = empty(dev, [batch.b, batch.tt], 'int32').set(batch.targets);
-    if (!train) return noGrad(() => model.forward(src, tgtIn, targets).loss!.item());
-    const loss = model.forward(src, tgtIn, targets).loss!;
-    backward(loss);
-    return loss.item();
-  });
+/** A batch's ids on the device (call inside a scope). */
+function batchTensors(dev: Device, batch: Batch): { src: Tensor; tgtIn: Tensor; targets: Tensor } {
+  return {
+    src: empty(dev, [batch.b, batch.ts], 'int32').set(batch.src),
+    tgtIn: empty(dev, [batch.b, batch.tt], 'int32').set(batch.tgtIn),
+    targets: empty(dev, [batch.b, batch.tt], 'int32').set(batch.targets),
+  };
 }
 
 /** Mean loss per target token over batches, without dropout. */
@@ -193,8 +190,13 @@ export function validationLoss(model: Translator, batches: readonly Batch[]): nu
   model.eval();
   let sum = 0;
   let tokens = 0;
+  const dev = model.device;
   for (const b of batches) {
-    sum += batchLoss(model, b, false) * b.tokens;
+    const loss = dev.scope(() => {
+      const { src, tgtIn, targets } = batchTensors(dev, b);
+      return noGrad(() => model.forward(src, tgtIn, targets).loss!.item());
+    });
+    sum += loss * b.tokens;
     tokens += b.tokens;
   }
   model.train(wasTraining);
@@ -240,7 +242,7 @@ export async function trainTranslator(o: TranslateTrainOptions): Promise<Transla
   const log = o.onLog ?? ((s: string) => (o.quiet ? undefined : process.stderr.write(s + '\n')));
   const plan = await planConfig(o);
   const seed = o.seed ?? 1337;
-  const t0 = performance.now();
+  const recorder = RunRecorder.start();
   const all = await readPairsTsv(o.pairs);
   let train: Pair[] = all;
   let valid: Pair[];
@@ -280,6 +282,8 @@ export async function trainTranslator(o: TranslateTrainOptions): Promise<Transla
   const encValid = encodePairs(valid, tokenizer, eos, config.nPositions);
   if (enc.encoded.length === 0) throw new Error(`every training pair is longer than the model's ${config.nPositions} positions; use a larger --model`);
   const trainTokensPerEpoch = enc.encoded.reduce((a, p) => a + p.tgt.length + 1, 0);
+  const pairTokens = (ps: readonly EncodedPair[]): number => ps.reduce((a, p) => a + p.src.length + p.tgt.length + 1, 0);
+  const dataFacts = await pairData(o.pairs, all, train, valid, validFile, seed, { train: pairTokens(enc.encoded), val: pairTokens(encValid.encoded) });
   log(`tokenizer: ${tokenizer.vocabSize} shared BPE ids; ${trainTokensPerEpoch.toLocaleString()} target tokens per epoch${enc.dropped ? `; ${enc.dropped} pairs longer than ${config.nPositions} tokens skipped` : ''}`);
 
   const model = new Translator(config, { seed, ...(o.device ? { device: o.device } : {}) });
@@ -298,101 +302,91 @@ export async function trainTranslator(o: TranslateTrainOptions): Promise<Transla
   const bleuSet = encValid.encoded.slice(0, o.bleuSamples ?? 200);
   const decodeBack = (p: EncodedPair): string => tokenizer.decode(p.tgt);
   const bleuRefs = bleuSet.map(decodeBack);
-  const opt = new AdamW(model.parameters(), { lr, beta1: 0.9, beta2: 0.98, eps: 1e-9, weightDecay: o.weightDecay ?? 0.01 });
   const rng = new Rng(seed);
-  await mkdir(o.out, { recursive: true });
-  const metricsFile = path.join(o.out, 'metrics.jsonl');
-  await writeFile(metricsFile, '');
-  const metrics: string[] = [];
-  const flush = async (): Promise<void> => {
-    if (metrics.length) await writeFile(metricsFile, metrics.splice(0).join(''), { flag: 'a' });
-  };
-
-  let step = 0;
   let epoch = 0;
-  let tokens = 0;
-  let lossEma = NaN;
-  let best = Number.POSITIVE_INFINITY;
-  let bestScores = { bleu: NaN, chrf: NaN };
-  const trainStart = performance.now();
-  const elapsed = (): number => (performance.now() - trainStart) / 1000;
   let batches: Batch[] = [];
   let cursor = 0;
-  const evaluateAndSave = async (final: boolean): Promise<void> => {
-    const validLoss = validationLoss(model, validBatches);
-    const scores = scorePairs(tm, bleuSet, bleuRefs);
-    metrics.push(JSON.stringify({ type: 'eval', step, epoch: step === 0 ? 0 : epoch + cursor / Math.max(1, batches.length), validLoss, bleu: scores.bleu, chrf: scores.chrf, elapsedSeconds: elapsed() }) + '\n');
-    const improved = validLoss < best;
-    log(`step ${step}: valid loss ${validLoss.toFixed(3)}, greedy BLEU ${scores.bleu.toFixed(2)}, chrF ${scores.chrf.toFixed(2)} on ${bleuSet.length} held-out pairs${improved ? ' (best so far: saved)' : ''}; e.g. ${JSON.stringify(scores.hyps[0] ?? '')}`);
-    if (improved) {
-      best = validLoss;
-      bestScores = { bleu: scores.bleu, chrf: scores.chrf };
-      await saveTranslator(o.out, tm, { runRecord: runRecord(final) });
-    }
-    await flush();
-  };
-  const runRecord = (final: boolean): Record<string, unknown> => ({
-    kind: 'translation',
-    complete: final,
-    createdAt: new Date().toISOString(),
-    preset: plan.preset,
-    data: { train: o.pairs, trainPairs: enc.encoded.length, skippedLong: enc.dropped, valid: validFile ?? `${o.pairs} (2% held out)`, validPairs: encValid.encoded.length, sha256: createHash('sha256').update(all.map((p) => `${p.source}\t${p.target}`).join('\n')).digest('hex') },
-    tokenizer: { vocabSize: tokenizer.vocabSize, shared: true, sha256: createHash('sha256').update(tokenizerJsonString(tokenizer)).digest('hex') },
-    parameters: model.numParameters(),
-    hyperparameters: { batchTokens, lr, minLr, warmup, weightDecay: o.weightDecay ?? 0.01, dropout: config.dropout, betas: [0.9, 0.98], gradClip: o.gradClip ?? 1, seed, steps: Number.isFinite(steps) ? steps : null, minutes: o.minutes ?? null },
-    progress: { steps: step, epochs: epoch + cursor / Math.max(1, batches.length), targetTokens: tokens, trainSeconds: elapsed(), wallSeconds: (performance.now() - t0) / 1000 },
-    validation: { loss: best, greedyBleu: bestScores.bleu, greedyChrf: bestScores.chrf, pairs: bleuSet.length },
-    device: { backend: model.device.name, threads: model.device.threads },
-  });
-
-  model.train();
-  let lastLoss = NaN;
-  let lastEval = -1;
-  let windowStart = performance.now();
-  let windowTokens = 0;
-  while (step < steps && elapsed() < budgetSeconds) {
+  const nextBatch = (): Batch => {
     if (cursor >= batches.length) {
       if (batches.length > 0) epoch++;
       batches = makeBatches(enc.encoded, batchTokens, eos, rng);
       cursor = 0;
     }
-    const batch = batches[cursor++]!;
+    return batches[cursor++]!;
+  };
+  const epochs = (): number => epoch + cursor / Math.max(1, batches.length);
+  let bestStep = 0;
+  let best = Number.POSITIVE_INFINITY;
+  let bestScores = { bleu: NaN, chrf: NaN };
+  // Validation doubles as the checkpoint: the model folder holds the best weights so far.
+  const evaluateAndSave = async (p: LoopProgress): Promise<Record<string, number>> => {
+    const validLoss = validationLoss(model, validBatches);
+    const scores = scorePairs(tm, bleuSet, bleuRefs);
+    const improved = validLoss < best;
+    log(`step ${p.step}: valid loss ${validLoss.toFixed(3)}, greedy BLEU ${scores.bleu.toFixed(2)}, chrF ${scores.chrf.toFixed(2)} on ${bleuSet.length} held-out pairs${improved ? ' (best so far: saved)' : ''}; e.g. ${JSON.stringify(scores.hyps[0] ?? '')}`);
+    if (improved) {
+      best = validLoss;
+      bestScores = { bleu: scores.bleu, chrf: scores.chrf };
+      bestStep = p.step;
+      await saveTranslator(o.out, tm);
+      await recorder.write(o.out, runFacts(false, p), { final: false });
+    }
+    return { epoch: epochs(), validLoss, bleu: scores.bleu, chrf: scores.chrf };
+  };
+  const runFacts = (final: boolean, p: LoopProgress): RecordFacts => ({
+    kind: 'translation',
+    method: `encoder–decoder Transformer trained from random initialisation (${config.sourceLang} → ${config.targetLang})`,
+    command: `genlab train --task translate --pairs ${o.pairs}${o.validPairs ? ` --valid-pairs ${o.validPairs}` : ''} --model ${plan.preset}${Number.isFinite(steps) ? ` --steps ${steps}` : ''}${o.minutes ? ` --minutes ${o.minutes}` : ''} --vocab-size ${vocabSize} --batch-tokens ${batchTokens} --lr ${lr} --warmup ${warmup} --dropout ${config.dropout} --eval-every ${evalEvery} --seed ${seed} --out ${o.out}`,
+    preset: plan.preset,
+    data: dataFacts,
+    tokenizer: { type: 'byte-level BPE', vocabSize: tokenizer.vocabSize, sha256: sha256Hex(tokenizerJsonString(tokenizer)), trainedOn: 'both sides of the training pairs (shared)' },
+    config: { ...config },
+    hyperparameters: { batchTokens, lr, minLr, warmup, weightDecay: o.weightDecay ?? 0.01, dropout: config.dropout, betas: [0.9, 0.98], gradClip: o.gradClip ?? 1, seed, steps: Number.isFinite(steps) ? steps : null, minutes: o.minutes ?? null, skippedLong: enc.dropped },
+    seeds: { init: seed, dataOrder: seed, dropout: seed, validationSplit: seed },
+    parameters: { total: model.numParameters(), trainable: model.numParameters() },
+    training: { steps: p.step, tokensSeen: p.tokens, trainingFlops: p.flops, trainSeconds: p.elapsedSeconds, targetTokens: p.tokens, epochs: epochs(), bestStep },
+    compute: { method: 'counted from the model shapes (src/translate/flops.ts): 2·m·n·k per matmul of the encoder, decoder and head, with full source attention, causal target attention and cross-attention; backward = 2× forward; padded positions counted; validation passes not counted' },
+    device: { name: model.device.name, threads: model.device.threads },
+    evaluations: Number.isFinite(best)
+      ? [{ name: 'translation', data: `${validFile ?? `${o.pairs} (2% held out)`}: ${bleuSet.length} validation pairs, greedy`, metrics: { bleu: bestScores.bleu, chrf: bestScores.chrf, loss: best, sentences: bleuSet.length, beam: 1 }, createdAt: new Date().toISOString(), command: `measured by the trainer at step ${bestStep} (the saved weights): greedy decoding of the first ${bleuSet.length} validation pairs` }]
+      : [],
+    files: { metrics: 'metrics.jsonl', weights: 'model.safetensors' },
+    extra: {
+      complete: final,
+      progress: { steps: p.step, epochs: epochs(), targetTokens: p.tokens, trainSeconds: p.elapsedSeconds, wallSeconds: recorder.wallSeconds },
+      validation: { loss: best, greedyBleu: bestScores.bleu, greedyChrf: bestScores.chrf, pairs: bleuSet.length, step: bestStep },
+    },
+  });
+
+  let lossEma = NaN;
+  const run = await runTraining({
+    model,
+    parameters: model.parameters(),
+    step: () => {
+      const batch = nextBatch();
+      const { src, tgtIn, targets } = batchTensors(model.device, batch);
+      return { loss: model.forward(src, tgtIn, targets).loss!, tokens: batch.tokens, flops: translatorTrainingFlops(config, batch.b, batch.ts, batch.tt) };
+    },
+    steps,
     // Warmup, then cosine decay over whichever budget (steps or time) runs out first.
-    const progress = Math.min(1, Math.max(Number.isFinite(steps) ? step / steps : 0, elapsed() / budgetSeconds));
-    opt.lr = step < warmup ? (lr * (step + 1)) / warmup : minLr + 0.5 * (1 + Math.cos(Math.PI * progress)) * (lr - minLr);
-    opt.zeroGrad();
-    model.dropoutSeeds.seed = mix32(mix32(seed) ^ mix32(step));
-    const loss = batchLoss(model, batch, true);
-    const gradNorm = clipGradNorm(opt.flat, o.gradClip ?? 1);
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      log(`step ${step}: ${Number.isFinite(loss) ? 'gradient' : 'loss'} is not finite; batch skipped`);
-      step++;
-      continue;
-    }
-    opt.update();
-    step++;
-    tokens += batch.tokens;
-    windowTokens += batch.tokens;
-    lastLoss = loss;
-    lossEma = Number.isFinite(lossEma) ? 0.98 * lossEma + 0.02 * loss : loss;
-    metrics.push(JSON.stringify({ type: 'step', step, loss, lr: opt.lr, gradNorm, tokens, elapsedSeconds: elapsed() }) + '\n');
-    if (step % 50 === 0) {
-      const now = performance.now();
-      log(`step ${step}: loss ${lossEma.toFixed(3)}, lr ${opt.lr.toExponential(2)}, epoch ${(epoch + cursor / batches.length).toFixed(2)}, ${Math.round((windowTokens * 1000) / (now - windowStart))} target tok/s, ${elapsed().toFixed(0)} s`);
-      windowStart = now;
-      windowTokens = 0;
-      await flush();
-    }
-    if (step % evalEvery === 0) {
-      await evaluateAndSave(false);
-      lastEval = step;
-    }
-    if (step % 16 === 0) await new Promise((r) => setImmediate(r));
-  }
-  if (lastEval !== step) await evaluateAndSave(true);
-  // The best checkpoint's run record is rewritten as complete with the final progress.
-  const record = JSON.parse(await readFile(path.join(o.out, 'run.json'), 'utf8')) as Record<string, unknown>;
-  await writeJsonAtomic(path.join(o.out, 'run.json'), { ...record, complete: true, finalProgress: runRecord(true)['progress'] });
+    ...(o.minutes ? { maxSeconds: budgetSeconds } : {}),
+    schedule: { lr, minLr, warmup, decayFromStart: true, ...(o.minutes ? { seconds: budgetSeconds } : {}) },
+    optimizer: { beta1: 0.9, beta2: 0.98, eps: 1e-9, weightDecay: o.weightDecay ?? 0.01 },
+    gradClip: o.gradClip ?? 1,
+    seed,
+    // The masks runs drew before the shared loop, so the documented results repeat.
+    dropoutSeed: (step) => mix32(mix32(seed) ^ mix32(step)),
+    evaluate: evaluateAndSave,
+    evalEvery,
+    logFile: path.join(o.out, 'metrics.jsonl'),
+    onStep: (m) => {
+      lossEma = Number.isFinite(lossEma) ? 0.98 * lossEma + 0.02 * m.loss : m.loss;
+      if (m.step % 50 === 0) log(`step ${m.step}: loss ${lossEma.toFixed(3)}, lr ${m.lr.toExponential(2)}, epoch ${epochs().toFixed(2)}, ${Math.round(m.tokensPerSecond)} target tok/s, ${m.elapsedSeconds.toFixed(0)} s`);
+    },
+    onEvent: (e) => log(`step ${e.step}: ${e.message}`),
+  });
+  // The saved weights are the best checkpoint's; the record now covers the whole run's compute.
+  await recorder.write(o.out, runFacts(true, { step: run.steps, tokens: run.tokens, flops: run.flops, elapsedSeconds: run.seconds }));
   try {
     const { writeTrainingCurves } = await import('./report.ts');
     await writeTrainingCurves(o.out, `${config.sourceLang} → ${config.targetLang}, ${plan.preset}: loss and greedy BLEU`);
@@ -400,16 +394,45 @@ export async function trainTranslator(o: TranslateTrainOptions): Promise<Transla
     log(`the training curves were not drawn: ${(err as Error).message}`);
   }
   const result: TranslateTrainResult = {
-    steps: step,
-    epochs: epoch + cursor / Math.max(1, batches.length),
-    seconds: elapsed(),
-    trainTokens: tokens,
-    finalLoss: lastLoss,
+    steps: run.steps,
+    epochs: epochs(),
+    seconds: run.seconds,
+    trainTokens: run.tokens,
+    finalLoss: run.finalLoss,
     bestValidLoss: best,
     validBleu: bestScores.bleu,
     validChrf: bestScores.chrf,
     parameters: model.numParameters(),
   };
-  log(`saved ${o.out}: best valid loss ${best.toFixed(3)}, greedy BLEU ${bestScores.bleu.toFixed(2)} / chrF ${bestScores.chrf.toFixed(2)} on ${bleuSet.length} validation pairs; ${step} steps, ${result.epochs.toFixed(2)} epochs in ${result.seconds.toFixed(0)} s`);
+  log(`saved ${o.out}: best valid loss ${best.toFixed(3)}, greedy BLEU ${bestScores.bleu.toFixed(2)} / chrF ${bestScores.chrf.toFixed(2)} on ${bleuSet.length} validation pairs; ${run.steps} steps, ${result.epochs.toFixed(2)} epochs in ${result.seconds.toFixed(0)} s`);
   return result;
+}
+
+/** The data block of a translation run: the pair files by their bytes, the held-out pairs by number. */
+async function pairData(pairsFile: string, all: readonly Pair[], train: readonly Pair[], valid: readonly Pair[], validFile: string | undefined, seed: number, tokens: { train: number; val: number }): Promise<DataFacts> {
+  const source = async (file: string, pairs: number, trainPairs: number, valPairs: number): Promise<DataSourceFacts> => ({
+    name: path.basename(file),
+    kind: 'sentence-pairs',
+    path: path.resolve(file),
+    ...(await fileSha256(file)),
+    documents: pairs,
+    trainDocuments: trainPairs,
+    valDocuments: valPairs,
+  });
+  const sources = [await source(pairsFile, all.length, train.length, validFile ? 0 : valid.length)];
+  if (validFile) sources.push(await source(validFile, valid.length, 0, valid.length));
+  const held = new Set(valid);
+  const heldIds = validFile ? [`${path.basename(validFile)} (all ${valid.length} pairs)`] : all.flatMap((p, i) => (held.has(p) ? [`${path.basename(pairsFile)}#${i + 1}`] : []));
+  return {
+    sources,
+    // Source + target + eos of the pairs that fit the model (longer ones are skipped).
+    trainTokens: tokens.train,
+    valTokens: tokens.val,
+    trainDocuments: train.length,
+    valDocuments: valid.length,
+    split: validFile
+      ? { method: 'a separate validation file', valFraction: valid.length / (train.length + valid.length), seed: null, valDocumentIds: heldIds }
+      : { method: 'pairs held out by a seeded hash of the source sentence', valFraction: 0.02, seed, ...(heldIds.length <= 1000 ? { valDocumentIds: heldIds } : {}) },
+    cleaningReport: null,
+  };
 }

@@ -8,7 +8,7 @@ import { logSoftmax } from '../generate/sampling.ts';
 import { empty } from '../tensor/tensor.ts';
 import { beamSearch, greedySearch, type Hypothesis, type StepScorer } from './beam.ts';
 import type { TranslationModel } from './folder.ts';
-import type { DecoderCache } from './model.ts';
+import type { DecoderCache } from '../models/translator.ts';
 
 export interface TranslateOptions {
   /** 1 = greedy decoding; default 5. */

@@ -1,201 +1,45 @@
 // The app's client for genlab's server: JSON calls, Server-Sent Events for streamed suggestions,
-// and OpenAI-style error objects turned into readable errors.
+// and OpenAI-style error objects turned into readable errors. The request and response types are
+// the server's own (src/serve/wire.ts), imported as types only: nothing of the server is bundled.
 
-export interface ServerConfig {
-  /** `parent` is the base model of a LoRA adapter served as its own id (null for a plain model). */
-  models: { id: string; context_length: number; vocab_size: number; parent?: string | null }[];
-  limits: { max_tokens: number; max_n: number; max_top_logprobs: number };
-  autocomplete_defaults: { length: number; n: number; temperature: number; top_k: number; top_p: number };
-  auth: boolean;
-}
+import type {
+  AlignRequest,
+  AlignRun,
+  AlignSummary,
+  Analysis,
+  AnalyzeRequest,
+  AutocompleteRequest,
+  AutocompleteResponse,
+  DetectRequest,
+  Detection,
+  ErrorBody,
+  FeedbackCreated,
+  FeedbackRequest,
+  FeedbackStats,
+  ScalingDetail,
+  ScalingList,
+  ServerConfig,
+  SuggestEvent,
+  TranslateInfo,
+  TranslateRequest,
+  TranslateResult,
+} from '../../src/serve/wire.ts';
 
-export interface Alternative {
-  id: number;
-  text: string;
-  logprob: number;
-  prob: number;
-}
-
-export interface AnalyzedToken {
-  id: number;
-  text: string;
-  offset: number;
-  logprob: number | null;
-  prob: number | null;
-  /** Entropy (nats) of the model's distribution at this position; null for an unscored first token. */
-  entropy: number | null;
-  top: Alternative[];
-}
-
-/** A run of tokens the model found unlikely (below 10%): where a reader should check the text. */
-export interface ConfidenceSpan {
-  start: number;
-  end: number;
-  first_token: number;
-  end_token: number;
-  text: string;
-  min_probability: number;
-  max_entropy: number | null;
-}
-
-export interface Detection {
-  tokens: number;
-  scored: number;
-  green: number;
-  gamma: number;
-  z: number;
-  p_value: number;
-  p_exact: number;
-  flagged: boolean;
-  threshold: number;
-}
-
-export interface Analysis {
-  model: string;
-  /** The text was longer than the model's context and was scored in overlapping windows. */
-  windowed: boolean;
-  tokens: AnalyzedToken[];
-  total_logprob: number;
-  perplexity: number | null;
-  low_confidence_spans: ConfidenceSpan[];
-}
-
-export interface SuggestRequest {
-  context: string;
-  model?: string;
-  length: number;
-  temperature: number;
-  top_k: number;
-  top_p: number;
-  n: number;
-  /** Watermark the suggestions with the server's key (γ 0.25, δ 2). */
-  watermark?: boolean;
-}
-
-export type SuggestEvent =
-  | { type: 'start'; id: string; n: number; truncated: boolean }
-  | { type: 'delta'; index: number; text: string }
-  | { type: 'done'; index: number; finish_reason: string };
-
-export type FeedbackItem =
-  | { kind: 'rating'; prompt: string; completion: string; rating: 'up' | 'down'; model?: string; source?: string; settings?: Record<string, number | string> }
-  | { kind: 'preference'; prompt: string; chosen: string; rejected: string; model?: string; source?: string; settings?: Record<string, number | string> };
-
-export interface FeedbackStats {
-  ratings: number;
-  up: number;
-  down: number;
-  preferences: number;
-}
-
-export interface AlignPoint {
-  step: number;
-  loss: number;
-  margin: number;
-  accuracy: number;
-  chosen: number;
-  rejected: number;
-}
-
-export interface AlignRun {
-  id: string;
-  status: 'preparing' | 'running' | 'saving' | 'done' | 'failed' | 'cancelled';
-  base: string;
-  model: string | null;
-  created_at: string;
-  finished_at: string | null;
-  settings: { steps: number; beta: number; lr: number; loraR: number; batch: number };
-  pairs: { total: number; train: number; val: number; skipped: number };
-  steps: number;
-  step: number;
-  points: AlignPoint[];
-  events: { step: number; kind: string; message: string }[];
-  eval: Record<string, number> | null;
-  error: string | null;
-}
-
-export interface AlignSummary {
-  pairs: { preferences: number; from_ratings: number; total: number };
-  active: string | null;
-  runs: AlignRun[];
-}
-
-export interface AlignRequest {
-  model?: string;
-  steps?: number;
-  beta?: number;
-  lr?: number;
-}
-
-/** One sweep folder the server shows (`genlab serve --scaling DIR`). */
-export interface ScalingSweepEntry {
-  id: string;
-  name: string;
-  folder: string;
-  runs: number;
-  planned_runs: number;
-  fit: boolean;
-  predictions: number;
-  verifications: number;
-  /** Why the folder cannot be shown (a damaged file), else null. */
-  error: string | null;
-}
-
-export interface ScalingPredictionRow {
-  id: string;
-  shape: string;
-  n: number;
-  tokens: number;
-  flops: number;
-  ratio_to_largest_run: number;
-  ratio_to_sweep: number;
-  predicted: number | null;
-  interval: [number | null, number | null];
-  loss_from_compute: number | null;
-  measured: number | null;
-  error_percent: number | null;
-  inside_interval: boolean | null;
-}
-
-/** Numbers a degenerate fit can leave undefined (NaN or infinite) are null. */
-export interface ScalingSummary {
-  sweep: { data: string[]; vocab_size: number; seq_len: number; batch: number; budget: number; planned_runs: number; finished_runs: number; total_flops: number; largest_run_flops: number | null };
-  fit: null | {
-    param_kind: 'total' | 'nonEmbedding';
-    runs: number;
-    stale: boolean;
-    bootstrap_samples: number;
-    rmse_log: number | null;
-    flops_per_param_token: number;
-    params: { name: 'E' | 'A' | 'alpha' | 'B' | 'beta'; symbol: string; value: number | null; interval: [number | null, number | null] }[];
-  };
-  compute_law: null | { a: number | null; b: number | null; c: number | null; frontier_runs: number; rmse_log: number | null };
-  /** null where the fit's closed form overflows (NaN or infinite in the fit). */
-  compute_optimal: { multiple: number; flops: number; n: number | null; d: number | null; loss: number | null }[];
-  predictions: ScalingPredictionRow[];
-  next_step: string | null;
-}
-
-/** The records as the sweep's files hold them (only the fields the app reads). */
-export interface ScalingRun {
-  id: string;
-  flops: number;
-  valLoss: number;
-  tokens: number;
-  params: { total: number; nonEmbedding: number };
-}
-
-export interface ScalingDetail {
-  id: string;
-  name: string;
-  folder: string;
-  runs: ScalingRun[];
-  predictions: { id: string; flops: number; loss: number; interval: [number, number] }[];
-  verifications: { prediction: { id: string }; run: ScalingRun; relativeError: number }[];
-  /** ECharts options of the sweep's chart (as in scaling.png), or null before the first run finishes. */
-  chart: Record<string, unknown> | null;
-  summary: ScalingSummary;
-}
+/** The types the panels use, re-exported so they import the client and its types from one place. */
+export type {
+  AlignPoint,
+  AlignRun,
+  AlignSummary,
+  Analysis,
+  Detection,
+  FeedbackStats,
+  ScalingDetail,
+  ScalingSummary,
+  ScalingSweepEntry,
+  ServerConfig,
+  TranslateInfo,
+  TranslateResult,
+} from '../../src/serve/wire.ts';
 
 export class ApiError extends Error {
   constructor(
@@ -209,7 +53,7 @@ export class ApiError extends Error {
 
 async function errorFrom(res: Response): Promise<ApiError> {
   try {
-    const body = (await res.json()) as { error?: { message?: string; param?: string | null } };
+    const body = (await res.json()) as Partial<ErrorBody>;
     if (body.error?.message) return new ApiError(body.error.message, res.status, body.error.param ?? null);
   } catch {
     // Not JSON: fall through to the status line.
@@ -244,15 +88,17 @@ export class Api {
   }
 
   analyze(text: string, model: string | undefined, topK: number, signal?: AbortSignal): Promise<Analysis> {
-    return this.call('POST', 'api/analyze', { text, top_k: topK, ...(model ? { model } : {}) }, signal);
+    const req: AnalyzeRequest = { text, top_k: topK, ...(model ? { model } : {}) };
+    return this.call('POST', 'api/analyze', req, signal);
   }
 
   /** Tests text for the watermark the server's generation endpoints add. */
   detect(text: string, model: string | undefined, signal?: AbortSignal): Promise<Detection> {
-    return this.call('POST', 'api/detect', { text, ...(model ? { model } : {}) }, signal);
+    const req: DetectRequest = { text, ...(model ? { model } : {}) };
+    return this.call('POST', 'api/detect', req, signal);
   }
 
-  feedback(item: FeedbackItem): Promise<{ id: number }> {
+  feedback(item: FeedbackRequest): Promise<FeedbackCreated> {
     return this.call('POST', 'api/feedback', item);
   }
 
@@ -282,7 +128,7 @@ export class Api {
     return this.call('POST', `api/align/${encodeURIComponent(id)}/cancel`, {});
   }
 
-  scalingSweeps(): Promise<{ sweeps: ScalingSweepEntry[] }> {
+  scalingSweeps(): Promise<ScalingList> {
     return this.call('GET', 'api/scaling');
   }
 
@@ -290,15 +136,25 @@ export class Api {
     return this.call('GET', `api/scaling/${encodeURIComponent(id)}`, undefined, signal);
   }
 
+  translateInfo(signal?: AbortSignal): Promise<TranslateInfo> {
+    return this.call('GET', 'api/translate', undefined, signal);
+  }
+
+  translate(req: TranslateRequest, signal?: AbortSignal): Promise<TranslateResult> {
+    return this.call('POST', 'api/translate', req, signal);
+  }
+
   /** One completion (not streamed); the same seed and settings give comparable outputs across models. */
-  async complete(req: Omit<SuggestRequest, 'n'> & { seed: number }, signal?: AbortSignal): Promise<string> {
-    const r = await this.call<{ suggestions: { text: string }[] }>('POST', 'api/autocomplete', { ...req, n: 1 }, signal);
+  async complete(req: Omit<AutocompleteRequest, 'n' | 'stream'> & { seed: number }, signal?: AbortSignal): Promise<string> {
+    const body: AutocompleteRequest = { ...req, n: 1 };
+    const r = await this.call<AutocompleteResponse>('POST', 'api/autocomplete', body, signal);
     return r.suggestions[0]?.text ?? '';
   }
 
   /** Streams suggestion events as the server generates them. */
-  async *suggest(req: SuggestRequest, signal: AbortSignal): AsyncGenerator<SuggestEvent> {
-    const res = await fetch('api/autocomplete', { method: 'POST', headers: this.headers(true), body: JSON.stringify({ ...req, stream: true }), signal });
+  async *suggest(req: Omit<AutocompleteRequest, 'stream'>, signal: AbortSignal): AsyncGenerator<SuggestEvent> {
+    const body: AutocompleteRequest = { ...req, stream: true };
+    const res = await fetch('api/autocomplete', { method: 'POST', headers: this.headers(true), body: JSON.stringify(body), signal });
     if (!res.ok || !res.body) throw await errorFrom(res);
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
@@ -314,7 +170,7 @@ export class Api {
           if (!line.startsWith('data: ')) continue;
           const data = line.slice(6);
           if (data === '[DONE]') return;
-          const parsed = JSON.parse(data) as SuggestEvent | { error: { message: string } };
+          const parsed = JSON.parse(data) as SuggestEvent | ErrorBody;
           if ('error' in parsed) throw new ApiError(parsed.error.message, 200);
           yield parsed;
         }

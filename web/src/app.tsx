@@ -73,7 +73,7 @@ export function App() {
       .feedback({ kind: 'rating', prompt: item.prompt, completion: item.text, rating, source: 'write', settings: settingsRecord(settings), ...(settings.model ? { model: settings.model } : {}) })
       .then(
         () => {
-          setMessage(`Rating saved: ${rating === 'up' ? '👍' : '👎'}`);
+          setMessage(`Rating saved: ${rating === 'up' ? 'good' : 'bad'} suggestion`);
           refreshStats();
         },
         (err: unknown) => setMessage(`Rating not saved: ${(err as Error).message}`),
@@ -149,7 +149,7 @@ export function App() {
           {mode === 'write' && <Editor api={api} settings={settings} doc={doc} setDoc={setDoc} onInserted={(it) => setHistory((hs) => [it, ...hs].slice(0, 30))} announce={setMessage} />}
           {mode === 'likelihood' && <LikelihoodView api={api} settings={settings} doc={doc} goWrite={() => setMode('write')} />}
           {mode === 'compare' && <CompareView api={api} settings={settings} doc={doc} announce={setMessage} onSaved={refreshStats} />}
-          {mode === 'translate' && <TranslatePanel apiKey={settings.apiKey} announce={setMessage} />}
+          {mode === 'translate' && <TranslatePanel api={api} apiKey={settings.apiKey} announce={setMessage} />}
           {mode === 'scaling' && (
             <Suspense fallback={<p className="hint">Loading the Scaling tab…</p>}>
               <ScalingPanel api={api} announce={setMessage} />

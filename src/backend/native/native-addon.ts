@@ -28,7 +28,10 @@ export interface NativeFeatures {
 /** The addon's exports (native/src/addon.cc). */
 export interface NativeAddon {
   features(): NativeFeatures;
+  /** Kernel names in id order (native/src/kernels.gen.h). */
   kernelNames(): string[];
+  /** KERNEL_SPEC_HASH of the spec the addon was built from. */
+  specHash(): number;
   create(isa: number, threads: number, bf16: number, splitAll: boolean, initialBytes: number): {
     id: number;
     handle: object;

@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Device } from '../device.ts';
-import { kernelSuite } from '../kernel-suite.ts';
+import { kernelSuite } from '../testing/kernel-suite.ts';
 import { Rng } from '../rng.ts';
-import { nativeStatus } from './native-addon.ts';
-import { createNativeBackend } from './native-backend.ts';
+import { nativeStatus, type NativeIsa } from './native-addon.ts';
+import { chooseIsa, createNativeBackend } from './native-backend.ts';
 
 const status = nativeStatus();
+const ALL_ISAS: readonly NativeIsa[] = ['portable', 'avx2', 'avx512', 'amx'];
 
 function compilerPresent(): boolean {
   try {
@@ -150,9 +151,39 @@ if (status.available) {
     });
 
     it('names an unavailable instruction set and how to proceed', () => {
-      const missing = (['avx2', 'avx512', 'amx'] as const).find((i) => !status.features!.isas.includes(i));
-      if (!missing) return;
-      assert.throws(() => createNativeBackend({ isa: missing }), new RegExp(`does not run the '${missing}' kernels.*available: `));
+      const features = status.features!;
+      const available = features.isas.join(', ');
+      for (const isa of ALL_ISAS.filter((i) => !features.isas.includes(i))) {
+        assert.throws(() => createNativeBackend({ isa }), new RegExp(`does not run the '${isa}' kernels.*; available: ${available}$`));
+      }
+      // The same machine with the AMX tile state refused (as an OS without it does): AMX is named
+      // with the reason, and the instruction sets that do run are offered.
+      const refused = 'the kernel refused arch_prctl(ARCH_REQ_XCOMP_PERM)';
+      const noAmx = { ...features, amx: false, amxStatus: refused, isas: features.isas.filter((i) => i !== 'amx') };
+      assert.throws(() => chooseIsa('amx', noAmx), { message: `createNativeBackend: this machine does not run the 'amx' kernels (AMX: ${refused}); available: ${noAmx.isas.join(', ')}` });
+      assert.equal(chooseIsa(undefined, noAmx), noAmx.isas.at(-1), 'the default falls back to the best instruction set left');
+    });
+
+    it('runs the AMX kernels where the CPU has them and the OS grants the tile state', async (t) => {
+      const features = status.features!;
+      if (!features.amxHardware) {
+        t.skip(`no AMX here (${features.amxStatus})`);
+        return;
+      }
+      // cpuid, the OS grant and the instruction-set list agree.
+      assert.equal(features.amx, features.amxStatus === 'granted', features.amxStatus);
+      assert.equal(features.isas.includes('amx'), features.amx, `isas ${features.isas.join(', ')}, AMX: ${features.amxStatus}`);
+      if (!features.amx) return;
+      // AMX is the best instruction set (the default), and its bf16 matmuls run on the tiles.
+      assert.equal(features.isas.at(-1), 'amx');
+      const amx = createNativeBackend({ isa: 'amx', threads: 1, precision: 'bf16' });
+      try {
+        assert.equal(amx.bf16Kernel, 'amx');
+      } finally {
+        await amx.close?.();
+      }
+      assert.throws(() => createNativeBackend({ isa: 'avx512', bf16Kernel: 'amx' }), /the AMX bf16 kernel needs isa 'amx', got 'avx512'/);
+      // (bf16.test.ts checks the tile products themselves against the float64 oracle.)
     });
   });
 }

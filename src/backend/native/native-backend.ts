@@ -11,8 +11,10 @@
 
 import { availableParallelism } from 'node:os';
 import type { BackendParts, DeviceMemory } from '../device.ts';
+import { KERNEL_NAMES } from '../kernels.gen.ts';
+import { checkSpecHash } from '../kernels.ts';
 import { nativeStatus, type NativeAddon, type NativeFeatures, type NativeIsa } from './native-addon.ts';
-import { NATIVE_KERNELS, createNativeKernels } from './native-kernels.ts';
+import { createNativeKernels } from './native-kernels.ts';
 
 export type Precision = 'fp32' | 'bf16';
 export type Bf16Kernel = 'emulated' | 'avx512bf16' | 'amx' | 'amx-emulated';
@@ -51,11 +53,18 @@ const HEAP_BASE = 256;
 function loadAddon(): { addon: NativeAddon; features: NativeFeatures } {
   const st = nativeStatus();
   if (!st.addon || !st.features) throw new Error(`the native backend is unavailable: ${st.reason}`);
-  const names = st.addon.kernelNames();
-  if (names.length !== NATIVE_KERNELS.length || names.some((n, i) => n !== NATIVE_KERNELS[i])) {
-    throw new Error(`the native addon at ${st.path} was built from other sources (kernel list differs); run \`npm run build:native\``);
-  }
+  checkAddonSpec(st.path, st.addon);
   return { addon: st.addon, features: st.features };
+}
+
+/** Refuses an addon built from another kernel spec (see checkSpecHash). */
+export function checkAddonSpec(path: string, addon: Pick<NativeAddon, 'kernelNames' | 'specHash'>): void {
+  const artifact = `the native addon at ${path}`;
+  const names = addon.kernelNames();
+  if (names.length !== KERNEL_NAMES.length || names.some((n, i) => n !== KERNEL_NAMES[i])) {
+    throw new Error(`${artifact} was built from another kernel spec (its kernel list differs); run \`npm run build:native\``);
+  }
+  checkSpecHash(artifact, typeof addon.specHash === 'function' ? addon.specHash() : null, 'npm run build:native');
 }
 
 /** The best instruction set this machine runs ($GENLAB_NATIVE_ISA may pick a lower one). */
@@ -66,6 +75,16 @@ export function defaultIsa(features: NativeFeatures): NativeIsa {
     return env;
   }
   return features.isas[features.isas.length - 1] ?? 'portable';
+}
+
+/** The instruction set a backend runs: the one asked for (or the default) if this machine runs it. */
+export function chooseIsa(requested: NativeIsa | undefined, features: NativeFeatures): NativeIsa {
+  const isa = requested ?? defaultIsa(features);
+  if (!features.isas.includes(isa)) {
+    const why = isa === 'amx' ? ` (AMX: ${features.amxStatus})` : '';
+    throw new Error(`createNativeBackend: this machine does not run the '${isa}' kernels${why}; available: ${features.isas.join(', ')}`);
+  }
+  return isa;
 }
 
 /**
@@ -85,11 +104,7 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): NativeBack
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     throw new Error(`createNativeBackend: threads must be an integer in [1, 64], got ${opts.threads}`);
   }
-  const isa = opts.isa ?? defaultIsa(features);
-  if (!features.isas.includes(isa)) {
-    const why = isa === 'amx' ? ` (AMX: ${features.amxStatus})` : '';
-    throw new Error(`createNativeBackend: this machine does not run the '${isa}' kernels${why}; available: ${features.isas.join(', ')}`);
-  }
+  const isa = chooseIsa(opts.isa, features);
   let precision: Precision = opts.precision ?? 'fp32';
   if (precision !== 'fp32' && precision !== 'bf16') throw new Error(`createNativeBackend: precision must be 'fp32' or 'bf16', got '${String(precision)}'`);
   const bf16Kernel = opts.bf16Kernel ?? defaultBf16Kernel(isa, features);

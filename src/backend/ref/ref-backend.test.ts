@@ -1,5 +1,5 @@
 import { Device } from '../device.ts';
-import { kernelSuite } from '../kernel-suite.ts';
+import { kernelSuite } from '../testing/kernel-suite.ts';
 import { createRefBackend } from './ref-backend.ts';
 
 kernelSuite('ref', async () => new Device(createRefBackend()));

@@ -6,16 +6,16 @@
 import {
   BinaryOp,
   MAX_DIMS,
+  kvGroupOf,
   ReduceOp,
   UnaryOp,
   type AttentionArgs,
   type Kernels,
   type Ptr,
 } from '../kernels.ts';
+import { ACTIVATIONS, type Activation } from '../kernel-spec.ts';
+import { checkBinaryOp, checkReduceOp, enumError } from '../kernels.gen.ts';
 import { dropoutUniform } from '../rng.ts';
-
-const GELU_C = Math.sqrt(2 / Math.PI);
-const GELU_A = 0.044715;
 
 /** A float64 scratch array that grows on demand, so steady-state calls allocate nothing. */
 class Scratch {
@@ -60,43 +60,11 @@ function binaryScalar(op: BinaryOp, a: number, b: number): number {
   }
 }
 
-function unaryScalar(op: UnaryOp, x: number): number {
-  switch (op) {
-    case UnaryOp.Gelu:
-      return 0.5 * x * (1 + Math.tanh(GELU_C * (x + GELU_A * x * x * x)));
-    case UnaryOp.Relu:
-      return x > 0 ? x : 0;
-    case UnaryOp.Tanh:
-      return Math.tanh(x);
-    case UnaryOp.Exp:
-      return Math.exp(x);
-    case UnaryOp.Neg:
-      return -x;
-    default:
-      throw new Error(`unary: unknown op ${op as number}`);
-  }
-}
-
-/** f'(x) */
-function unaryDerivative(op: UnaryOp, x: number): number {
-  switch (op) {
-    case UnaryOp.Gelu: {
-      const t = Math.tanh(GELU_C * (x + GELU_A * x * x * x));
-      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x);
-    }
-    case UnaryOp.Relu:
-      return x > 0 ? 1 : 0;
-    case UnaryOp.Tanh: {
-      const t = Math.tanh(x);
-      return 1 - t * t;
-    }
-    case UnaryOp.Exp:
-      return Math.exp(x);
-    case UnaryOp.Neg:
-      return -1;
-    default:
-      throw new Error(`unaryBackward: unknown op ${op as number}`);
-  }
+/** The float64 definition of an activation (kernel-spec.ts), or an error naming the bad id. */
+function activation(kernel: string, op: UnaryOp): Activation {
+  const a = Number.isInteger(op) ? ACTIVATIONS[op] : undefined;
+  if (!a) throw enumError(kernel, 'UnaryOp', op, ACTIVATIONS.length);
+  return a;
 }
 
 const bitsScratch = new Uint32Array(1);
@@ -179,6 +147,34 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
     return acc;
   }
 
+  // Rotates each (x[c], x[c + h]) pair by the angle of its position; `inverse` rotates back (−sin)
+  // and adds into out, which is ropeBackward.
+  function rotateHalf(x: number, cos: number, sin: number, out: number, rows: number, seq: number, heads: number, dim: number, offset: number, inverse: boolean): void {
+    syncViews();
+    const h = dim >> 1;
+    for (let r = 0; r < rows; r++) {
+      const t = (offset + (r % seq)) * h;
+      for (let hd = 0; hd < heads; hd++) {
+        const base = (r * heads + hd) * dim;
+        for (let c = 0; c < h; c++) {
+          const co = f[cos + t + c]!;
+          const si = inverse ? -f[sin + t + c]! : f[sin + t + c]!;
+          const a = f[x + base + c]!;
+          const b = f[x + base + c + h]!;
+          const lo = a * co - b * si;
+          const hi = b * co + a * si;
+          if (inverse) {
+            f[out + base + c] = f[out + base + c]! + lo;
+            f[out + base + c + h] = f[out + base + c + h]! + hi;
+          } else {
+            f[out + base + c] = lo;
+            f[out + base + c + h] = hi;
+          }
+        }
+      }
+    }
+  }
+
   // out is contiguous, so its position is a running counter.
   function binaryWalk(dim: number, a: number, b: number): void {
     const len = walkShape[dim]!;
@@ -218,6 +214,7 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
     },
 
     binary(op, a, aStrides, b, bStrides, out, shape): void {
+      checkBinaryOp('binary', op);
       checkDims('binary', shape, aStrides, bStrides);
       if (isEmpty(shape)) return;
       syncViews();
@@ -244,16 +241,36 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
     },
 
     unary(op, x, out, n): void {
+      const fn = activation('unary', op).f;
       syncViews();
-      for (let i = 0; i < n; i++) f[out + i] = unaryScalar(op, f[x + i]!);
+      for (let i = 0; i < n; i++) f[out + i] = fn(f[x + i]!);
     },
 
     unaryBackward(op, x, gradOut, gradX, n): void {
+      const df = activation('unaryBackward', op).df;
       syncViews();
-      for (let i = 0; i < n; i++) f[gradX + i] = f[gradX + i]! + unaryDerivative(op, f[x + i]!) * f[gradOut + i]!;
+      for (let i = 0; i < n; i++) f[gradX + i] = f[gradX + i]! + df(f[x + i]!) * f[gradOut + i]!;
+    },
+
+    swigluForward(gate, up, out, n): void {
+      const silu = ACTIVATIONS[UnaryOp.Silu]!.f;
+      syncViews();
+      for (let i = 0; i < n; i++) f[out + i] = silu(f[gate + i]!) * f[up + i]!;
+    },
+
+    swigluBackward(gate, up, gradOut, gradGate, gradUp, n): void {
+      const { f: silu, df } = ACTIVATIONS[UnaryOp.Silu]!;
+      syncViews();
+      for (let i = 0; i < n; i++) {
+        const x = f[gate + i]!;
+        const g = f[gradOut + i]!;
+        if (gradGate !== 0) f[gradGate + i] = f[gradGate + i]! + df(x) * f[up + i]! * g;
+        if (gradUp !== 0) f[gradUp + i] = f[gradUp + i]! + silu(x) * g;
+      }
     },
 
     reduce(op, x, out, argmax, outer, axis, inner): void {
+      checkReduceOp('reduce', op);
       syncViews();
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < inner; i++) {
@@ -399,6 +416,51 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
       }
     },
 
+    rmsNormForward(x, gamma, out, rstd, rows, dim, eps): void {
+      syncViews();
+      for (let r = 0; r < rows; r++) {
+        const row = x + r * dim;
+        let sq = 0;
+        for (let c = 0; c < dim; c++) sq += f[row + c]! * f[row + c]!;
+        const rs = 1 / Math.sqrt(sq / dim + eps);
+        for (let c = 0; c < dim; c++) f[out + r * dim + c] = f[row + c]! * rs * f[gamma + c]!;
+        f[rstd + r] = rs;
+      }
+    },
+
+    rmsNormBackward(x, gamma, rstd, gradOut, gradX, rows, dim): void {
+      syncViews();
+      for (let r = 0; r < rows; r++) {
+        const o = r * dim;
+        const rs = f[rstd + r]!;
+        let meanDX = 0;
+        for (let c = 0; c < dim; c++) meanDX += f[gradOut + o + c]! * f[gamma + c]! * f[x + o + c]! * rs;
+        meanDX /= dim;
+        for (let c = 0; c < dim; c++) {
+          const xhat = f[x + o + c]! * rs;
+          const dxhat = f[gradOut + o + c]! * f[gamma + c]!;
+          f[gradX + o + c] = f[gradX + o + c]! + rs * (dxhat - xhat * meanDX);
+        }
+      }
+    },
+
+    rmsNormGammaBackward(x, rstd, gradOut, gradGamma, rows, dim): void {
+      syncViews();
+      for (let c = 0; c < dim; c++) {
+        let sum = 0;
+        for (let r = 0; r < rows; r++) sum += f[gradOut + r * dim + c]! * f[x + r * dim + c]! * f[rstd + r]!;
+        f[gradGamma + c] = f[gradGamma + c]! + sum;
+      }
+    },
+
+    ropeForward(x, cos, sin, out, rows, seq, heads, dim, offset): void {
+      rotateHalf(x, cos, sin, out, rows, seq, heads, dim, offset, false);
+    },
+
+    ropeBackward(gradOut, cos, sin, gradX, rows, seq, heads, dim, offset): void {
+      rotateHalf(gradOut, cos, sin, gradX, rows, seq, heads, dim, offset, true);
+    },
+
     softmaxForward(x, out, rows, dim): void {
       syncViews();
       for (let r = 0; r < rows; r++) {
@@ -426,6 +488,7 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
     attentionForward(p: AttentionArgs, out, outStrides, lse): void {
       syncViews();
       const { q, k, v, qStrides: qs, kStrides: ks, vStrides: vs, batch, heads, tq, tk, headDim: d, scale } = p;
+      const kvGroup = kvGroupOf('attentionForward', p);
       const os = outStrides;
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
@@ -443,7 +506,7 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
             const scores = rowScratch.zeros(last + 1);
             let max = -Infinity;
             for (let j = 0; j <= last; j++) {
-              const kRow = k + b * ks[0]! + h * ks[1]! + j * ks[2]!;
+              const kRow = k + b * ks[0]! + Math.floor(h / kvGroup) * ks[1]! + j * ks[2]!;
               let dot = 0;
               for (let c = 0; c < d; c++) dot += f[qRow + c]! * f[kRow + c]!;
               scores[j] = scale * dot;
@@ -456,7 +519,7 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
             }
             const acc = accScratch.zeros(d);
             for (let j = 0; j <= last; j++) {
-              const vRow = v + b * vs[0]! + h * vs[1]! + j * vs[2]!;
+              const vRow = v + b * vs[0]! + Math.floor(h / kvGroup) * vs[1]! + j * vs[2]!;
               const w = scores[j]! / sum;
               for (let c = 0; c < d; c++) acc[c] = acc[c]! + w * f[vRow + c]!;
             }
@@ -470,6 +533,7 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
     attentionBackward(p: AttentionArgs, out, outStrides, lse, gradOut, gradOutStrides, gradQ, gradK, gradV): void {
       syncViews();
       const { q, k, v, qStrides: qs, kStrides: ks, vStrides: vs, batch, heads, tq, tk, headDim: d, scale } = p;
+      const kvGroup = kvGroupOf('attentionBackward', p);
       const os = outStrides;
       const gs = gradOutStrides;
       for (let b = 0; b < batch; b++) {
@@ -489,8 +553,8 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
             for (let c = 0; c < d; c++) delta += f[goRow + c]! * f[oRow + c]!;
             const dQ = accScratch.zeros(d);
             for (let j = 0; j <= last; j++) {
-              const kRow = k + b * ks[0]! + h * ks[1]! + j * ks[2]!;
-              const vRow = v + b * vs[0]! + h * vs[1]! + j * vs[2]!;
+              const kRow = k + b * ks[0]! + Math.floor(h / kvGroup) * ks[1]! + j * ks[2]!;
+              const vRow = v + b * vs[0]! + Math.floor(h / kvGroup) * vs[1]! + j * vs[2]!;
               let dot = 0;
               let dP = 0;
               for (let c = 0; c < d; c++) {

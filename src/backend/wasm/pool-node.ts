@@ -30,8 +30,8 @@ import {
 export interface NodePoolOptions {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  /** The calling thread's kernel exports, in KERNEL_NAMES order. */
-  fns: readonly KernelFn[];
+  /** The calling thread's kernel exports, in KERNEL_NAMES order (undefined where wasm lacks one). */
+  fns: readonly (KernelFn | undefined)[];
   scratchBase: number;
   scratchBytes: number;
   partialsBase: number;
@@ -148,7 +148,7 @@ export function createNodePool(opts: NodePoolOptions): ThreadPool {
         }
       }
       if (Atomics.load(ctl, ERROR) !== 0) {
-        throw new Error(`wasm kernel ${KERNEL_NAMES[id]} trapped (an out-of-bounds pointer or size?); check its arguments`);
+        throw new Error(`wasm kernel ${KERNEL_NAMES[id]} trapped (an out-of-bounds pointer or size, or an op id the module lacks?); check its arguments`);
       }
       return result;
     },

@@ -9,38 +9,9 @@
 // claim a part of a newer one (its tag no longer matches), and reads arguments only before a
 // successful claim, which the caller cannot overtake.
 
-/** Kernel exports callable through the pool, in id order. */
-export const KERNEL_NAMES = [
-  'fill',
-  'affine',
-  'axpy',
-  'unary',
-  'unaryBackward',
-  'binary',
-  'copyStrided',
-  'dropoutForward',
-  'dropoutBackward',
-  'adamw',
-  'sumSquares',
-  'reduce',
-  'embeddingForward',
-  'embeddingBackward',
-  'layerNormForward',
-  'layerNormBackward',
-  'softmaxForward',
-  'softmaxBackward',
-  'crossEntropyForward',
-  'crossEntropyBackward',
-  'matmul',
-  'packBf16',
-  'matmulBf16',
-  'attentionForward',
-  'attentionBackward',
-] as const;
-
-export type KernelName = (typeof KERNEL_NAMES)[number];
-
-export const KERNEL_ID = Object.fromEntries(KERNEL_NAMES.map((n, i) => [n, i])) as { [K in KernelName]: number };
+// Kernel ids are the spec's (KERNEL_ID of kernels.gen.ts): fns[id] is the export named
+// KERNEL_NAMES[id], undefined for a kernel the wasm backend does not implement.
+export { KERNEL_ID, KERNEL_NAMES, type KernelName } from '../kernels.gen.ts';
 
 /** Arguments after (tid, nt); attentionBackward needs the most (17). */
 export const MAX_ARGS = 20;
@@ -87,7 +58,7 @@ export function tagOf(gen: number): number {
  * see DONE reach the part count. A worker passes its slot and token and stops claiming once it is
  * retired, so a worker still shutting down never shares scratch with its replacement.
  */
-export function runParts(ctl: Int32Array, args: Float64Array, fns: readonly KernelFn[], tag: number, slot = -1, token = 0): unknown {
+export function runParts(ctl: Int32Array, args: Float64Array, fns: readonly (KernelFn | undefined)[], tag: number, slot = -1, token = 0): unknown {
   let result: unknown;
   for (;;) {
     const cur = Atomics.load(ctl, NEXT);

@@ -9,9 +9,12 @@
 
 import { availableParallelism } from 'node:os';
 import type { BackendParts } from '../device.ts';
+import { WASM_KERNELS } from '../kernels.gen.ts';
+import { checkSpecHash } from '../kernels.ts';
 import { loadKernelModule, type KernelVariant } from './loader-node.ts';
 import { createNodePool } from './pool-node.ts';
 import { KERNEL_NAMES, MAX_WORKERS, type KernelFn } from './pool-protocol.ts';
+import { WASM_ARITY } from './wasm-kernels.gen.ts';
 import { ARGS_REGION_BYTES, PARTS_PER_THREAD, createWasmKernels, type WasmKernelEnv } from './wasm-kernels.ts';
 
 export interface WasmBackendOptions {
@@ -38,6 +41,27 @@ const PARTIAL_BYTES = 65536;
 
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;
+}
+
+/**
+ * The module's kernel exports in id order (undefined for kernels wasm does not implement), after
+ * checking that it was built from this kernel spec and has every export the wrappers call with the
+ * arity they pass: a stale module fails here, not by running the wrong kernel.
+ */
+export function kernelExports(ex: Record<string, unknown>, variant: KernelVariant): (KernelFn | undefined)[] {
+  const artifact = `the wasm kernel module build/kernels-${variant}.wasm`;
+  const hash = ex['kernelSpecHash'];
+  checkSpecHash(artifact, typeof hash === 'function' ? (hash as () => number)() : null, 'npm run build:kernels');
+  return KERNEL_NAMES.map((name) => {
+    if (!WASM_KERNELS.includes(name)) return undefined;
+    const fn = ex[name];
+    if (typeof fn !== 'function') throw new Error(`${artifact} lacks the export ${name}; rebuild it with \`npm run build:kernels\``);
+    const arity = WASM_ARITY[name];
+    if (arity !== undefined && fn.length !== 2 + arity) {
+      throw new Error(`${artifact}: ${name} takes ${fn.length - 2} arguments after (part, parts), the kernel spec passes ${arity}; fix kernels/ or the spec, then \`npm run build:kernels\``);
+    }
+    return fn as KernelFn;
+  });
 }
 
 export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<WasmBackendParts> {
@@ -73,11 +97,7 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
   memory.grow(pages - memory.buffer.byteLength / PAGE);
   ex.init(scratchBase, scratchBytes, 0, partialsBase, PARTIAL_BYTES);
 
-  const fns = KERNEL_NAMES.map((name) => {
-    const fn = ex[name];
-    if (typeof fn !== 'function') throw new Error(`the wasm kernel module lacks the export ${name}; rebuild it with \`npm run build:kernels\``);
-    return fn as KernelFn;
-  });
+  const fns = kernelExports(ex, variant);
   const pool = createNodePool({ module, memory, fns, scratchBase, scratchBytes, partialsBase, partialBytes: PARTIAL_BYTES, threads });
   try {
     await pool.ready();

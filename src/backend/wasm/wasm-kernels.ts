@@ -1,11 +1,15 @@
-// The Kernels table of the wasm backend (platform-neutral): converts element pointers to byte
-// addresses, writes shape/stride arrays into a small region of the shared memory, decides how
-// many parts a call is worth cutting into, and runs the kernel export through the pool.
+// The Kernels table of the wasm backend (platform-neutral). Most wrappers are generated from the
+// kernel spec (wasm-kernels.gen.ts: check, pack with pointers as byte addresses, split, run);
+// this file supplies how a call is split into parts and the kernels that need more than that:
+// shape/stride arrays written into a small region of the shared memory (coalesced first), and
+// partial sums added up after the call.
 
-import { MAX_DIMS, type AttentionArgs, type Kernels, type Ptr } from '../kernels.ts';
-import { KERNEL_ID as K, MAX_PARTS, type ThreadPool } from './pool-protocol.ts';
+import { checkBinaryOp, KERNEL_ID as K } from '../kernels.gen.ts';
+import { kvGroupOf, MAX_DIMS, type AttentionArgs, type Kernels } from '../kernels.ts';
+import { MAX_PARTS, type ThreadPool } from './pool-protocol.ts';
+import { wasmKernelTable, type WasmManualKernels } from './wasm-kernels.gen.ts';
 
-/** Bytes of the shape/stride region: 5 arrays of MAX_DIMS i32 (attention needs 15 values). */
+/** Bytes of the shape/stride region: 5 arrays of MAX_DIMS i32 (attention needs 15 strides and its kv group). */
 export const ARGS_REGION_BYTES = 256;
 
 export interface WasmKernelEnv {
@@ -35,9 +39,6 @@ const MIN_ELEMS = 1 << 15; // streaming elementwise work (adds, copies, adamw)
 const MIN_HEAVY_ELEMS = 1 << 13; // transcendental elementwise work (gelu, tanh, exp, softmax)
 const MIN_MACS = 1 << 19; // multiply-adds in matmul and attention
 export const PARTS_PER_THREAD = 2;
-
-const BINARY_OPS = 4;
-const UNARY_OPS = 5;
 
 export function createWasmKernels(env: WasmKernelEnv): Kernels {
   const { pool, argsBase } = env;
@@ -140,19 +141,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
     return n;
   }
 
-  function checkOp(kernel: string, op: number, count: number): void {
-    if (!Number.isInteger(op) || op < 0 || op >= count) throw new Error(`${kernel}: unknown op ${op}`);
-  }
-
-  return {
-    fill(out: Ptr, n: number, value: number): void {
-      if (n <= 0) return;
-      a[0] = out * 4;
-      a[1] = n;
-      a[2] = value;
-      pool.run(K.fill, partsFor(n, MIN_ELEMS, n >> 4));
-    },
-
+  const manual: WasmManualKernels = {
     copyStrided(src, srcStrides, dst, dstStrides, shape, accumulate): void {
       const n = total(shape);
       if (n === 0) return;
@@ -180,7 +169,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
     },
 
     binary(op, x, xStrides, y, yStrides, out, shape): void {
-      checkOp('binary', op, BINARY_OPS);
+      checkBinaryOp('binary', op);
       const n = total(shape);
       if (n === 0) return;
       const nd = coalesce('binary', shape, xStrides, yStrides);
@@ -193,139 +182,6 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[6] = argsBase + SHAPE * 4;
       a[7] = nd;
       pool.run(K.binary, partsFor(n, MIN_ELEMS, n >> 4));
-    },
-
-    affine(x, out, n, alpha, beta): void {
-      if (n <= 0) return;
-      a[0] = x * 4;
-      a[1] = out * 4;
-      a[2] = n;
-      a[3] = alpha;
-      a[4] = beta;
-      pool.run(K.affine, partsFor(n, MIN_ELEMS, n >> 4));
-    },
-
-    axpy(x, y, n, alpha): void {
-      if (n <= 0) return;
-      a[0] = x * 4;
-      a[1] = y * 4;
-      a[2] = n;
-      a[3] = alpha;
-      pool.run(K.axpy, partsFor(n, MIN_ELEMS, n >> 4));
-    },
-
-    unary(op, x, out, n): void {
-      checkOp('unary', op, UNARY_OPS);
-      if (n <= 0) return;
-      a[0] = op;
-      a[1] = x * 4;
-      a[2] = out * 4;
-      a[3] = n;
-      pool.run(K.unary, partsFor(n, MIN_HEAVY_ELEMS, n >> 4));
-    },
-
-    unaryBackward(op, x, gradOut, gradX, n): void {
-      checkOp('unaryBackward', op, UNARY_OPS);
-      if (n <= 0) return;
-      a[0] = op;
-      a[1] = x * 4;
-      a[2] = gradOut * 4;
-      a[3] = gradX * 4;
-      a[4] = n;
-      pool.run(K.unaryBackward, partsFor(n, MIN_HEAVY_ELEMS, n >> 4));
-    },
-
-    reduce(op, x, out, argmax, outer, axis, inner): void {
-      checkOp('reduce', op, 2);
-      if (outer <= 0 || inner <= 0) return;
-      a[0] = op;
-      a[1] = x * 4;
-      a[2] = out * 4;
-      a[3] = argmax * 4;
-      a[4] = outer;
-      a[5] = axis;
-      a[6] = inner;
-      pool.run(K.reduce, partsFor(outer * axis * inner, MIN_ELEMS, outer * Math.ceil(inner / 64)));
-    },
-
-    matmul(x, y, c, bias, batch, m, n, k, transA, transB, strideA, strideB, strideC, accumulate): void {
-      if (batch <= 0 || m <= 0 || n <= 0) return;
-      a[0] = x * 4;
-      a[1] = y * 4;
-      a[2] = c * 4;
-      a[3] = bias * 4;
-      a[4] = batch;
-      a[5] = m;
-      a[6] = n;
-      a[7] = k;
-      a[8] = transA ? 1 : 0;
-      a[9] = transB ? 1 : 0;
-      a[10] = strideA;
-      a[11] = strideB;
-      a[12] = strideC;
-      a[13] = accumulate ? 1 : 0;
-      const units = Math.max(strideC !== 0 ? batch : 1, Math.ceil(m / 4), Math.ceil(n / 8));
-      pool.run(K.matmul, partsFor(batch * m * n * Math.max(k, 1), MIN_MACS, units));
-    },
-
-    packBf16(src, dst, rows, cols, transpose): void {
-      if (rows <= 0 || cols <= 0) return;
-      a[0] = src * 4;
-      a[1] = dst * 4;
-      a[2] = rows;
-      a[3] = cols;
-      a[4] = transpose ? 1 : 0;
-      // Parts own 16-value chunks of the packed values, or (transposed) 16 packed rows each.
-      const n = rows * cols;
-      pool.run(K.packBf16, partsFor(n, MIN_ELEMS, transpose ? Math.ceil(cols / 16) : Math.ceil(n / 16)));
-    },
-
-    matmulBf16(x, bPacked, c, bias, m, n, k): void {
-      if (m <= 0 || n <= 0) return;
-      a[0] = x * 4;
-      a[1] = bPacked * 4;
-      a[2] = c * 4;
-      a[3] = bias * 4;
-      a[4] = m;
-      a[5] = n;
-      a[6] = k;
-      // Parts own 16-column slices of C (see kernels/bf16.ts), so any m splits, even m = 1.
-      pool.run(K.matmulBf16, partsFor(m * n * Math.max(k, 1), MIN_MACS, Math.ceil(n / 16)));
-    },
-
-    embeddingForward(table, ids, out, rows, dim): void {
-      if (rows <= 0 || dim <= 0) return;
-      a[0] = table * 4;
-      a[1] = ids * 4;
-      a[2] = out * 4;
-      a[3] = rows;
-      a[4] = dim;
-      pool.run(K.embeddingForward, partsFor(rows * dim, MIN_ELEMS, rows));
-    },
-
-    embeddingBackward(ids, gradOut, gradTable, rows, dim): void {
-      if (rows <= 0 || dim <= 0) return;
-      a[0] = ids * 4;
-      a[1] = gradOut * 4;
-      a[2] = gradTable * 4;
-      a[3] = rows;
-      a[4] = dim;
-      // Parts own column ranges (repeated ids would race on rows).
-      pool.run(K.embeddingBackward, partsFor(rows * dim, MIN_ELEMS, dim >> 2));
-    },
-
-    layerNormForward(x, gamma, beta, out, mean, rstd, rows, dim, eps): void {
-      if (rows <= 0 || dim <= 0) return;
-      a[0] = x * 4;
-      a[1] = gamma * 4;
-      a[2] = beta * 4;
-      a[3] = out * 4;
-      a[4] = mean * 4;
-      a[5] = rstd * 4;
-      a[6] = rows;
-      a[7] = dim;
-      a[8] = eps;
-      pool.run(K.layerNormForward, partsFor(rows * dim, MIN_HEAVY_ELEMS, rows));
     },
 
     layerNormBackward(x, gamma, mean, rstd, gradOut, gradX, gradGamma, gradBeta, rows, dim): void {
@@ -342,28 +198,8 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[7] = gradBeta * 4;
       a[8] = rows;
       a[9] = dim;
-      a[10] = parts > 1 ? 1 : 0;
       pool.run(K.layerNormBackward, parts);
       if (parts > 1) env.exports.layerNormReduce(parts, gradGamma * 4, gradBeta * 4, dim);
-    },
-
-    softmaxForward(x, out, rows, dim): void {
-      if (rows <= 0 || dim <= 0) return;
-      a[0] = x * 4;
-      a[1] = out * 4;
-      a[2] = rows;
-      a[3] = dim;
-      pool.run(K.softmaxForward, partsFor(rows * dim, MIN_HEAVY_ELEMS, rows));
-    },
-
-    softmaxBackward(y, gradOut, gradX, rows, dim): void {
-      if (rows <= 0 || dim <= 0) return;
-      a[0] = y * 4;
-      a[1] = gradOut * 4;
-      a[2] = gradX * 4;
-      a[3] = rows;
-      a[4] = dim;
-      pool.run(K.softmaxBackward, partsFor(rows * dim, MIN_ELEMS, rows));
     },
 
     attentionForward(p: AttentionArgs, out, outStrides, lse): void {
@@ -411,60 +247,6 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       pool.run(K.attentionBackward, partsFor(work, MIN_MACS, pairs));
     },
 
-    crossEntropyForward(logits, targets, losses, lse, rows, vocab, ignoreIndex): void {
-      if (rows <= 0) return;
-      a[0] = logits * 4;
-      a[1] = targets * 4;
-      a[2] = losses * 4;
-      a[3] = lse * 4;
-      a[4] = rows;
-      a[5] = vocab;
-      a[6] = ignoreIndex;
-      pool.run(K.crossEntropyForward, partsFor(rows * vocab, MIN_HEAVY_ELEMS, rows));
-    },
-
-    crossEntropyBackward(logits, targets, lse, gradLogits, rows, vocab, ignoreIndex, scale): void {
-      if (rows <= 0) return;
-      a[0] = logits * 4;
-      a[1] = targets * 4;
-      a[2] = lse * 4;
-      a[3] = gradLogits * 4;
-      a[4] = rows;
-      a[5] = vocab;
-      a[6] = ignoreIndex;
-      a[7] = scale;
-      pool.run(K.crossEntropyBackward, partsFor(rows * vocab, MIN_HEAVY_ELEMS, rows));
-    },
-
-    dropoutForward(x, out, n, p, seed, offset): void {
-      if (n <= 0) return;
-      setDropoutArgs(x, out, n, p, seed, offset);
-      pool.run(K.dropoutForward, partsFor(n, MIN_ELEMS, n >> 4));
-    },
-
-    dropoutBackward(gradOut, gradX, n, p, seed, offset): void {
-      if (n <= 0) return;
-      setDropoutArgs(gradOut, gradX, n, p, seed, offset);
-      pool.run(K.dropoutBackward, partsFor(n, MIN_ELEMS, n >> 4));
-    },
-
-    adamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2): void {
-      if (n <= 0) return;
-      a[0] = param * 4;
-      a[1] = grad * 4;
-      a[2] = m * 4;
-      a[3] = v * 4;
-      a[4] = n;
-      a[5] = lr;
-      a[6] = beta1;
-      a[7] = beta2;
-      a[8] = eps;
-      a[9] = weightDecay;
-      a[10] = bc1;
-      a[11] = bc2;
-      pool.run(K.adamw, partsFor(n, MIN_ELEMS >> 2, n >> 4));
-    },
-
     sumSquares(x, n): number {
       if (n <= 0) return 0;
       a[0] = x * 4;
@@ -475,18 +257,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
     },
   };
 
-  function setDropoutArgs(x: Ptr, y: Ptr, n: number, p: number, seed: number, offset: number): void {
-    if (!(p >= 0 && p <= 1)) throw new Error(`dropout: p must be in [0, 1], got ${p}`);
-    a[0] = x * 4;
-    a[1] = y * 4;
-    a[2] = n;
-    // keep(i) ⇔ (h >>> 8)·2⁻²⁴ >= p ⇔ (h >>> 8) >= ceil(p·2²⁴): an exact integer test, so the
-    // mask matches the float64 comparison of dropoutUniform bit for bit.
-    a[3] = Math.ceil(p * 16777216);
-    a[4] = 1 - p;
-    a[5] = seed >>> 0;
-    a[6] = offset >>> 0;
-  }
+  return wasmKernelTable({ pool, partsFor, minWork: { stream: MIN_ELEMS, heavy: MIN_HEAVY_ELEMS, macs: MIN_MACS } }, manual);
 
   function putStrides(kernel: string, which: number, st: readonly number[]): void {
     if (st.length !== 3) throw new Error(`${kernel}: strides must be [sb, sh, st], got [${st.join(', ')}]`);
@@ -495,7 +266,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
     dims[which * 3 + 2] = st[2]!;
   }
 
-  /** Writes the 15 attention strides; false when there is nothing to compute. */
+  /** Writes the 15 attention strides and the kv group; false when there is nothing to compute. */
   function prepareAttention(kernel: string, p: AttentionArgs, outStrides: readonly number[], goStrides: readonly number[]): boolean {
     if (p.batch <= 0 || p.heads <= 0 || p.tq <= 0) return false;
     putStrides(kernel, 0, p.qStrides);
@@ -503,6 +274,8 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
     putStrides(kernel, 2, p.vStrides);
     putStrides(kernel, 3, outStrides);
     putStrides(kernel, 4, goStrides);
+    // The slot after the 15 strides carries the GQA group (kernels/attention.ts kvRow).
+    dims[15] = kvGroupOf(kernel, p);
     const need = env.exports.attentionScratchBytes(p.headDim);
     if (need > env.scratchBytes) {
       throw new Error(`${kernel}: head dimension ${p.headDim} needs ${need} scratch bytes per thread, the wasm backend has ${env.scratchBytes}; use smaller heads`);

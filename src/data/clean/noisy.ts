@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Rng } from '../../backend/rng.ts';
-import { AtomicFileWriter, writeJsonAtomic } from '../../io/atomic.ts';
+import { AtomicFileWriter, writeJsonAtomic } from '../../util/atomic.ts';
 import { sotuSource, type Document } from '../corpus.ts';
 
 export type NoisyKind = 'speech' | 'speech+boilerplate' | 'exact-duplicate' | 'near-duplicate' | 'boilerplate-page' | 'email';

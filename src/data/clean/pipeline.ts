@@ -10,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { AtomicFileWriter, writeJsonAtomic } from '../../util/atomic.ts';
 import type { CorpusSource, SourceRecord } from '../corpus.ts';
-import { AtomicFileWriter, writeJsonAtomic } from '../../io/atomic.ts';
 import { compileDocumentFilters, compileLineFilters, DOCUMENT_FILTERS, LINE_FILTERS, mergeConfig, mergeFilterConfig, defaultFilterConfig, type FilterConfig } from './filters.ts';
 import { U64Map } from './hash-table.ts';
 import { defaultMinHashConfig, LshIndex, MinHasher, lshThreshold, type MinHashConfig } from './minhash.ts';

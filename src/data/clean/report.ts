@@ -3,8 +3,8 @@
 // each stage removed.
 
 import * as path from 'node:path';
-import { writeFileAtomic } from '../../io/atomic.ts';
-import { writeChart, type ChartOptions } from '../../report/charts.ts';
+import { writeFileAtomic } from '../../util/atomic.ts';
+import { writeChart, type ChartOptions } from '../../util/charts.ts';
 import type { CleanReport, StageReport } from './pipeline.ts';
 
 const pct = (x: number, total: number): string => (total === 0 ? '0%' : `${((100 * x) / total).toFixed(x / total < 0.001 && x > 0 ? 3 : 1)}%`);

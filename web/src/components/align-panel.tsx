@@ -6,6 +6,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AlignPoint, AlignRun, AlignSummary, Api, ServerConfig } from '../api.ts';
 import type { Settings } from '../settings.ts';
 import { visible } from './editor.tsx';
+import { ThumbDownIcon, ThumbUpIcon } from './icons.tsx';
 import { LineChart } from './line-chart.tsx';
 
 const ACTIVE = new Set(['preparing', 'running', 'saving']);
@@ -145,7 +146,7 @@ export function AlignPanel(props: { api: Api; settings: Settings; config: Server
       <p className="align-count" aria-live="polite">
         {pairs ? (
           <>
-            <strong>{pairs.total}</strong> feedback pair{pairs.total === 1 ? '' : 's'}: {pairs.preferences} from Compare, {pairs.from_ratings} from 👍/👎 ratings of the same text
+            <strong>{pairs.total}</strong> feedback pair{pairs.total === 1 ? '' : 's'}: {pairs.preferences} from Compare, {pairs.from_ratings} from <ThumbUpIcon label="good" />/<ThumbDownIcon label="bad" /> ratings of the same text
           </>
         ) : (
           'Counting feedback…'

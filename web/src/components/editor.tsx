@@ -7,6 +7,7 @@ import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from
 import type { Api } from '../api.ts';
 import { caretPoint } from '../caret.ts';
 import type { Settings } from '../settings.ts';
+import { SparkleIcon } from './icons.tsx';
 
 export interface Inserted {
   key: string;
@@ -250,7 +251,7 @@ export function Editor(props: {
             void suggest(popup !== null);
           }}
         >
-          ✨ {popup ? 'Suggest 3 more' : 'Suggest'} <kbd>Tab</kbd>
+          <SparkleIcon /> {popup ? 'Suggest 3 more' : 'Suggest'} <kbd>Tab</kbd>
         </button>
         <span id="editor-help" className="muted small">
           Suggestions continue the text before the caret. <kbd>Esc</kbd> then <kbd>Tab</kbd> leaves the editor.

@@ -58,7 +58,7 @@ const points = (s: Series): [number, number][] => (s.data ?? []).filter((p): p i
  * (fitted curves, interval ends) that lie within twice their spread of them.
  */
 function yRange(detail: ScalingDetail, series: readonly Series[]): { min: number; max: number; step: number; clipped: boolean } {
-  const anchors = [...detail.runs.map((r) => r.valLoss), ...detail.verifications.map((v) => v.run.valLoss), ...detail.predictions.map((p) => p.loss)].filter(Number.isFinite);
+  const anchors = [...detail.runs.map((r) => r.valLoss), ...detail.verifications.map((v) => v.run.valLoss), ...detail.predictions.map((p) => p.loss)].filter((y): y is number => y !== null && Number.isFinite(y));
   let lo = Math.min(...anchors);
   let hi = Math.max(...anchors);
   const span = Math.max(hi - lo, 0.05 * Math.abs(hi));

@@ -3,59 +3,14 @@
 // Lincoln's Gettysburg Address, English to German.
 
 import { useEffect, useRef, useState } from 'react';
-
-interface TranslatorInfo {
-  id: string;
-  source_lang: string;
-  target_lang: string;
-  num_beams: number;
-  length_penalty: number;
-}
-
-interface TranslateInfo {
-  models: TranslatorInfo[];
-  example: string;
-  limits: { max_chars: number; max_sentences: number; max_beam: number };
-}
-
-interface SentenceResult {
-  source: string;
-  translation: string;
-  score: number;
-  finished: boolean;
-}
-
-interface TranslateResult {
-  model: string;
-  beam: number;
-  translation: string;
-  sentences: SentenceResult[];
-  seconds: number;
-}
+import type { Api, TranslateInfo, TranslateResult } from '../api.ts';
 
 const LANGUAGES: Record<string, string> = { en: 'English', de: 'German', es: 'Spanish', fr: 'French' };
 const language = (code: string): string => LANGUAGES[code] ?? code;
 
-async function call<T>(apiKey: string, method: 'GET' | 'POST', body?: unknown, signal?: AbortSignal): Promise<T> {
-  const headers: Record<string, string> = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (apiKey) headers['authorization'] = `Bearer ${apiKey}`;
-  const res = await fetch('api/translate', { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), ...(signal ? { signal } : {}) });
-  if (!res.ok) {
-    let message = `The server answered ${res.status} ${res.statusText}.`;
-    try {
-      const err = (await res.json()) as { error?: { message?: string } };
-      if (err.error?.message) message = err.error.message;
-    } catch {
-      // Not JSON: keep the status line.
-    }
-    throw new Error(message);
-  }
-  return (await res.json()) as T;
-}
-
-export function TranslatePanel(props: { apiKey: string; announce: (m: string) => void }) {
-  const { apiKey, announce } = props;
+/** `apiKey` is the key the api sends: a new one loads the models again. */
+export function TranslatePanel(props: { api: Api; apiKey: string; announce: (m: string) => void }) {
+  const { api, apiKey, announce } = props;
   const [info, setInfo] = useState<TranslateInfo | null>(null);
   const [text, setText] = useState('');
   const [model, setModel] = useState('');
@@ -66,7 +21,7 @@ export function TranslatePanel(props: { apiKey: string; announce: (m: string) =>
   const controller = useRef<AbortController | null>(null);
 
   useEffect(() => {
-    call<TranslateInfo>(apiKey, 'GET').then(
+    api.translateInfo().then(
       (i) => {
         setInfo(i);
         setError(null);
@@ -76,7 +31,7 @@ export function TranslatePanel(props: { apiKey: string; announce: (m: string) =>
       (err: unknown) => setError((err as Error).message),
     );
     return () => controller.current?.abort();
-  }, [apiKey]);
+  }, [api, apiKey]);
 
   const current = info?.models.find((m) => m.id === model) ?? info?.models[0];
   const beamSize = beam || current?.num_beams || 5;
@@ -89,7 +44,7 @@ export function TranslatePanel(props: { apiKey: string; announce: (m: string) =>
     setError(null);
     announce('Translating…');
     try {
-      const r = await call<TranslateResult>(apiKey, 'POST', { text, ...(model ? { model } : {}), beam: beamSize }, c.signal);
+      const r = await api.translate({ text, ...(model ? { model } : {}), beam: beamSize }, c.signal);
       setResult(r);
       announce(`Translated ${r.sentences.length} sentence${r.sentences.length === 1 ? '' : 's'}.`);
     } catch (err) {
