@@ -41,9 +41,9 @@ export function emitApi(model: Model): string {
   let out = `// ${HEADER}
 //
 // The Kernels interface every backend implements, its enums and kernel ids. The conventions the
-// kernels share (pointers, strides, accumulation) are described in kernels.ts.
+// kernels share (pointers, strides, accumulation) are described in kernel-types.ts.
 
-import type { AttentionArgs, Ptr } from './kernels.ts';
+import type { AttentionArgs, Ptr } from './kernel-types.ts';
 
 /**
  * Hash of the kernel ABI (names, order, argument kinds, enums); the wasm module and the native

@@ -1,54 +1,14 @@
 // The kernel table every backend implements. It is the whole contract between the engine and a
 // backend: `ref` (plain TypeScript) is its executable specification, `wasm` and `native` must
 // agree with it. The Kernels interface and its enums are generated from kernel-spec.ts (into
-// kernels.gen.ts); this file holds the conventions and the types the spec refers to.
-//
-// Conventions shared by every kernel:
-// - A `Ptr` is an element index (4-byte units) into the backend's linear memory; float32 and int32
-//   tensors both use 4-byte elements. Ptr 0 is never handed out by the allocator, so 0 means "none".
-// - Unless a kernel says otherwise, arrays are contiguous row-major.
-// - Backward kernels ACCUMULATE into their gradient outputs (grad += ...), like llm.c: gradients
-//   are zeroed when allocated, and one tensor used twice simply receives two contributions.
-// - `shape`/`strides` arguments are plain number arrays of length ndim <= MAX_DIMS; strides are in
-//   elements and may be 0 (broadcast) or arbitrary (views).
-
-export type Ptr = number;
-
-export const MAX_DIMS = 8;
+// kernels.gen.ts); the conventions every kernel shares, and the types the spec refers to, are in
+// kernel-types.ts. This file is what the rest of genlab imports, plus the built-artifact check.
 
 import { KERNEL_SPEC_HASH } from './kernels.gen.ts';
 
+export { MAX_DIMS, kvGroupOf, type AttentionArgs, type Ptr } from './kernel-types.ts';
+
 export { BinaryOp, KERNEL_SPEC_HASH, ReduceOp, UnaryOp, type Kernels } from './kernels.gen.ts';
-
-/** Operands of the attention kernels: q (b,h,tq,d), k and v (b,h,tk,d), strides [sb, sh, st]. */
-export interface AttentionArgs {
-  q: Ptr;
-  k: Ptr;
-  v: Ptr;
-  qStrides: readonly number[];
-  kStrides: readonly number[];
-  vStrides: readonly number[];
-  batch: number;
-  heads: number;
-  tq: number;
-  tk: number;
-  headDim: number;
-  scale: number;
-  causalOffset: number;
-  /**
-   * Query heads per key/value head (grouped-query attention; default 1): query head h reads kv
-   * head floor(h / kvGroup), and kStrides/vStrides index kv heads. Backward still writes gradK and
-   * gradV per query head (b, heads, tk, d), so parts never share a row; the caller sums the groups.
-   */
-  kvGroup?: number;
-}
-
-/** p.kvGroup (default 1), checked: a positive integer dividing the query heads. */
-export function kvGroupOf(kernel: string, p: AttentionArgs): number {
-  const g = p.kvGroup ?? 1;
-  if (!Number.isInteger(g) || g < 1 || p.heads % g !== 0) throw new Error(`${kernel}: kvGroup ${g} must be a positive integer dividing the ${p.heads} query heads`);
-  return g;
-}
 
 /**
  * Throws unless a compiled backend (the wasm module, the native addon) reports the kernel spec
