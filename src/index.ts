@@ -25,7 +25,7 @@ export { loadLlamaWeights } from './io/llama-weights.ts';
 export { KvCache, type KvCacheShape } from './models/kv-cache.ts';
 export { trainingFlops, forwardFlopsPerToken } from './models/flops.ts';
 export { ByteLevelTokenizer, HfTokenizer, trainBpe, loadTokenizer, saveTokenizer, type Tokenizer } from './tokenizer/index.ts';
-export { loadModel, saveModel, type LoadedModel } from './io/model-folder.ts';
+export { loadLanguageModel, loadModel, saveModel, type LoadedLlama, type LoadedModel } from './io/model-folder.ts';
 export { downloadSnapshot, parseHubSpec, resolveModelSource, type HubModelSpec, type HubOptions, type HubProgress, type HubSnapshot } from './io/hub.ts';
 export { hubCacheDir } from './io/hub-cache.ts';
 export { openSafetensors, writeSafetensors } from './io/safetensors.ts';

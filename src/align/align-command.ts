@@ -4,7 +4,8 @@
 // margin and accuracy on the progress bar.
 
 import path from 'node:path';
-import { adapterBaseName, loadModel, saveModel } from '../io/model-folder.ts';
+import { adapterBaseName, loadLanguageModel, saveModel } from '../io/model-folder.ts';
+import { Gpt } from '../models/gpt.ts';
 import { saveAdapter } from '../io/peft.ts';
 import { forwardFlopsPerToken } from '../models/flops.ts';
 import { attachAdapter, freezeBase, LoraAdapter, type LoraConfig } from '../nn/lora.ts';
@@ -26,7 +27,8 @@ export interface AlignCommandOptions {
   loraR: number;
   loraAlpha: number;
   loraDropout: number;
-  target: string[];
+  /** Module-name suffixes to adapt (default: the architecture's loraTargets). */
+  target?: string[];
   beta: number;
   /** Optimizer steps (default: epochs × pairs / batch). */
   steps?: number;
@@ -57,17 +59,19 @@ export async function alignCommand(o: AlignCommandOptions): Promise<AlignCommand
     if (!o.quiet) process.stderr.write(s + '\n');
   };
   const recorder = RunRecorder.start();
-  const lm = await loadModel(o.model);
+  const lm = await loadLanguageModel(o.model);
   const { model, tokenizer } = lm;
+  if (o.loraR === 0 && !(model instanceof Gpt)) throw new Error(`--lora-r 0 (aligning the whole model) writes a GPT-2 model folder; ${o.model} is a Llama-family model, so align it with LoRA (--lora-r 8)`);
+  const target = o.target ?? [...model.loraTargets];
   const pad = tokenizer.eotId ?? 0;
   const raw = await readPreferences(o.data, { ratings: o.ratings ?? true });
-  const maxLength = Math.min(o.maxLength ?? model.config.nPositions, model.config.nPositions);
+  const maxLength = Math.min(o.maxLength ?? model.contextLength, model.contextLength);
   const tokenized = tokenizePairs(raw, tokenizer, { maxLength });
   const { train: trainPairs, val: valPairs } = splitPairs(tokenized, o.valFraction ?? 0.1, o.seed);
 
   let adapter: LoraAdapter | null = null;
   if (o.loraR > 0) {
-    const config: LoraConfig = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targetModules: o.target, rsLora: false };
+    const config: LoraConfig = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targetModules: target, rsLora: false };
     freezeBase(model);
     adapter = LoraAdapter.create(model, config, { seed: o.seed });
     attachAdapter(model, adapter);
@@ -75,7 +79,7 @@ export async function alignCommand(o: AlignCommandOptions): Promise<AlignCommand
   const trainable = adapter ? adapter.numParameters() : model.numParameters();
   const steps = o.steps ?? Math.max(1, Math.ceil(((o.epochs ?? 2) * trainPairs.length) / o.batch));
   say(`${raw.length} preference pairs (${trainPairs.length} train, ${valPairs.length} held out) from ${o.data}`);
-  say(`DPO β=${o.beta}, ${adapter ? `LoRA r=${o.loraR} α=${o.loraAlpha} on ${o.target.join(', ')}` : 'full fine-tuning'}: ${trainable.toLocaleString()} trainable parameters; ${steps} steps of ${Math.min(o.batch, trainPairs.length)} pairs`);
+  say(`DPO β=${o.beta}, ${adapter ? `LoRA r=${o.loraR} α=${o.loraAlpha} on ${target.join(', ')}` : 'full fine-tuning'}: ${trainable.toLocaleString()} trainable parameters; ${steps} steps of ${Math.min(o.batch, trainPairs.length)} pairs`);
 
   // The reference log-probabilities, once, before any update.
   const train = referenceLogprobs(model, trainPairs, { adapter, pad });
@@ -121,14 +125,14 @@ export async function alignCommand(o: AlignCommandOptions): Promise<AlignCommand
     : [];
   const refFlops = referenceFlops(model.config, trainPairs, pad) + referenceFlops(model.config, valPairs, pad);
   const lora = adapter ? adapter.config : null;
-  if (adapter) await saveAdapter(o.out, adapter, { baseModel: adapterBaseName(lm) });
-  else await saveModel(o.out, { model, tokenizer });
+  if (adapter) await saveAdapter(o.out, adapter, model, { baseModel: adapterBaseName(lm) });
+  else if (model instanceof Gpt) await saveModel(o.out, { model, tokenizer });
   await recorder.write(o.out, {
     kind: 'alignment',
-    method: adapter ? `DPO with LoRA (r ${o.loraR}, α ${o.loraAlpha}, on ${o.target.join(', ')})` : 'DPO, full fine-tuning',
+    method: adapter ? `DPO with LoRA (r ${o.loraR}, α ${o.loraAlpha}, on ${target.join(', ')})` : 'DPO, full fine-tuning',
     command: [
       `genlab align --model ${o.model} --data ${o.data} --out ${o.out} --lora-r ${o.loraR}`,
-      adapter ? ` --lora-alpha ${o.loraAlpha} --lora-dropout ${o.loraDropout} --target ${o.target.join(',')}` : '',
+      adapter ? ` --lora-alpha ${o.loraAlpha} --lora-dropout ${o.loraDropout} --target ${target.join(',')}` : '',
       ` --beta ${o.beta} --steps ${steps} --batch ${o.batch} --lr ${o.lr} --max-length ${maxLength}${o.sftWeight ? ` --sft-weight ${o.sftWeight}` : ''}${o.labelSmoothing ? ` --label-smoothing ${o.labelSmoothing}` : ''}${o.ratings === false ? ' --no-ratings' : ''} --val-fraction ${valFraction} --seed ${o.seed}`,
     ].join(''),
     parent: { model: await modelParentRef(lm) },

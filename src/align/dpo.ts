@@ -11,7 +11,8 @@
 // `sftWeight` adds the chosen completions' mean token NLL (as RPO, Pang et al. 2024) against it.
 
 import { forwardFlopsPerToken, trainStepFlops } from '../models/flops.ts';
-import type { Gpt, GptConfig } from '../models/gpt.ts';
+import type { CausalLm } from '../generate/generate.ts';
+import type { DecoderConfig } from '../models/flops.ts';
 import { attachAdapter, type LoraAdapter } from '../nn/lora.ts';
 import { backwardThroughScalars, batchLogprobs, batchLogprobsNoGrad, logSigmoid, sigmoid } from './logprobs.ts';
 import { runPairLoop, type LoopEvent, type LoopResult, type LoopStep, type PairLoopOptions, type StepOutcome } from './pair-loop.ts';
@@ -119,7 +120,7 @@ export interface ReferencedPair extends TokenizedPair {
  * Reference log-probabilities of every pair, computed once in evaluation mode. With an adapter,
  * it is detached for this (the reference is the base model) and re-attached afterwards.
  */
-export function referenceLogprobs(model: Gpt, pairs: readonly TokenizedPair[], o: { adapter: LoraAdapter | null; batchSize?: number; pad: number }): ReferencedPair[] {
+export function referenceLogprobs(model: CausalLm, pairs: readonly TokenizedPair[], o: { adapter: LoraAdapter | null; batchSize?: number; pad: number }): ReferencedPair[] {
   const bs = o.batchSize ?? 8;
   const out: ReferencedPair[] = [];
   if (o.adapter) attachAdapter(model, null);
@@ -136,7 +137,7 @@ export function referenceLogprobs(model: Gpt, pairs: readonly TokenizedPair[], o
 }
 
 /** Forward FLOPs of the reference pass over `pairs` (batches as referenceLogprobs makes them). */
-export function referenceFlops(config: GptConfig, pairs: readonly TokenizedPair[], pad: number, batchSize = 8): number {
+export function referenceFlops(config: DecoderConfig, pairs: readonly TokenizedPair[], pad: number, batchSize = 8): number {
   let flops = 0;
   for (let i = 0; i < pairs.length; i += batchSize) {
     const pb = pairBatch(pairs.slice(i, i + batchSize), pad);
@@ -151,7 +152,7 @@ export function dpoFlopsMethod(lora: boolean): string {
 }
 
 export interface DpoTrainOptions extends DpoLossOptions {
-  model: Gpt;
+  model: CausalLm;
   /** LoRA adapter being trained (attached to the model); null trains the whole model. */
   adapter: LoraAdapter | null;
   train: readonly ReferencedPair[];
@@ -178,7 +179,7 @@ export interface DpoTrainOptions extends DpoLossOptions {
 }
 
 /** Evaluation-mode DPO metrics of pairs (no gradients). */
-export function dpoEvaluate(model: Gpt, pairs: readonly ReferencedPair[], o: DpoLossOptions & { pad: number; batchSize?: number }): Record<string, number> {
+export function dpoEvaluate(model: CausalLm, pairs: readonly ReferencedPair[], o: DpoLossOptions & { pad: number; batchSize?: number }): Record<string, number> {
   const bs = o.batchSize ?? 8;
   const policy = { chosen: [] as number[], rejected: [] as number[] };
   for (let i = 0; i < pairs.length; i += bs) {

@@ -10,7 +10,7 @@
 // stable without a new op.
 
 import { backward, noGrad } from '../autograd/tape.ts';
-import type { Gpt } from '../models/gpt.ts';
+import type { CausalLm } from '../generate/generate.ts';
 import { add, scale } from '../ops/elementwise.ts';
 import { crossEntropy } from '../ops/layers.ts';
 import { slice } from '../ops/views.ts';
@@ -43,7 +43,7 @@ export function rowLogprobs(logits: Tensor, targets: Tensor, counts: readonly nu
 }
 
 /** The model's forward pass on a packed batch and the summed completion log-probability of each row. */
-export function batchLogprobs(model: Gpt, batch: Pick<PairBatch, 'ids' | 'targets' | 'width' | 'counts'>): ScalarOutputs {
+export function batchLogprobs(model: CausalLm, batch: Pick<PairBatch, 'ids' | 'targets' | 'width' | 'counts'>): ScalarOutputs {
   const dev = model.device;
   const rows = batch.counts.length;
   const ids = empty(dev, [rows, batch.width], 'int32').set(batch.ids);
@@ -53,7 +53,7 @@ export function batchLogprobs(model: Gpt, batch: Pick<PairBatch, 'ids' | 'target
 }
 
 /** Values only, without recording a graph, in evaluation mode (reference log-probabilities). */
-export function batchLogprobsNoGrad(model: Gpt, batch: Pick<PairBatch, 'ids' | 'targets' | 'width' | 'counts'>): Float64Array {
+export function batchLogprobsNoGrad(model: CausalLm, batch: Pick<PairBatch, 'ids' | 'targets' | 'width' | 'counts'>): Float64Array {
   const wasTraining = model.training;
   model.eval();
   try {

@@ -10,13 +10,13 @@
 // its generation queue.
 
 import { mix32, Rng } from '../backend/rng.ts';
-import type { Gpt } from '../models/gpt.ts';
+import type { CausalLm } from '../generate/generate.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { runTraining, type LoopEvent, type LoopOptions, type LoopResult, type StepOutcome as LoopStepOutcome, type StepRecord } from '../train/loop.ts';
 import { shuffled } from './preferences.ts';
 
 export interface PairLoopOptions<P> {
-  model: Gpt;
+  model: CausalLm;
   /** Trainable tensors (LoRA: the adapter's; full: the model's). */
   parameters: readonly Tensor[];
   train: readonly P[];

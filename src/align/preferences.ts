@@ -8,6 +8,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { Rng } from '../backend/rng.ts';
+import { promptIds, startOfTextId } from '../generate/generate.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 
 export interface PreferencePair {
@@ -135,9 +136,10 @@ export interface TokenizeOptions {
 /**
  * Prompt and completion ids. Prompt and completions are encoded separately, so the completion
  * tokens are exactly what the model would have generated. Trailing spaces of the prompt move to
- * the completions (as the app joins suggestions: BPE attaches a space to the following word). An
- * empty prompt starts from the end-of-text token. Long prompts keep their end; long completions
- * their beginning. Empty or identical completions are refused: they are the data errors that make
+ * the completions (as the app joins suggestions: BPE attaches a space to the following word).
+ * Prompts are encoded as generation encodes them (promptIds: a Llama tokenizer's BOS first; an
+ * empty prompt starts from the end-of-text token). Long prompts keep their end (and the BOS); long
+ * completions their beginning. Empty or identical completions are refused: they are the data errors that make
  * DPO log NaN rewards (0/0 log-probabilities) or sit at loss log 2.
  */
 export function tokenizePairs(pairs: readonly SourcedPair[], tokenizer: Tokenizer, o: TokenizeOptions): TokenizedPair[] {
@@ -148,12 +150,12 @@ export function tokenizePairs(pairs: readonly SourcedPair[], tokenizer: Tokenize
   return pairs.map((p) => {
     const space = /[ ]+$/.exec(p.prompt)?.[0] ?? '';
     const promptText = p.prompt.slice(0, p.prompt.length - space.length);
-    let prompt = encode(promptText);
-    if (prompt.length === 0) {
-      if (tokenizer.eotId === null) throw new Error(`${p.source}: the prompt is empty and the tokenizer has no end-of-text token to start from; give the pair a prompt`);
-      prompt = [tokenizer.eotId];
+    if (promptText === '' && startOfTextId(tokenizer) === null) throw new Error(`${p.source}: the prompt is empty and the tokenizer has no end-of-text token to start from; give the pair a prompt`);
+    let prompt = promptIds(tokenizer, promptText);
+    if (prompt.length > maxPrompt) {
+      const keep = prompt.length > 1 && prompt[0] === startOfTextId(tokenizer) ? 1 : 0;
+      prompt = [...prompt.slice(0, keep), ...prompt.slice(prompt.length - maxPrompt + keep)];
     }
-    if (prompt.length > maxPrompt) prompt = prompt.slice(prompt.length - maxPrompt);
     const room = o.maxLength - prompt.length;
     const chosen = encode(space + p.chosen).slice(0, room);
     const rejected = encode(space + p.rejected).slice(0, room);

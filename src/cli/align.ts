@@ -13,7 +13,7 @@ export function alignCommand(): Command {
     .option('--lora-r <r>', 'LoRA rank; 0 = align the whole model', int('--lora-r', 0), 8)
     .option('--lora-alpha <a>', 'LoRA scale numerator', num('--lora-alpha', 0), 16)
     .option('--lora-dropout <p>', 'dropout on the adapter input', num('--lora-dropout', 0, 0.99), 0)
-    .option('--target <modules>', 'comma-separated module name suffixes', 'c_attn,c_proj,c_fc')
+    .option('--target <modules>', 'comma-separated module name suffixes (default: every linear layer of the architecture: c_attn,c_proj,c_fc for GPT-2; q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj for the Llama family)')
     .option('--steps <n>', 'optimizer steps (default: --epochs over the pairs)', int('--steps'))
     .option('--epochs <n>', 'passes over the pairs when --steps is not given', num('--epochs', 0), 2)
     .option('--batch <n>', 'pairs per step', int('--batch'), 8)
@@ -32,7 +32,7 @@ export function alignCommand(): Command {
       await initDevice(opts);
       await align({
         model: opts.model, data: opts.data, out: opts.out, ratings: opts.ratings !== false, loraR: opts.loraR, loraAlpha: opts.loraAlpha, loraDropout: opts.loraDropout,
-        target: names(String(opts.target)), beta: opts.beta, ...(opts.steps ? { steps: opts.steps } : {}), epochs: opts.epochs,
+        ...(opts.target !== undefined ? { target: names(String(opts.target)) } : {}), beta: opts.beta, ...(opts.steps ? { steps: opts.steps } : {}), epochs: opts.epochs,
         batch: opts.batch, lr: opts.lr, ...(opts.maxLength ? { maxLength: opts.maxLength } : {}), sftWeight: opts.sftWeight, labelSmoothing: opts.labelSmoothing,
         valFraction: opts.valFraction, ...(opts.evalEvery ? { evalEvery: opts.evalEvery } : {}), seed: opts.seed,
       });

@@ -12,7 +12,7 @@ export function finetuneCommand(): Command {
     .option('--lora-r <r>', 'LoRA rank; 0 = full fine-tuning', int('--lora-r', 0), 8)
     .option('--lora-alpha <a>', 'LoRA scale numerator (update × alpha/r)', num('--lora-alpha', 0), 16)
     .option('--lora-dropout <p>', 'dropout on the adapter input', num('--lora-dropout', 0, 0.99), 0.05)
-    .option('--target <modules>', 'comma-separated module name suffixes', 'c_attn,c_proj,c_fc')
+    .option('--target <modules>', 'comma-separated module name suffixes (default: every linear layer of the architecture: c_attn,c_proj,c_fc for GPT-2; q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj for the Llama family)')
     .option('--rslora', 'scale by alpha/√r (rank-stabilised LoRA)')
     .option('--steps <n>', 'optimizer steps', int('--steps'), 300)
     .option('--batch <n>', 'sequences per batch', int('--batch'), 8)
@@ -29,7 +29,7 @@ export function finetuneCommand(): Command {
       await initDevice(opts);
       await finetune({
         model: opts.model, data: opts.data, out: opts.out, loraR: opts.loraR, loraAlpha: opts.loraAlpha, loraDropout: opts.loraDropout,
-        target: names(String(opts.target)), rsLora: !!opts.rslora, steps: opts.steps, batch: opts.batch,
+        ...(opts.target !== undefined ? { target: names(String(opts.target)) } : {}), rsLora: !!opts.rslora, steps: opts.steps, batch: opts.batch,
         ...(opts.seqLen ? { seqLen: opts.seqLen } : {}), lr: opts.lr, valFraction: opts.valFraction, seed: opts.seed, cache: opts.cache, ...(opts.evalAlso ? { evalAlso: opts.evalAlso } : {}),
       });
     });

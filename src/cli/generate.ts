@@ -3,7 +3,7 @@
 
 import { Command } from 'commander';
 import type { CompletionScorer } from '../generate/best-of.ts';
-import type { GenerateOptions, LanguageModel } from '../generate/generate.ts';
+import type { CausalLm, GenerateOptions, LanguageModel } from '../generate/generate.ts';
 import { backendOption, hubModelHelp, initDevice, int, num, precisionOption, threadsOption } from './options.ts';
 
 export function generateCommand(): Command {
@@ -55,10 +55,10 @@ const pct = (lp: number): string => `${(100 * Math.exp(lp)).toFixed(1)}%`;
 
 async function generateText(o: GenerateFlags): Promise<void> {
   const { generate, generateStream } = await import('../generate/generate.ts');
-  const { loadModel } = await import('../io/model-folder.ts');
+  const { loadLanguageModel } = await import('../io/model-folder.ts');
   const { defaultDevice } = await import('../backend/registry.ts');
   const { generationDefaults, ignoredNote } = await import('../generate/generation-defaults.ts');
-  const lm = await loadModel(o.model);
+  const lm = await loadLanguageModel(o.model);
   const d = generationDefaults(lm);
   const note = ignoredNote(d);
   if (note) process.stderr.write(`genlab generate: ${note}\n`);
@@ -108,7 +108,7 @@ async function generateText(o: GenerateFlags): Promise<void> {
 }
 
 /** --best-of N [--reward-model RM]: N candidates per completion, the best kept (highest reward, or highest mean token log-probability). */
-async function bestOf(lm: LanguageModel, o: GenerateFlags, opts: GenerateOptions): Promise<void> {
+async function bestOf(lm: LanguageModel<CausalLm>, o: GenerateFlags, opts: GenerateOptions): Promise<void> {
   const { generateBestOf, meanLogprobScorer } = await import('../generate/best-of.ts');
   const bestOf = o.bestOf ?? 4;
   if (bestOf < o.num) throw new Error(`--best-of ${bestOf} must be at least --num ${o.num}`);

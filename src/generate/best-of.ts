@@ -2,7 +2,7 @@
 // scorer is a parameter (a reward model from src/align, or the mean token log-probability, which
 // is what OpenAI's `best_of` ranked by), so this layer does not depend on the alignment code.
 
-import { generate, type Completion, type GenerateOptions, type GenerateResult, type LanguageModel } from './generate.ts';
+import { generate, type Completion, type GenerateOptions, type GenerateResult, type CausalLm, type LanguageModel } from './generate.ts';
 
 /** Scores of completions (texts) of one prompt (text); higher is better. */
 export type CompletionScorer = (prompt: string, completions: readonly Completion[]) => number[] | Promise<number[]>;
@@ -24,7 +24,7 @@ export interface BestOfResult extends GenerateResult {
 export const meanLogprobScorer: CompletionScorer = (_prompt, completions) =>
   completions.map((c) => (c.tokens.length === 0 ? -Infinity : c.tokens.reduce((s, t) => s + t.logprob, 0) / c.tokens.length));
 
-export async function generateBestOf(lm: LanguageModel, prompt: string | readonly number[], opts: BestOfOptions): Promise<BestOfResult> {
+export async function generateBestOf(lm: LanguageModel<CausalLm>, prompt: string | readonly number[], opts: BestOfOptions): Promise<BestOfResult> {
   const n = opts.n ?? 1;
   if (!Number.isInteger(opts.bestOf) || opts.bestOf < n) throw new Error(`bestOf must be an integer >= n (${n}), got ${opts.bestOf}`);
   const { bestOf, score, ...rest } = opts;

@@ -6,14 +6,36 @@
 import { noGrad } from '../autograd/tape.ts';
 import { Rng } from '../backend/rng.ts';
 import type { GenerationConfig } from './generation-config.ts';
+import type { Device } from '../backend/device.ts';
+import type { DecoderConfig } from '../models/flops.ts';
 import type { Gpt } from '../models/gpt.ts';
-import { empty } from '../tensor/tensor.ts';
+import type { KvCache } from '../models/kv-cache.ts';
+import type { DropoutSeeds } from '../nn/layers.ts';
+import type { Module } from '../nn/module.ts';
+import { empty, type Tensor } from '../tensor/tensor.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { logSoftmax, sampleFrom, topLogprobs, validateSampling, type SamplingOptions } from './sampling.ts';
 import { Watermark, type WatermarkOptions } from './watermark.ts';
 
-export interface LanguageModel {
-  model: Gpt;
+/** What generation and scoring need of a decoder: GPT-2 (Gpt) and the Llama family (Llama) both fit. */
+export interface CausalLm extends Module {
+  readonly device: Device;
+  readonly config: DecoderConfig;
+  /** Positions the model can attend over (GPT-2 n_positions, Llama max_position_embeddings). */
+  readonly contextLength: number;
+  /** Set by the trainer each micro-step so dropout masks (the model's, a LoRA adapter's) are reproducible. */
+  readonly dropoutSeeds: DropoutSeeds;
+  /** Module-name suffixes LoRA adapts unless told otherwise (--target). */
+  readonly loraTargets: readonly string[];
+  /** What transformers' *ForCausalLM puts before genlab's module names (PEFT adapter names carry it). */
+  readonly hfNamePrefix: string;
+  /** Logits (B, T, V), and the mean cross-entropy when targets are given. */
+  forward(ids: Tensor, targets?: Tensor | null, cache?: KvCache | null): { logits: Tensor; loss: Tensor | null };
+  createCache(batch: number, maxLength?: number): KvCache;
+}
+
+export interface LanguageModel<M extends CausalLm = Gpt> {
+  model: M;
   tokenizer: Tokenizer;
   /** The folder's generation_config.json, when it has one (defaults: generation-defaults.ts). */
   generationConfig?: GenerationConfig | null;
@@ -82,9 +104,22 @@ export interface GenerateResult {
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
-/** Token ids of a prompt; an empty prompt starts from the end-of-text token, as GPT-2 does. */
+/**
+ * The token a text is read after: the one the tokenizer puts in front of every text (Llama's BOS),
+ * else its end-of-text token (GPT-2 separates documents with it), else null.
+ */
+export function startOfTextId(tokenizer: Tokenizer): number | null {
+  const wrap = tokenizer.encode('', { addSpecialTokens: true });
+  return wrap.length > 0 ? wrap[0]! : tokenizer.eotId;
+}
+
+/**
+ * Token ids of a prompt, with the tokens the tokenizer adds in front (Llama's BOS, from
+ * add_bos_token or the post-processor; GPT-2 adds none); an empty prompt without them starts from
+ * the end-of-text token, as GPT-2 does.
+ */
 export function promptIds(tokenizer: Tokenizer, prompt: string | readonly number[]): number[] {
-  const ids = typeof prompt === 'string' ? tokenizer.encode(prompt, { allowSpecial: false }) : [...prompt];
+  const ids = typeof prompt === 'string' ? tokenizer.encode(prompt, { allowSpecial: false, addSpecialTokens: true }) : [...prompt];
   for (const id of ids) {
     if (!Number.isInteger(id) || id < 0 || id >= tokenizer.vocabSize) throw new Error(`prompt token id ${id} is outside the vocabulary (0..${tokenizer.vocabSize - 1})`);
   }
@@ -105,7 +140,7 @@ interface RowState {
 }
 
 /** Streams the generation of opts.n completions of `prompt`. */
-export async function* generateStream(lm: LanguageModel, prompt: string | readonly number[], opts: GenerateOptions = {}): AsyncGenerator<GenerateEvent> {
+export async function* generateStream(lm: LanguageModel<CausalLm>, prompt: string | readonly number[], opts: GenerateOptions = {}): AsyncGenerator<GenerateEvent> {
   const { model, tokenizer } = lm;
   validateSampling(opts);
   const maxTokens = opts.maxTokens ?? 64;
@@ -116,7 +151,7 @@ export async function* generateStream(lm: LanguageModel, prompt: string | readon
   if (!Number.isInteger(n) || n < 1) throw new Error(`n must be a positive integer, got ${opts.n}`);
   if (!Number.isInteger(k) || k < 0 || k > 20) throw new Error(`logprobs must be an integer from 0 to 20, got ${opts.logprobs}`);
   const ids = promptIds(tokenizer, prompt);
-  const context = model.config.nPositions;
+  const context = model.contextLength;
   if (ids.length + maxTokens > context) {
     throw new Error(`the prompt has ${ids.length} tokens; with maxTokens ${maxTokens} that exceeds the model's context of ${context} tokens — shorten the prompt or lower maxTokens`);
   }
@@ -239,7 +274,7 @@ function stopPrefixLength(text: string, stop: readonly string[]): number {
 }
 
 /** Runs generateStream to the end and collects the completions. */
-export async function generate(lm: LanguageModel, prompt: string | readonly number[], opts: GenerateOptions = {}): Promise<GenerateResult> {
+export async function generate(lm: LanguageModel<CausalLm>, prompt: string | readonly number[], opts: GenerateOptions = {}): Promise<GenerateResult> {
   const n = opts.n ?? 1;
   const completions: Completion[] = Array.from({ length: n }, () => ({ text: '', tokens: [], finishReason: 'length' as FinishReason }));
   for await (const ev of generateStream(lm, prompt, opts)) {
@@ -262,13 +297,13 @@ export interface ScoredToken extends TokenAlternative {
 /**
  * Every token of `text` with the model's probability of it given the preceding tokens, and the
  * top-k alternatives at that position (what the app's likelihood view shows). The first token is
- * scored after an end-of-text token when the tokenizer has one, otherwise it has logprob NaN.
+ * scored after startOfTextId (BOS or end-of-text) when the tokenizer has one, else it has logprob NaN.
  */
-export function scoreText(lm: LanguageModel, text: string, topK = 5): ScoredToken[] {
+export function scoreText(lm: LanguageModel<CausalLm>, text: string, topK = 5): ScoredToken[] {
   const { tokenizer } = lm;
   const ids = tokenizer.encode(text, { allowSpecial: false });
   if (ids.length === 0) return [];
-  const bos = tokenizer.eotId;
+  const bos = startOfTextId(tokenizer);
   const scored = scoreIds(lm, bos === null ? ids : [bos, ...ids], topK);
   return bos === null ? scored : scored.slice(1);
 }
@@ -278,9 +313,9 @@ export function scoreText(lm: LanguageModel, text: string, topK = 5): ScoredToke
  * the top-k alternatives there (entry 0 has logprob NaN and no alternatives). Texts and offsets
  * are those of the decoded pieces.
  */
-export function scoreIds(lm: LanguageModel, ids: readonly number[], topK = 5): ScoredToken[] {
+export function scoreIds(lm: LanguageModel<CausalLm>, ids: readonly number[], topK = 5): ScoredToken[] {
   const { model, tokenizer } = lm;
-  const context = model.config.nPositions;
+  const context = model.contextLength;
   if (ids.length > context) throw new Error(`the text has ${ids.length} tokens, more than the model's context of ${context}; score a shorter text`);
   const V = model.config.vocabSize;
   const dev = model.device;

@@ -5,7 +5,7 @@
 // are not applied, and are listed so the CLI and the server can say so.
 
 import type { GenerationConfig } from './generation-config.ts';
-import type { LanguageModel } from './generate.ts';
+import type { CausalLm, LanguageModel } from './generate.ts';
 
 export interface GenerationDefaults {
   temperature?: number;
@@ -21,7 +21,7 @@ export interface GenerationDefaults {
 /** Keys that describe the file or the token ids rather than how to generate. */
 const NOT_SETTINGS = new Set(['transformers_version', '_from_model_config']);
 
-export function generationDefaults(lm: LanguageModel): GenerationDefaults {
+export function generationDefaults(lm: LanguageModel<CausalLm>): GenerationDefaults {
   const g: GenerationConfig | null | undefined = lm.generationConfig;
   const stop = new Set<number>();
   if (lm.tokenizer.eotId !== null) stop.add(lm.tokenizer.eotId);

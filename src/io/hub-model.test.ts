@@ -3,12 +3,10 @@
 // HF_HOME pointing at the fake Hub and a fresh cache) and `genlab serve`, which names it tiny-gpt2.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { defaultDevice, init } from '../backend/registry.ts';
 import { generate } from '../generate/generate.ts';
 import { serveCommand } from '../serve/index.ts';
@@ -19,24 +17,11 @@ import { finetuneCommand, mergeCommand } from '../train/finetune.ts';
 import { repoFolderName } from './hub-cache.ts';
 import { loadRewardModel } from '../align/reward-model.ts';
 import { loadModel } from './model-folder.ts';
+import { runCli } from '../testing/run-cli.ts';
 import { fakeCommit, folderFiles, startFakeHub, type FakeHub } from './testing/fake-hub.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const COMMIT = fakeCommit('tiny-gpt2');
 const PROMPT = 'The Congress';
-/** The environment before the library tests point HF_* at the fake Hub. */
-const ENV = { ...process.env };
-
-function runCli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'src/cli/entry.ts'), ...args], { cwd, env: { ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('models from the Hub', () => {
   let tiny: TinyModel;

@@ -1,22 +1,38 @@
 // LoRA adapters in PEFT's folder layout: adapter_config.json (peft_type LORA, r, lora_alpha,
-// target_modules, fan_in_fan_out true for GPT-2's Conv1D) and adapter_model.safetensors with names
-// like `base_model.model.transformer.h.0.attn.c_attn.lora_A.weight`. PEFT loads these onto the
-// same base model, and genlab loads PEFT's.
+// target_modules, fan_in_fan_out true for GPT-2's Conv1D, false for nn.Linear as in Llama) and
+// adapter_model.safetensors with names like `base_model.model.transformer.h.0.attn.c_attn.lora_A.weight`
+// (GPT-2) or `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight` (Llama family). PEFT
+// loads these onto the same base model, and genlab loads PEFT's.
 
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatShape } from '../tensor/tensor.ts';
 import type { Module } from '../nn/module.ts';
 import { LoraAdapter, targetLinears, type LoraConfig, type LoraModule } from '../nn/lora.ts';
+import { Linear } from '../nn/layers.ts';
 import { createParameter } from '../nn/module.ts';
 import { writeJsonAtomic } from '../util/atomic.ts';
 import { parseHubSpec } from './hub.ts';
 import { openSafetensors, writeSafetensors } from './safetensors.ts';
 
-const PREFIX = 'base_model.model.transformer.';
+const PREFIX = 'base_model.model.';
 const NAME = /^(?:base_model\.model\.)?(?:transformer\.)?(.+)\.(lora_[AB])(?:\.[A-Za-z0-9_-]+)?\.weight$/;
 
-export async function saveAdapter(dir: string, adapter: LoraAdapter, opts: { baseModel?: string } = {}): Promise<void> {
+/** The model an adapter was made for: its modules, and transformers' prefix of their names. */
+export interface AdapterBase extends Module {
+  readonly hfNamePrefix: string;
+}
+
+export async function saveAdapter(dir: string, adapter: LoraAdapter, base: AdapterBase, opts: { baseModel?: string } = {}): Promise<void> {
+  const linears = new Map(base.namedModules().filter((e): e is [string, Linear] => e[1] instanceof Linear));
+  const layouts = new Set([...adapter.modules.keys()].map((name) => {
+    const lin = linears.get(name);
+    if (!lin) throw new Error(`saveAdapter: the adapter adapts ${name}, which the base model does not have`);
+    return lin.outIn;
+  }));
+  // PEFT takes one fan_in_fan_out for all targets: GPT-2's Conv1D stores (in, out), nn.Linear (out, in).
+  if (layouts.size !== 1) throw new Error('saveAdapter: the adapted layers mix (in, out) and (out, in) weights; PEFT has one fan_in_fan_out per adapter');
+  const prefix = PREFIX + base.hfNamePrefix;
   await mkdir(dir, { recursive: true });
   const c = adapter.config;
   await writeJsonAtomic(path.join(dir, 'adapter_config.json'), {
@@ -27,7 +43,7 @@ export async function saveAdapter(dir: string, adapter: LoraAdapter, opts: { bas
     lora_alpha: c.alpha,
     lora_dropout: c.dropout,
     target_modules: c.targetModules,
-    fan_in_fan_out: true,
+    fan_in_fan_out: !layouts.has(true),
     bias: 'none',
     use_rslora: c.rsLora,
     use_dora: false,
@@ -42,7 +58,7 @@ export async function saveAdapter(dir: string, adapter: LoraAdapter, opts: { bas
   });
   await writeSafetensors(
     path.join(dir, 'adapter_model.safetensors'),
-    adapter.namedParameters().map(([name, t]) => ({ name: PREFIX + name, dtype: 'F32' as const, shape: [...t.shape], data: t.toArray() as Float32Array })),
+    adapter.namedParameters().map(([name, t]) => ({ name: prefix + name, dtype: 'F32' as const, shape: [...t.shape], data: t.toArray() as Float32Array })),
     { format: 'pt' },
   );
 }
@@ -80,7 +96,7 @@ export async function loadAdapter(dir: string, model: Module): Promise<LoraAdapt
     const parts = new Map<string, Partial<LoraModule>>();
     for (const stored of reader.names) {
       const m = NAME.exec(stored);
-      if (!m) throw new Error(`${file}: tensor "${stored}" is not a LoRA weight (expected names like ${PREFIX}h.0.attn.c_attn.lora_A.weight)`);
+      if (!m) throw new Error(`${file}: tensor "${stored}" is not a LoRA weight (expected names like ${PREFIX}transformer.h.0.attn.c_attn.lora_A.weight or ${PREFIX}model.layers.0.self_attn.q_proj.lora_A.weight)`);
       const [, moduleName, which] = m as unknown as [string, string, 'lora_A' | 'lora_B'];
       const lin = linears.get(moduleName);
       if (!lin) throw new Error(`${file}: "${stored}" adapts ${moduleName}, which is not a target linear layer of this model; was the adapter trained on another base?`);

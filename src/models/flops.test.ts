@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { forwardFlopsPerToken, loraTrainingFlops, trainingFlops, trainStepFlops } from './flops.ts';
 import { defaultGptConfig } from './gpt.ts';
+import { defaultLlamaConfig } from './llama.ts';
 
 /**
  * Counts a forward pass over one sequence of T tokens matmul by matmul, the way the model runs it:
@@ -56,6 +57,21 @@ describe('FLOP counter', () => {
     const kaplan = 2 * nonEmbedding + 2 * 12 * 1025 * 768;
     assert.equal(forwardFlopsPerToken(c, 1024), kaplan + head);
     assert.ok(Math.abs(forwardFlopsPerToken(c, 1024) / 2.66e8 - 1) < 0.01, 'about 266 MFLOP per token');
+  });
+
+  it('Llama family: q/o over H·D, k/v over the kv heads (GQA), three SwiGLU matmuls, attention over H·D', () => {
+    const c = defaultLlamaConfig({ vocabSize: 10, hiddenSize: 4, intermediateSize: 6, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1, headDim: 2 });
+    // By hand at T = 3: q 2·4·4 = 32, k 2·4·2 = 16, v 16, o 32; gate, up, down 3 · 2·4·6 = 144;
+    // attention over H·D = 4: 4·4·(T+1)/2 = 32; head 2·4·10 = 80. 352 per token.
+    assert.equal(forwardFlopsPerToken(c, 3), 352);
+    assert.equal(trainingFlops(c, 6, 3), 3 * 352 * 6);
+    // LoRA: weights 2·(96 + 144 + 80), attention 3·32, an adapter of 40 parameters 3·2·40.
+    assert.equal(loraTrainingFlops(c, 6, 3, 40), 6 * (2 * 320 + 3 * 32 + 240));
+    // Qwen3-style head_dim wider than hidden_size / H: q/o and attention follow H·D = 8, two layers.
+    const wide = { ...c, headDim: 4, numHiddenLayers: 2 };
+    // q 2·4·8 = 64, k 32, v 32, o 64, MLP 144, attention 4·8·2 = 64 per layer; head 80.
+    assert.equal(forwardFlopsPerToken(wide, 3), 2 * (192 + 144 + 64) + 80);
+    assert.equal(forwardFlopsPerToken(wide, 3, { head: false }), 2 * (192 + 144 + 64));
   });
 
   it('LoRA: frozen matmuls 2× forward, attention 3×, adapter 3× its 2 FLOPs per parameter; no LM head for a reward backbone', () => {

@@ -1,29 +1,56 @@
-// Compute accounting for GPT training, counted from the shapes rather than guessed: every matmul
+// Compute accounting for GPT-2 and Llama-family training, counted from the shapes rather than guessed: every matmul
 // costs 2·m·n·k FLOPs; backward costs twice the forward (gradients w.r.t. inputs and weights).
-// Elementwise work (layerNorm, GELU, softmax, AdamW) is under 1% at these shapes and not counted,
+// Elementwise work (layerNorm/RMSNorm, GELU/SwiGLU, RoPE, softmax, AdamW) is under 1% at these shapes and not counted,
 // as in Kaplan et al. (2020) and Hoffmann et al. (2022).
 
 import type { GptConfig } from './gpt.ts';
+import type { LlamaConfig } from './llama.ts';
+
+/** A GPT-2 or Llama-family configuration: the counts below read its shapes. */
+export type DecoderConfig = GptConfig | LlamaConfig;
+
+/** The shapes the counts need: weight matmul FLOPs of one layer per token, and the attention width. */
+interface FlopShape {
+  layers: number;
+  /** 2·(parameters of the layer's weight matrices): what its matmuls cost per token. */
+  layerWeightFlops: number;
+  /** Width of the query·key and probability·value products summed over heads (C; Llama H·D). */
+  attentionWidth: number;
+  hidden: number;
+  vocabSize: number;
+}
+
+function flopShape(c: DecoderConfig): FlopShape {
+  if ('nEmbd' in c) {
+    const C = c.nEmbd;
+    const hidden = c.nInner ?? 4 * C;
+    return { layers: c.nLayer, layerWeightFlops: 2 * (C * 3 * C + C * C + C * hidden + hidden * C), attentionWidth: C, hidden: C, vocabSize: c.vocabSize };
+  }
+  // q, k, v (k and v over the kv heads only: GQA), o; then the SwiGLU MLP's gate, up and down.
+  const C = c.hiddenSize;
+  const q = c.numAttentionHeads * c.headDim;
+  const kv = c.numKeyValueHeads * c.headDim;
+  const attn = C * q + 2 * C * kv + q * C;
+  return { layers: c.numHiddenLayers, layerWeightFlops: 2 * (attn + 3 * C * c.intermediateSize), attentionWidth: q, hidden: C, vocabSize: c.vocabSize };
+}
 
 /** Forward FLOPs per token at context length seqLen (causal attention averaged over positions). */
-export function forwardFlopsPerToken(c: GptConfig, seqLen: number, o: { head?: boolean } = {}): number {
-  const C = c.nEmbd;
-  const hidden = c.nInner ?? 4 * C;
-  const perLayerMatmuls = 2 * (C * 3 * C + C * C + C * hidden + hidden * C);
-  const head = o.head === false ? 0 : 2 * C * c.vocabSize;
-  return c.nLayer * (perLayerMatmuls + attentionFlopsPerToken(c, seqLen)) + head;
+export function forwardFlopsPerToken(c: DecoderConfig, seqLen: number, o: { head?: boolean } = {}): number {
+  const s = flopShape(c);
+  const head = o.head === false ? 0 : 2 * s.hidden * s.vocabSize;
+  return s.layers * (s.layerWeightFlops + attentionFlopsPerToken(s, seqLen)) + head;
 }
 
 /**
- * Scores QKᵀ and the weighted sum of V: 2·C FLOPs per (query, key) pair each; a causal query at
- * position t sees t+1 keys, (seqLen+1)/2 on average. Per layer and token.
+ * Scores QKᵀ and the weighted sum of V: 2·width FLOPs per (query, key) pair each; a causal query
+ * at position t sees t+1 keys, (seqLen+1)/2 on average. Per layer and token.
  */
-function attentionFlopsPerToken(c: GptConfig, seqLen: number): number {
-  return 2 * 2 * c.nEmbd * ((seqLen + 1) / 2);
+function attentionFlopsPerToken(s: FlopShape, seqLen: number): number {
+  return 2 * 2 * s.attentionWidth * ((seqLen + 1) / 2);
 }
 
 /** Training FLOPs (forward + backward) for `tokens` tokens. */
-export function trainingFlops(c: GptConfig, tokens: number, seqLen: number, o: { head?: boolean } = {}): number {
+export function trainingFlops(c: DecoderConfig, tokens: number, seqLen: number, o: { head?: boolean } = {}): number {
   return 3 * forwardFlopsPerToken(c, seqLen, o) * tokens;
 }
 
@@ -34,14 +61,15 @@ export function trainingFlops(c: GptConfig, tokens: number, seqLen: number, o: {
  * The first layer's input gradient, which the engine skips, is counted: an upper bound within one
  * layer's input gradients.
  */
-export function loraTrainingFlops(c: GptConfig, tokens: number, seqLen: number, adapterParameters: number): number {
-  const attention = c.nLayer * attentionFlopsPerToken(c, seqLen);
+export function loraTrainingFlops(c: DecoderConfig, tokens: number, seqLen: number, adapterParameters: number): number {
+  const s = flopShape(c);
+  const attention = s.layers * attentionFlopsPerToken(s, seqLen);
   const weights = forwardFlopsPerToken(c, seqLen) - attention;
   return tokens * (2 * weights + 3 * attention + 3 * 2 * adapterParameters);
 }
 
 /** Training FLOPs of `rows` sequences of `width` positions: full, or LoRA with that many adapter parameters. */
-export function trainStepFlops(c: GptConfig, rows: number, width: number, adapterParameters: number | null, o: { head?: boolean } = {}): number {
+export function trainStepFlops(c: DecoderConfig, rows: number, width: number, adapterParameters: number | null, o: { head?: boolean } = {}): number {
   if (adapterParameters === null) return trainingFlops(c, rows * width, width, o);
   return loraTrainingFlops(c, rows * width, width, adapterParameters);
 }

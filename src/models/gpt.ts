@@ -148,6 +148,10 @@ export class Gpt extends Module {
   readonly lnF: LayerNorm;
   /** Set by the trainer each micro-step so dropout masks are reproducible. */
   readonly dropoutSeeds = new DropoutSeeds();
+  /** LoRA's default targets: every linear layer (attention c_attn and c_proj, MLP c_fc and c_proj). */
+  readonly loraTargets: readonly string[] = ['c_attn', 'c_proj', 'c_fc'];
+  /** What Hugging Face's GPT2LMHeadModel puts before these module names (PEFT adapters carry it). */
+  readonly hfNamePrefix = 'transformer.';
 
   constructor(config: GptConfig, opts: { seed?: number; device?: Device } = {}) {
     super();
@@ -186,6 +190,11 @@ export class Gpt extends Module {
     cache?.advance(T);
     const loss = targets ? crossEntropy(logits, targets) : null;
     return { logits, loss };
+  }
+
+  /** Positions the model attends over (n_positions). */
+  get contextLength(): number {
+    return this.config.nPositions;
   }
 
   /** A KV cache for decoding `batch` sequences of up to maxLength positions with this model. */

@@ -9,7 +9,7 @@ import type { Device } from '../backend/device.ts';
 import { defaultDevice } from '../backend/registry.ts';
 import { Rng } from '../backend/rng.ts';
 import { noGrad } from '../autograd/tape.ts';
-import { Embedding, Linear, RmsNorm } from '../nn/layers.ts';
+import { DropoutSeeds, Embedding, Linear, RmsNorm } from '../nn/layers.ts';
 import { Module } from '../nn/module.ts';
 import { attention, mergeHeads } from '../ops/attention.ts';
 import { add, swiglu } from '../ops/elementwise.ts';
@@ -260,6 +260,15 @@ export class Llama extends Module {
   readonly model: LlamaModel;
   /** Null when tied to model.embed_tokens. */
   readonly lmHead: Linear | null = null;
+  /**
+   * LoRA's default targets: every linear layer of attention and MLP, as for GPT-2 (PEFT's own
+   * default for Llama is q_proj and v_proj only; pass --target q_proj,v_proj for that).
+   */
+  readonly loraTargets: readonly string[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  /** Module names here are already Hugging Face's (`model.layers.0…`). */
+  readonly hfNamePrefix = '';
+  /** The model has no dropout; a LoRA adapter's dropout draws its masks from these (set by the trainer). */
+  readonly dropoutSeeds = new DropoutSeeds();
 
   constructor(config: LlamaConfig, opts: { seed?: number; device?: Device } = {}) {
     super();
@@ -295,6 +304,15 @@ export class Llama extends Module {
     cache?.advance(T);
     const loss = targets ? crossEntropy(logits, targets) : null;
     return { logits, loss };
+  }
+
+  /**
+   * Positions generation may use: max_position_embeddings, capped by the sliding window, which
+   * genlab's attention cannot mask yet.
+   */
+  get contextLength(): number {
+    const c = this.config;
+    return c.slidingWindow === null ? c.maxPositionEmbeddings : Math.min(c.slidingWindow, c.maxPositionEmbeddings);
   }
 
   /** A KV cache (kv heads only) for decoding `batch` sequences of up to maxLength positions. */

@@ -116,7 +116,7 @@ describe('LoRA', () => {
     const a = LoraAdapter.create(m, { ...lora, rsLora: true }, { seed: 3 });
     perturb(a);
     const out = path.join(dir, 'adapter');
-    await saveAdapter(out, a, { baseModel: 'models/base' });
+    await saveAdapter(out, a, m, { baseModel: 'models/base' });
     const cfg = JSON.parse(await readFile(path.join(out, 'adapter_config.json'), 'utf8'));
     assert.equal(cfg.peft_type, 'LORA');
     assert.equal(cfg.fan_in_fan_out, true);
@@ -139,7 +139,7 @@ describe('LoRA', () => {
     const a = LoraAdapter.create(m, lora, { seed: 4 });
     perturb(a);
     const adapterDir = path.join(dir, 'peft');
-    await saveAdapter(adapterDir, a, { baseModel: modelDir });
+    await saveAdapter(adapterDir, a, m, { baseModel: modelDir });
     attachAdapter(m, a);
     const idv = [1, 5, 9, 2, 7, 3, 8, 4];
     const ours = noGrad(() => m.forward(empty(dev, [1, 8], 'int32').set(idv)).logits.toArray());

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { HeldOutTail } from '../data/prepare.ts';
 import type { HubSource } from '../io/hub.ts';
 import type { GptConfig } from '../models/gpt.ts';
+import type { LlamaConfig } from '../models/llama.ts';
 import { writeJsonAtomic } from '../util/atomic.ts';
 import type { Emissions } from './emissions.ts';
 import type { EnergyReport } from './energy.ts';
@@ -123,7 +124,7 @@ export interface RunRecord {
   /** null: the run trained on no data (a merge). */
   data: DataFacts | null;
   tokenizer: { type: string; vocabSize: number; sha256: string; trainedOn: string } | null;
-  config: GptConfig | Record<string, unknown> | null;
+  config: GptConfig | LlamaConfig | Record<string, unknown> | null;
   hyperparameters: Record<string, unknown>;
   seeds: Record<string, number>;
   parameters: { total: number; trainable: number; nonEmbedding?: number };

@@ -15,6 +15,8 @@ import { RewardModel, saveRewardModel, loadRewardModel, scoreCompletions, trainR
 import { tokenizePairs } from '../align/preferences.ts';
 import { Gpt } from '../models/gpt.ts';
 import { serveCommand } from './index.ts';
+import { loadLanguageModel } from '../io/model-folder.ts';
+import { writeTinyLlamaFolder } from '../io/testing/tiny-llama.ts';
 import { makeTinyModel, startTestServer, type TestServer, type TinyModel } from './testing/fixtures.ts';
 import type { AlignRun } from './wire.ts';
 
@@ -197,5 +199,37 @@ describe('alignment and reward models in the server', () => {
     assert.equal(((await streamed.json()) as { error: { param: string } }).error.param, 'best_of');
     const noRm = await post('/api/reward', { completions: ['x'] });
     assert.equal(noRm.status, 404);
+  });
+});
+
+describe("the app's Align run on a Llama-family model", () => {
+  it('trains LoRA on the Llama targets and serves the adapter', async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'genlab-align-llama-'));
+    const dir = await writeTinyLlamaFolder(path.join(tmp, 'tiny-llama'));
+    const srv = await startTestServer(await loadLanguageModel(dir), dir, { db: path.join(tmp, 'feedback.sqlite'), runsDir: path.join(tmp, 'runs') });
+    try {
+      for (const p of ['the cat', 'a dog', 'the sun', 'a bird']) {
+        const r = await fetch(srv.url + '/api/feedback', json({ kind: 'preference', prompt: p, chosen: ' sat on the mat', rejected: ' zq xv', source: 'compare' }));
+        assert.equal(r.status, 201);
+      }
+      const start = await fetch(srv.url + '/api/align', json({ steps: 2, lr: 0.005, seed: 3 }));
+      assert.equal(start.status, 202);
+      let view = (await start.json()) as AlignRun;
+      const deadline = Date.now() + 60_000;
+      while (view.status !== 'done' && view.status !== 'failed' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        view = (await (await fetch(`${srv.url}/api/align/${view.id}`)).json()) as AlignRun;
+      }
+      assert.equal(view.status, 'done', view.error ?? 'timed out');
+      assert.ok(Math.abs(view.points[0]!.loss - Math.LN2) < 1e-4, `first loss ${view.points[0]!.loss}`);
+      const cfg = JSON.parse(await readFile(path.join(tmp, 'runs', view.dir!, 'adapter_config.json'), 'utf8')) as { target_modules: string[]; fan_in_fan_out: boolean };
+      assert.deepEqual(cfg.target_modules, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
+      assert.equal(cfg.fan_in_fan_out, false);
+      const models = (await (await fetch(srv.url + '/v1/models')).json()) as { data: { id: string; parent: string | null }[] };
+      assert.equal(models.data.find((m) => m.id === view.model)?.parent, 'tiny-llama');
+    } finally {
+      await srv.close();
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });

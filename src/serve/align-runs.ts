@@ -172,7 +172,7 @@ export class AlignmentRuns {
       const tokenized: TokenizedPair[] = [];
       for (const p of raw) {
         try {
-          tokenized.push(...tokenizePairs([p], tokenizer, { maxLength: model.config.nPositions }));
+          tokenized.push(...tokenizePairs([p], tokenizer, { maxLength: model.contextLength }));
         } catch (err) {
           run.pairs.skipped++;
           if (run.pairs.skipped <= 3) run.events.push({ type: 'event', step: 0, kind: 'skipped-pair', message: (err as Error).message });
@@ -184,7 +184,7 @@ export class AlignmentRuns {
       run.pairs.train = train.length;
       run.pairs.val = val.length;
       const pad = tokenizer.eotId ?? 0;
-      const adapter = LoraAdapter.create(model, { r: s.loraR, alpha: s.loraAlpha, dropout: 0, targetModules: ['c_attn', 'c_proj', 'c_fc'], rsLora: false }, { seed: s.seed });
+      const adapter = LoraAdapter.create(model, { r: s.loraR, alpha: s.loraAlpha, dropout: 0, targetModules: [...model.loraTargets], rsLora: false }, { seed: s.seed });
       // Serving needs no gradients of the base weights: freezing them keeps the optimizer to the adapter.
       freezeBase(model);
       const refs = async (pairs: TokenizedPair[]): Promise<ReferencedPair[]> => {
@@ -224,12 +224,12 @@ export class AlignmentRuns {
       }
       run.status = 'saving';
       run.eval = result.eval;
-      await saveAdapter(dir, adapter, { ...(base.dir ? { baseModel: path.resolve(base.dir) } : {}) });
+      await saveAdapter(dir, adapter, model, { ...(base.dir ? { baseModel: path.resolve(base.dir) } : {}) });
       const refFlops = referenceFlops(model.config, train, pad) + referenceFlops(model.config, val, pad);
       const parent: ParentRef = base.dir ? await parentRef(base.dir, base.id) : { path: null, name: base.id, runRecordSha256: null, record: (base.lm as { runRecord?: Record<string, unknown> | null }).runRecord ?? null };
       await recorder.write(dir, {
         kind: 'alignment',
-        method: `DPO with LoRA (r ${s.loraR}, α ${s.loraAlpha}, on c_attn, c_proj, c_fc), started from the app's Align tab`,
+        method: `DPO with LoRA (r ${s.loraR}, α ${s.loraAlpha}, on ${model.loraTargets.join(', ')}), started from the app's Align tab`,
         command: `POST /api/align ${JSON.stringify({ model: base.id, ...s })} on genlab serve (the app's Align tab)`,
         parent: { model: parent },
         data: preferenceDataFacts({ name: 'app feedback', path: this.store.file === ':memory:' ? null : path.resolve(this.store.file), raw, train, val, valFraction, seed: s.seed }),
@@ -240,7 +240,7 @@ export class AlignmentRuns {
         training: { steps: result.steps, tokensSeen: result.tokens, trainingFlops: result.flops + refFlops, trainSeconds: result.seconds, referenceFlops: refFlops, skippedSteps: result.skipped, last: result.last, events: run.events },
         compute: {
           method: dpoFlopsMethod(true),
-          forwardFlopsPerToken: forwardFlopsPerToken(model.config, model.config.nPositions),
+          forwardFlopsPerToken: forwardFlopsPerToken(model.config, model.contextLength),
         },
         device: { name: model.device.name, threads: model.device.threads },
         evaluations: result.eval ? [{ name: 'preference-pairs', data: `${val.length} held-out pairs of the app feedback`, metrics: result.eval, createdAt: new Date().toISOString(), command: 'measured by the Align tab at the end of the run: DPO loss, reward accuracy and margin of the held-out pairs' }] : [],

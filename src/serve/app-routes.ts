@@ -3,7 +3,7 @@
 // low-confidence tokens), and human feedback (ratings, preferences, export).
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { generateStream } from '../generate/generate.ts';
+import { generateStream, startOfTextId } from '../generate/generate.ts';
 import { generationDefaults } from '../generate/generation-defaults.ts';
 import { DEFAULT_WATERMARK } from '../generate/watermark.ts';
 import { confidenceSpans, requestWatermark } from './account-routes.ts';
@@ -52,7 +52,7 @@ export function registerAppRoutes(app: FastifyInstance, models: ModelRegistry, s
       throw badRequest(`The text has ${ids.length} tokens; analysis reads at most ${maxTokens} (${ANALYZE_WINDOWS} × the model's context of ${served.contextLength}). Analyze a shorter text.`, 'text', 'context_length_exceeded');
     }
     const topK = body.top_k ?? 5;
-    const fits = ids.length + (tokenizer.eotId === null ? 0 : 1) <= served.contextLength;
+    const fits = ids.length + (startOfTextId(tokenizer) === null ? 0 : 1) <= served.contextLength;
     return withScope(reply, limits.requestTimeoutMs, (scope) =>
       served.queue.run(scope.signal, async (): Promise<Analysis> => {
         scope.check();
@@ -136,8 +136,9 @@ async function autocomplete(body: AutocompleteRequest, reply: FastifyReply, mode
   const n = body.n ?? Math.min(AUTOCOMPLETE_DEFAULTS.n, limits.maxN);
   const spaced = / +$/.test(body.context);
   const text = spaced ? body.context.replace(/ +$/, '') : body.context;
-  // The editor may hold more text than the model reads: suggest from the end of it.
-  const all = tokenizer.encode(text, { allowSpecial: false });
+  // The editor may hold more text than the model reads: suggest from the end of it. A Llama
+  // tokenizer's BOS comes first, as in every prompt (promptIds).
+  const all = tokenizer.encode(text, { allowSpecial: false, addSpecialTokens: true });
   const budget = served.contextLength - length;
   const ids = all.length > budget ? all.slice(all.length - budget) : all.length > 0 ? all : tokenizer.eotId !== null ? [tokenizer.eotId] : [];
   if (ids.length === 0) throw badRequest("'context' is empty and the model has no end-of-text token to start from; type some text first.", 'context', 'invalid_value');

@@ -3,11 +3,14 @@
 // a model folder's template, stop tokens and generation_config.json defaults.
 
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
+import os from 'node:os';
 import { generate } from '../generate/generate.ts';
-import { loadModel } from '../io/model-folder.ts';
+import { generationDefaults } from '../generate/generation-defaults.ts';
+import { loadLanguageModel, loadModel, type LoadedLlama } from '../io/model-folder.ts';
+import { writeTinyLlamaFolder } from '../io/testing/tiny-llama.ts';
 import { parseHfTokenizer } from '../tokenizer/hf-tokenizer.ts';
 import { loadTokenizer } from '../tokenizer/files.ts';
 import { REAL_TOKENIZERS } from '../tokenizer/testing/hf-reference.ts';
@@ -131,5 +134,49 @@ describe('/v1/chat/completions with a model folder that has a chat template and 
     assert.equal(r.choices[0].finish_reason, 'length');
     assert.equal(r.usage.completion_tokens, 6);
     assert.equal((await chat({ max_tokens: 2 })).usage.completion_tokens, 2);
+  });
+});
+
+describe('/v1/chat/completions with a Llama-family folder (random weights, a [INST] template)', () => {
+  const TEMPLATE = "{{ bos_token }}{% for m in messages %}{% if m.role == 'user' %}[inst] {{ m.content }} [/inst]{% else %}{{ m.content }}{{ eos_token }}{% endif %}{% endfor %}";
+  let root: string;
+  let lm: LoadedLlama;
+  let srv: TestServer;
+  let ids: number[];
+  let sampled: number[];
+  let at: number;
+
+  before(async () => {
+    root = await mkdtemp(join(os.tmpdir(), 'genlab-llama-chat-'));
+    const dir = await writeTinyLlamaFolder(join(root, 'tiny-llama'), { chatTemplate: TEMPLATE });
+    lm = (await loadLanguageModel(dir)) as LoadedLlama;
+    ids = lm.tokenizer.encode('<s>[inst] hello [/inst]');
+    sampled = (await generate(lm, ids, { maxTokens: 12, temperature: 1, seed: 3, stopAtEndOfText: false })).completions[0]!.tokens.map((t) => t.id);
+    // Random weights never pick </s>; a token new in the reply is listed as a second EOS, as Llama 3 lists <|eot_id|>.
+    at = sampled.findIndex((id, i) => i > 1 && !sampled.slice(0, i).includes(id));
+    assert.ok(at > 1 && at < 10, `sampled reply ${sampled} has a new token`);
+    await writeFile(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: [2, sampled[at]!] }));
+    lm = (await loadLanguageModel(dir)) as LoadedLlama;
+    srv = await startTestServer(lm, dir);
+  });
+  after(async () => {
+    await srv.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('renders the template with one BOS and stops at an EOS token (</s> and the listed one)', async () => {
+    assert.deepEqual(generationDefaults(lm).stopTokenIds, [2, sampled[at]!]);
+    assert.deepEqual(ids.slice(0, 2), [1, 44]); // <s>, then '[' as text
+    const res = await fetch(`${srv.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny-llama', messages: [{ role: 'user', content: 'hello' }], temperature: 1, seed: 3, max_tokens: 12 }),
+    });
+    assert.equal(res.status, 200);
+    const r = (await res.json()) as any;
+    assert.equal(r.usage.prompt_tokens, ids.length);
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    assert.equal(r.usage.completion_tokens, at + 1);
+    assert.equal(r.choices[0].message.content, lm.tokenizer.decode(sampled.slice(0, at)));
   });
 });

@@ -7,7 +7,7 @@ import { defaultDevice, init } from '../backend/registry.ts';
 import { loadRewardModel, type LoadedRewardModel } from '../align/reward-model.ts';
 import { generationDefaults, ignoredNote } from '../generate/generation-defaults.ts';
 import { parseHubSpec, resolveModelSource } from '../io/hub.ts';
-import { loadModel } from '../io/model-folder.ts';
+import { loadLanguageModel } from '../io/model-folder.ts';
 import { loadAdapter } from '../io/peft.ts';
 import type { LoraAdapter } from '../nn/lora.ts';
 import { FeedbackStore } from './feedback-store.ts';
@@ -111,7 +111,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<RunningSe
   // Translation model folders among --model are served by POST /api/translate (translate-routes.ts).
   const translators = await loadTranslators(dirs);
   const loaded = [];
-  for (const dir of dirs) if (!translators.some((t) => t.dir === dir)) loaded.push(await loadModel(dir));
+  for (const dir of dirs) if (!translators.some((t) => t.dir === dir)) loaded.push(await loadLanguageModel(dir));
   if (loaded.length === 0) throw new Error('serve needs a language model folder too: pass --model LM_DIR next to the translation model(s)');
   for (const lm of loaded) {
     const note = ignoredNote(generationDefaults(lm));

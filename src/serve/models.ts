@@ -5,7 +5,7 @@
 // memory answers for itself and any number of adapters, and a request picks one by `model`.
 
 import path from 'node:path';
-import type { LanguageModel } from '../generate/generate.ts';
+import type { CausalLm, LanguageModel } from '../generate/generate.ts';
 import { promptIds } from '../generate/generate.ts';
 import { Linear } from '../nn/layers.ts';
 import { attachAdapter, type LoraAdapter } from '../nn/lora.ts';
@@ -21,7 +21,7 @@ export interface ModelQueue {
 
 export interface ServedModel {
   id: string;
-  lm: LanguageModel;
+  lm: LanguageModel<CausalLm>;
   queue: ModelQueue;
   /** Unix seconds when the server loaded it. */
   created: number;
@@ -35,7 +35,7 @@ export interface ServedModel {
 }
 
 export interface ModelSource {
-  lm: LanguageModel;
+  lm: LanguageModel<CausalLm>;
   /** Defaults to the folder name of `dir`, else "genlab". */
   id?: string;
   dir?: string;
@@ -44,7 +44,7 @@ export interface ModelSource {
 class AdapterQueue implements ModelQueue {
   constructor(
     private readonly shared: GenerationQueue,
-    private readonly lm: LanguageModel,
+    private readonly lm: LanguageModel<CausalLm>,
     private readonly adapter: LoraAdapter | null,
   ) {}
 
@@ -76,7 +76,7 @@ export class ModelRegistry {
       for (let i = 2; this.byId.has(id); i++) id = `${base}-${i}`;
       const shared = new GenerationQueue(maxQueue);
       this.queues.set(id, shared);
-      this.byId.set(id, { id, lm: s.lm, queue: new AdapterQueue(shared, s.lm, null), created: now(), contextLength: s.lm.model.config.nPositions, adapter: null, baseId: id, dir: s.dir ?? null });
+      this.byId.set(id, { id, lm: s.lm, queue: new AdapterQueue(shared, s.lm, null), created: now(), contextLength: s.lm.model.contextLength, adapter: null, baseId: id, dir: s.dir ?? null });
     }
   }
 
@@ -125,7 +125,7 @@ export class ModelRegistry {
 
 const now = (): number => Math.floor(Date.now() / 1000);
 
-function checkAdapterFits(lm: LanguageModel, adapter: LoraAdapter, id: string): void {
+function checkAdapterFits(lm: LanguageModel<CausalLm>, adapter: LoraAdapter, id: string): void {
   const linears = new Map(lm.model.namedModules().filter((e): e is [string, Linear] => e[1] instanceof Linear));
   for (const [name, m] of adapter.modules) {
     const lin = linears.get(name);

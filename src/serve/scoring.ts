@@ -1,11 +1,11 @@
 // Log-probabilities and entropies of given token ids (the echo of /v1/completions and
 // /api/analyze). generate.ts's scoreText scores text; this variant takes ids, because a completions
-// prompt may be ids that no text encodes to, and it reports each position's entropy. Like scoreText, the first token is scored after the end-of-text token when the
-// tokenizer has one; a prompt that itself starts with end-of-text has nothing before its first
+// prompt may be ids that no text encodes to, and it reports each position's entropy. Like scoreText, the first token is scored after startOfTextId (BOS or
+// end-of-text) when the tokenizer has one; a prompt that itself starts with it has nothing before its first
 // token, which therefore has no log-probability (null, as OpenAI reports it).
 
 import { noGrad } from '../autograd/tape.ts';
-import type { LanguageModel, TokenAlternative } from '../generate/generate.ts';
+import { startOfTextId, type CausalLm, type LanguageModel, type TokenAlternative } from '../generate/generate.ts';
 import { logSoftmax, topLogprobs } from '../generate/sampling.ts';
 import { empty } from '../tensor/tensor.ts';
 
@@ -17,14 +17,14 @@ export interface IdScore {
   entropy: number | null;
 }
 
-export function scoreIds(lm: LanguageModel, ids: readonly number[], topK: number, opts: { startOfText?: boolean } = {}): IdScore[] {
+export function scoreIds(lm: LanguageModel<CausalLm>, ids: readonly number[], topK: number, opts: { startOfText?: boolean } = {}): IdScore[] {
   const { model, tokenizer } = lm;
   if (ids.length === 0) return [];
-  const bos = tokenizer.eotId;
+  const bos = startOfTextId(tokenizer);
   const lead = opts.startOfText !== false && bos !== null && ids[0] !== bos ? 1 : 0;
   const input = lead ? [bos!, ...ids] : [...ids];
-  if (input.length > model.config.nPositions) {
-    throw new Error(`scoreIds: ${input.length} positions exceed the model's context of ${model.config.nPositions}`);
+  if (input.length > model.contextLength) {
+    throw new Error(`scoreIds: ${input.length} positions exceed the model's context of ${model.contextLength}`);
   }
   const V = model.config.vocabSize;
   const dev = model.device;
@@ -56,9 +56,10 @@ export function entropyOf(logprobs: Float64Array): number {
  * from the start of text; after it, each window advances by half a context and scores only its
  * new tokens, so every token is predicted from at least half a context of preceding text.
  */
-export function scoreIdsWindowed(lm: LanguageModel, ids: readonly number[], topK: number): IdScore[] {
-  const ctx = lm.model.config.nPositions;
-  const lead = lm.tokenizer.eotId !== null && ids[0] !== lm.tokenizer.eotId ? 1 : 0;
+export function scoreIdsWindowed(lm: LanguageModel<CausalLm>, ids: readonly number[], topK: number): IdScore[] {
+  const ctx = lm.model.contextLength;
+  const bos = startOfTextId(lm.tokenizer);
+  const lead = bos !== null && ids[0] !== bos ? 1 : 0;
   if (ids.length + lead <= ctx) return scoreIds(lm, ids, topK);
   const out = scoreIds(lm, ids.slice(0, ctx - lead), topK);
   const stride = Math.max(1, Math.floor(ctx / 2));

@@ -8,10 +8,11 @@ import path from 'node:path';
 import { resolveSource } from '../data/corpus.ts';
 import type { BatchLoader } from '../data/loader.ts';
 import { describeSplit } from '../data/prepare.ts';
-import { adapterBaseName, loadModel, saveModel } from '../io/model-folder.ts';
+import type { CausalLm } from '../generate/generate.ts';
+import { adapterBaseName, loadLanguageModel, loadModel, saveModel } from '../io/model-folder.ts';
 import { loadAdapter, saveAdapter } from '../io/peft.ts';
 import { forwardFlopsPerToken, loraTrainingFlops, trainingFlops } from '../models/flops.ts';
-import type { Gpt } from '../models/gpt.ts';
+import { Gpt } from '../models/gpt.ts';
 import { attachAdapter, freezeBase, LoraAdapter, mergeAdapter, type LoraConfig } from '../nn/lora.ts';
 import { datasetFacts, modelParentRef, parentRef, RunRecorder, type RecordFacts } from '../record/record-writer.ts';
 import type { Evaluation } from '../record/run-record.ts';
@@ -26,7 +27,8 @@ export interface FinetuneOptions {
   loraR: number;
   loraAlpha: number;
   loraDropout: number;
-  target: string[];
+  /** Module-name suffixes to adapt (default: the architecture's loraTargets). */
+  target?: string[];
   rsLora?: boolean;
   steps: number;
   batch: number;
@@ -50,7 +52,7 @@ export interface FinetuneResult {
   alsoValLoss: Record<string, { before: number; after: number }>;
 }
 
-async function valLoaderFor(model: Gpt, spec: string, tokenizer: Parameters<typeof prepareTrainingData>[0]['tokenizer'], o: FinetuneOptions, seqLen: number): Promise<BatchLoader> {
+async function valLoaderFor(model: CausalLm, spec: string, tokenizer: Parameters<typeof prepareTrainingData>[0]['tokenizer'], o: FinetuneOptions, seqLen: number): Promise<BatchLoader> {
   const valFraction = o.valFraction ?? 0.05;
   const { data } = await prepareTrainingData({ sources: [resolveSource(spec)], vocabSize: model.config.vocabSize, cacheDir: o.cache ?? '.cache/genlab', seed: o.seed, valFraction, quiet: true, ...(tokenizer ? { tokenizer } : {}) });
   return openValLoader(data, { batch: o.batch, seqLen, seed: o.seed, valFraction });
@@ -61,9 +63,11 @@ export async function finetuneCommand(o: FinetuneOptions): Promise<FinetuneResul
     if (!o.quiet) process.stderr.write(s + '\n');
   };
   const recorder = RunRecorder.start();
-  const lm = await loadModel(o.model);
+  const lm = await loadLanguageModel(o.model);
   const { model, tokenizer } = lm;
-  const seqLen = Math.min(o.seqLen ?? 128, model.config.nPositions);
+  if (o.loraR === 0 && !(model instanceof Gpt)) throw new Error(`--lora-r 0 (full fine-tuning) writes a GPT-2 model folder; ${o.model} is a Llama-family model, so fine-tune it with LoRA (--lora-r 8)`);
+  const target = o.target ?? [...model.loraTargets];
+  const seqLen = Math.min(o.seqLen ?? 128, model.contextLength);
   const valFraction = o.valFraction ?? 0.05;
   const { data } = await prepareTrainingData({ sources: o.data.map((d) => resolveSource(d)), vocabSize: model.config.vocabSize, cacheDir: o.cache ?? '.cache/genlab', seed: o.seed, valFraction, quiet: o.quiet ?? false, tokenizer });
   say(`data: ${describeSplit(data.manifest)}`);
@@ -75,7 +79,7 @@ export async function finetuneCommand(o: FinetuneOptions): Promise<FinetuneResul
 
   let adapter: LoraAdapter | null = null;
   if (o.loraR > 0) {
-    const config: LoraConfig = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targetModules: o.target, rsLora: o.rsLora ?? false };
+    const config: LoraConfig = { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targetModules: target, rsLora: o.rsLora ?? false };
     freezeBase(model);
     adapter = LoraAdapter.create(model, config, { seed: o.seed });
     attachAdapter(model, adapter);
@@ -83,7 +87,7 @@ export async function finetuneCommand(o: FinetuneOptions): Promise<FinetuneResul
   const trainable = adapter ? adapter.parameters() : model.parameters();
   const trainableCount = trainable.reduce((n, t) => n + t.size, 0);
   const total = model.numParameters() + (adapter?.numParameters() ?? 0);
-  say(`${adapter ? `LoRA r=${o.loraR} α=${o.loraAlpha} on ${o.target.join(', ')}` : 'full fine-tuning'}: ${trainableCount.toLocaleString()} trainable parameters (${((100 * trainableCount) / total).toFixed(2)}% of ${total.toLocaleString()})`);
+  say(`${adapter ? `LoRA r=${o.loraR} α=${o.loraAlpha} on ${target.join(', ')}` : 'full fine-tuning'}: ${trainableCount.toLocaleString()} trainable parameters (${((100 * trainableCount) / total).toFixed(2)}% of ${total.toLocaleString()})`);
 
   const before = evaluate(model, val, EVAL_BATCHES);
   const alsoBefore = new Map([...also].map(([k, l]) => [k, evaluate(model, l, EVAL_BATCHES)]));
@@ -124,10 +128,10 @@ export async function finetuneCommand(o: FinetuneOptions): Promise<FinetuneResul
   const lora = adapter ? adapter.config : null;
   const facts: RecordFacts = {
     kind: 'fine-tuning',
-    method: adapter ? `LoRA (r ${o.loraR}, α ${o.loraAlpha}, on ${o.target.join(', ')})` : 'full fine-tuning',
+    method: adapter ? `LoRA (r ${o.loraR}, α ${o.loraAlpha}, on ${target.join(', ')})` : 'full fine-tuning',
     command: [
       `genlab finetune --model ${o.model} --data ${o.data.join(' ')} --out ${o.out} --lora-r ${o.loraR}`,
-      adapter ? ` --lora-alpha ${o.loraAlpha} --lora-dropout ${o.loraDropout} --target ${o.target.join(',')}${o.rsLora ? ' --rslora' : ''}` : '',
+      adapter ? ` --lora-alpha ${o.loraAlpha} --lora-dropout ${o.loraDropout} --target ${target.join(',')}${o.rsLora ? ' --rslora' : ''}` : '',
       ` --steps ${o.steps} --batch ${o.batch} --seq-len ${seqLen} --lr ${o.lr} --seed ${o.seed}${o.evalAlso?.length ? ` --eval-also ${o.evalAlso.join(' ')}` : ''}`,
     ].join(''),
     parent: { model: await modelParentRef(lm), adapters: [], resumedFromStep: result.resumedFrom },
@@ -155,8 +159,8 @@ export async function finetuneCommand(o: FinetuneOptions): Promise<FinetuneResul
     // The before/after losses in the shape the first fine-tuning records had (scripts read it).
     extra: { evaluation: { valLoss: { before, after }, alsoValLoss } },
   };
-  if (adapter) await saveAdapter(o.out, adapter, { baseModel: adapterBaseName(lm) });
-  else await saveModel(o.out, { model, tokenizer });
+  if (adapter) await saveAdapter(o.out, adapter, model, { baseModel: adapterBaseName(lm) });
+  else if (model instanceof Gpt) await saveModel(o.out, { model, tokenizer });
   await recorder.write(o.out, facts);
   const lines = [`validation loss on ${o.data.join(', ')}: ${before.toFixed(4)} → ${after.toFixed(4)}`];
   for (const [k, v] of Object.entries(alsoValLoss)) lines.push(`validation loss on ${k}: ${v.before.toFixed(4)} → ${v.after.toFixed(4)}`);

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { noGrad } from '../autograd/tape.ts';
 import type { BatchLoader, LoaderState } from '../data/loader.ts';
-import type { Gpt } from '../models/gpt.ts';
+import type { CausalLm } from '../generate/generate.ts';
 import { empty, type Tensor } from '../tensor/tensor.ts';
 import { runTraining, type EvalRecord, type GuardEvent, type LoopOptions, type StepRecord } from './loop.ts';
 
@@ -50,7 +50,7 @@ export interface TrainLoopOptions {
   /** Stops (with a checkpoint) once training has run this long; steps still sets the LR schedule. */
   maxSeconds?: number;
   /** Called after backward and before clipping/the update with the step's number (from 1); tests inject faults here. */
-  afterBackward?: (step: number, model: Gpt) => void;
+  afterBackward?: (step: number, model: CausalLm) => void;
 }
 
 /** One step as trainLoop logs it (the shared loop's record: loss, lr, gradNorm, tokens, tokens/s, time). */
@@ -73,7 +73,7 @@ export interface TrainResult {
 }
 
 /** Mean loss of `batches` sequential batches from `loader` (which is rewound first). */
-export function evaluate(model: Gpt, loader: BatchLoader, batches: number): number {
+export function evaluate(model: CausalLm, loader: BatchLoader, batches: number): number {
   const wasTraining = model.training;
   model.eval();
   loader.reset();
@@ -95,7 +95,7 @@ export function evaluate(model: Gpt, loader: BatchLoader, batches: number): numb
 }
 
 /** Trains `model` on batches from `train`, validating on `val`. */
-export async function trainLoop(model: Gpt, train: BatchLoader, val: BatchLoader, o: TrainLoopOptions): Promise<TrainResult> {
+export async function trainLoop(model: CausalLm, train: BatchLoader, val: BatchLoader, o: TrainLoopOptions): Promise<TrainResult> {
   const dev = model.device;
   const B = train.batchSize;
   const T = train.seqLen;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { defaultDevice, init } from '../../backend/registry.ts';
-import { loadModel, saveModel, type LoadedModel } from '../../io/model-folder.ts';
+import { loadModel, saveModel, type LoadedLlama, type LoadedModel } from '../../io/model-folder.ts';
 import { defaultGptConfig, Gpt } from '../../models/gpt.ts';
 import { trainBpe } from '../../tokenizer/train.ts';
 import { FeedbackStore } from '../feedback-store.ts';
@@ -72,7 +72,7 @@ export interface TestServer {
 }
 
 /** A server on a free loopback port around an already loaded model. */
-export async function startTestServer(lm: LoadedModel, dir: string, opts: Omit<ServerOptions, 'models' | 'store'> & { db?: string } = {}): Promise<TestServer> {
+export async function startTestServer(lm: LoadedModel | LoadedLlama, dir: string, opts: Omit<ServerOptions, 'models' | 'store'> & { db?: string } = {}): Promise<TestServer> {
   const store = new FeedbackStore(opts.db ?? ':memory:');
   const server = await createServer({ webRoot: null, ...opts, models: [{ lm, dir }], store });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
