@@ -1,4 +1,4 @@
-"""PyTorch peer for `genlab bench train` / `bench generate`: the same GPT-2 shapes, timed the same
+"""PyTorch peer for `genlab bench train` / `bench generate`: the same GPT-2 and Llama shapes, timed the same
 way (warm-up, then median of runs). Prints one JSON object per config on stdout.
 Usage: peer_train.py train|generate '<json list of configs>' THREADS"""
 
@@ -13,6 +13,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 sys.path.insert(0, os.path.dirname(__file__))
 from gpt_reference import Gpt2, init_params  # noqa: E402
+from peer_llama import build_llama  # noqa: E402
 from peer_threads import set_threads  # noqa: E402
 
 
@@ -21,13 +22,20 @@ def hf_config(c):
             "n_head": c["nHead"], "n_inner": None, "layer_norm_epsilon": 1e-5}
 
 
-def bench_train(c, steps):
+def build(c):
+    """The config's model: Llama-shaped when it carries a "llama" entry, else GPT-2."""
+    if c.get("llama"):
+        return build_llama(c)
     cfg = hf_config(c)
-    model = Gpt2(cfg, init_params(cfg, 0))
+    return CachedGpt2(cfg, init_params(cfg, 0))
+
+
+def bench_train(c, steps):
+    model = build(c)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
     B, T = c["batch"], c["seqLen"]
-    ids = torch.randint(0, cfg["vocab_size"], (B, T))
-    tgt = torch.randint(0, cfg["vocab_size"], (B, T))
+    ids = torch.randint(0, c["vocabSize"], (B, T))
+    tgt = torch.randint(0, c["vocabSize"], (B, T))
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -86,9 +94,8 @@ class CachedGpt2(Gpt2):
 
 
 def bench_generate(c, n_new):
-    cfg = hf_config(c)
-    model = CachedGpt2(cfg, init_params(cfg, 0))
-    prompt = torch.randint(0, cfg["vocab_size"], (1, 8))
+    model = build(c)
+    prompt = torch.randint(0, c["vocabSize"], (1, c["seqLen"]))
     model.decode(prompt, 32)
     t0 = time.perf_counter()
     model.decode(prompt, n_new)

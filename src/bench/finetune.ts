@@ -112,8 +112,10 @@ const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 export async function benchFinetune(o: FinetuneBenchOptions): Promise<FinetuneBenchRow[]> {
   const print = o.print ?? ((l: string) => console.log(l));
-  const c = trainConfigs.find((x) => x.name === o.config);
-  if (!c) throw new Error(`no config '${o.config}'; choose from ${trainConfigs.map((x) => x.name).join(', ')}`);
+  // The LoRA variants are built on GPT-2; the Llama-shaped bench configs are not offered here.
+  const gptConfigs = trainConfigs.filter((x) => !x.llama);
+  const c = gptConfigs.find((x) => x.name === o.config);
+  if (!c) throw new Error(`no config '${o.config}'; choose from ${gptConfigs.map((x) => x.name).join(', ')}`);
   const steps = o.steps ?? Math.max(3, c.steps);
   // Every variant on its own device (so each memory peak is its own), and their steps timed in
   // turn — full, LoRA, full, LoRA, … — so a busy machine slows all of them alike.

@@ -1,12 +1,16 @@
 // `genlab bench train` and `genlab bench generate`: tokens/s of a full training step (forward,
 // backward, AdamW) and of KV-cached greedy decoding on GPT shapes, next to PyTorch on the same
-// shapes in the same invocation.
+// shapes in the same invocation. The Llama-shaped config (SmolLM2-135M) uses src/models/llama.ts
+// with random weights; Llama-3.2-1B's shape is absent because its fp32 weights (4.6 GiB) exceed the
+// 4 GiB device memory.
 
+import os from 'node:os';
 import { backward, noGrad } from '../autograd/tape.ts';
 import type { BackendName, Device } from '../backend/device.ts';
 import { createDevice, defaultBackend, type Precision } from '../backend/registry.ts';
 import { Rng } from '../backend/rng.ts';
 import { defaultGptConfig, Gpt, type GptConfig } from '../models/gpt.ts';
+import { defaultLlamaConfig, Llama } from '../models/llama.ts';
 import { scale } from '../ops/elementwise.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { empty } from '../tensor/tensor.ts';
@@ -25,17 +29,26 @@ export interface BenchConfig {
   steps: number;
   /** Sequences per forward/backward when a 4 GiB device memory (wasm and native) cannot hold the whole batch. */
   microBatch?: number;
+  /** A Llama-family shape (tied embeddings, no biases); nEmbd is hidden_size, nHead the query heads. */
+  llama?: { intermediateSize: number; numKeyValueHeads: number; ropeTheta: number };
 }
+
+const smollm2: Omit<BenchConfig, 'batch' | 'seqLen' | 'steps'> = {
+  name: 'smollm2-135m', vocabSize: 49152, nPositions: 8192, nEmbd: 576, nLayer: 30, nHead: 9,
+  llama: { intermediateSize: 1536, numKeyValueHeads: 3, ropeTheta: 100000 },
+};
 
 export const trainConfigs: BenchConfig[] = [
   { name: 'a', vocabSize: 512, nPositions: 128, nEmbd: 128, nLayer: 4, nHead: 4, batch: 16, seqLen: 128, steps: 10 },
   { name: 'b', vocabSize: 512, nPositions: 256, nEmbd: 384, nLayer: 6, nHead: 6, batch: 8, seqLen: 256, steps: 4 },
   { name: 'gpt2-124M', vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, batch: 4, seqLen: 256, steps: 2, microBatch: 2 },
+  { ...smollm2, batch: 4, seqLen: 256, steps: 2, microBatch: 1 },
 ];
 
 export const generateConfigs: BenchConfig[] = [
   { name: 'b', vocabSize: 512, nPositions: 1024, nEmbd: 384, nLayer: 6, nHead: 6, batch: 1, seqLen: 8, steps: 128 },
   { name: 'gpt2-124M', vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, batch: 1, seqLen: 8, steps: 32 },
+  { ...smollm2, batch: 1, seqLen: 8, steps: 32 },
 ];
 
 export interface TrainBenchRow {
@@ -45,6 +58,8 @@ export interface TrainBenchRow {
   /** Matmul precision of genlab's run (PyTorch always runs fp32). */
   precision: Precision;
   threads: number;
+  /** The kernels genlab ran on: the backend, and for native its instruction set and bf16 GEMM. */
+  kernels: string;
   tokens_per_s: number;
   peak_bytes?: number;
   peer_tokens_per_s?: number;
@@ -53,6 +68,16 @@ export interface TrainBenchRow {
 
 function gptConfig(c: BenchConfig): GptConfig {
   return defaultGptConfig({ vocabSize: c.vocabSize, nPositions: c.nPositions, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, embdPdrop: 0, residPdrop: 0, attnPdrop: 0 });
+}
+
+/** The config's model with random weights: Llama-family when it has a `llama` shape, else GPT-2. */
+export function benchModel(dev: Device, c: BenchConfig): Gpt | Llama {
+  if (!c.llama) return new Gpt(gptConfig(c), { device: dev, seed: 0 });
+  const config = defaultLlamaConfig({
+    vocabSize: c.vocabSize, maxPositionEmbeddings: c.nPositions, hiddenSize: c.nEmbd, numHiddenLayers: c.nLayer, numAttentionHeads: c.nHead,
+    headDim: c.nEmbd / c.nHead, tieWordEmbeddings: true, ...c.llama,
+  });
+  return new Llama(config, { device: dev, seed: 0 });
 }
 
 function randomIds(dev: Device, shape: number[], vocab: number, rng: Rng) {
@@ -69,7 +94,7 @@ function median(xs: number[]): number {
 
 /** Median tokens/s of full training steps, and the step's peak device memory. */
 export function benchTrainStep(dev: Device, c: BenchConfig): { tokensPerSecond: number; peakBytes: number } {
-  const model = new Gpt(gptConfig(c), { device: dev, seed: 0 });
+  const model = benchModel(dev, c);
   const opt = new AdamW(model.parameters(), { lr: 1e-4 });
   const rng = new Rng(0);
   // A batch that does not fit a 4 GiB device memory at once runs as accumulated micro-batches:
@@ -104,7 +129,7 @@ export function benchTrainStep(dev: Device, c: BenchConfig): { tokensPerSecond: 
 
 /** Tokens/s of greedy decoding with a KV cache, batch 1, after an 8-token prompt. */
 export function benchDecode(dev: Device, c: BenchConfig): number {
-  const model = new Gpt(gptConfig(c), { device: dev, seed: 0 }).eval();
+  const model = benchModel(dev, c).eval();
   const rng = new Rng(0);
   const run = (tokens: number): number => {
     const cache = model.createCache(1, c.seqLen + tokens + 1);
@@ -143,6 +168,17 @@ export interface TrainBenchOptions {
   print?: (line: string) => void;
 }
 
+/** "native amx" (fp32) or "native amx bf16:amx"; the backend's name alone for wasm and ref. */
+async function kernelPath(backend: BackendName, precision: Precision): Promise<string> {
+  if (backend !== 'native') return backend;
+  const { nativeStatus } = await import('../backend/native/native-addon.ts');
+  const f = nativeStatus().features;
+  if (!f) return backend;
+  const { defaultIsa, defaultBf16Kernel } = await import('../backend/native/native-backend.ts');
+  const isa = defaultIsa(f);
+  return `native ${isa}${precision === 'bf16' ? ` bf16:${defaultBf16Kernel(isa, f)}` : ''}`;
+}
+
 async function runBench(kind: 'train' | 'generate', opts: TrainBenchOptions): Promise<TrainBenchRow[]> {
   const print = opts.print ?? ((l: string) => console.log(l));
   const all = kind === 'train' ? trainConfigs : generateConfigs;
@@ -153,6 +189,9 @@ async function runBench(kind: 'train' | 'generate', opts: TrainBenchOptions): Pr
   if (!peer && !opts.noPeer) print('PyTorch peer skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)');
   const backend = opts.backend ?? (await defaultBackend());
   const precisions = opts.precisions ?? ['fp32'];
+  const cpu = `cpu ${os.cpus()[0]?.model ?? 'unknown'} × ${os.availableParallelism()}`;
+  if (opts.json) print(JSON.stringify({ cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism() }));
+  else print(cpu);
   for (const threads of opts.threads) {
     for (const c of configs) {
       // The peer once per config and thread count, right after genlab's runs, for every precision.
@@ -160,12 +199,13 @@ async function runBench(kind: 'train' | 'generate', opts: TrainBenchOptions): Pr
       for (const precision of precisions) {
         // A fresh device per config, so peak memory is this config's alone.
         const dev = await createDevice({ backend, threads, precision });
+        const kernels = await kernelPath(backend, precision);
         try {
           if (kind === 'train') {
             const r = benchTrainStep(dev, c);
-            group.push({ bench: kind, config: c.name, backend, precision, threads, tokens_per_s: r.tokensPerSecond, peak_bytes: r.peakBytes });
+            group.push({ bench: kind, config: c.name, backend, precision, threads, kernels, tokens_per_s: r.tokensPerSecond, peak_bytes: r.peakBytes });
           } else {
-            group.push({ bench: kind, config: c.name, backend, precision, threads, tokens_per_s: benchDecode(dev, c) });
+            group.push({ bench: kind, config: c.name, backend, precision, threads, kernels, tokens_per_s: benchDecode(dev, c) });
           }
         } finally {
           await dev.close();
@@ -188,7 +228,7 @@ async function runBench(kind: 'train' | 'generate', opts: TrainBenchOptions): Pr
         else {
           const mem = row.peak_bytes ? `  peak ${(row.peak_bytes / 2 ** 20).toFixed(0)} MiB` : '';
           const vs = row.ratio !== undefined ? `  PyTorch ${row.peer_tokens_per_s!.toFixed(0)} tok/s  ratio ${row.ratio.toFixed(2)}×` : '';
-          print(`${kind} ${c.name.padEnd(10)} ${backend} ${row.precision} threads ${threads}  genlab ${row.tokens_per_s.toFixed(0).padStart(6)} tok/s${vs}${mem}`);
+          print(`${kind} ${c.name.padEnd(12)} ${row.kernels} ${row.precision} threads ${threads}  genlab ${row.tokens_per_s.toFixed(0).padStart(6)} tok/s${vs}${mem}`);
         }
       }
     }

@@ -30,10 +30,10 @@ export function benchCommand(): Command {
   );
   bench.addCommand(
     new Command('train')
-      .description('tokens/s of full training steps on configs a, b and GPT-2 124M; vs PyTorch')
+      .description('tokens/s of full training steps on configs a, b, GPT-2 124M and SmolLM2-135M (Llama shape); vs PyTorch')
       .option('--json', 'one JSON object per line')
       .option('--threads <list>', 'comma-separated thread counts', '2')
-      .option('--configs <list>', 'comma-separated configs (a, b, gpt2-124M)')
+      .option('--configs <list>', 'comma-separated configs (a, b, gpt2-124M, smollm2-135m)')
       .option('--precision <list>', 'comma-separated matmul precisions (fp32, bf16)', 'fp32')
       .addOption(backendOption())
       .option('--no-peer', 'skip the PyTorch peer')
@@ -50,7 +50,7 @@ export function benchCommand(): Command {
       .description('greedy decode tokens/s with a KV cache, batch 1; vs PyTorch')
       .option('--json', 'one JSON object per line')
       .option('--threads <list>', 'comma-separated thread counts', '1')
-      .option('--configs <list>', 'comma-separated configs (b, gpt2-124M)')
+      .option('--configs <list>', 'comma-separated configs (b, gpt2-124M, smollm2-135m)')
       .option('--precision <list>', 'comma-separated matmul precisions (fp32, bf16: decoding streams bf16 weights)', 'fp32')
       .addOption(backendOption())
       .option('--no-peer', 'skip the PyTorch peer')
