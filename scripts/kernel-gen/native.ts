@@ -138,7 +138,7 @@ namespace GL_NS {
 ${native.map((k) => `double ${cppFn(k.name)}(Ctx*, const double*);\n`).join('')}
 const KernelTable* table() {
   static const KernelTable t = {{
-${model.kernels.map((k) => (implementedBy(k, 'native') ? `      ${cppFn(k.name)},\n` : `      nullptr,  // ${k.name}: not implemented natively\n`)).join('')}  }};
+${model.kernels.map((k) => (implementedBy(k, 'native') ? `      ${cppFn(k.name)},\n` : `      nullptr,  // ${k.name}: no native kernel\n`)).join('')}  }};
   return &t;
 }
 

@@ -388,7 +388,7 @@ export function enumError(kernel: string, enumName: string, id: number, count: n
 
 /** The error a kernel that a backend does not implement throws. */
 export function notImplemented(kernel: string, backend: string): Error {
-  return new Error(`${kernel} is not implemented by the ${backend} backend (kernel-spec.ts); use another backend`);
+  return new Error(`${kernel} has no ${backend} kernel (kernel-spec.ts lists the backends that have one); use another backend`);
 }
 
 /** Throws unless id is one of BinaryOp (for hand-written wrappers; generated ones inline it). */
