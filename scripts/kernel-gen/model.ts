@@ -143,3 +143,20 @@ export function wrap(open: string, items: readonly string[], close: string, sep 
   lines.push(line);
   return `${open.trimEnd()}\n${lines.join('\n')}\n${close.trimStart()}`;
 }
+
+/**
+ * The expression that puts one argument into an argument slot. Pointers are element indices; the
+ * wasm pool takes byte addresses (`ptrScale` 4), the native addon element indices (1).
+ */
+export function wireArg(a: ArgSpec, ptrScale: 1 | 4): string {
+  switch (a.kind) {
+    case 'ptr':
+      return ptrScale === 4 ? `${a.name} * 4` : a.name;
+    case 'bool':
+      return `${a.name} ? 1 : 0`;
+    case 'u32':
+      return `${a.name} >>> 0`;
+    default:
+      return a.name;
+  }
+}

@@ -3,19 +3,8 @@
 // (native/src/kernels.gen.h) and the per-ISA dispatch table (native/src/k_table.cc).
 
 import type { ArgSpec } from '../../src/backend/kernel-spec.ts';
-import { HEADER, countName, cppFn, docComment, hex, implementedBy, upperSnake, wrap, type Kernel, type Model } from './model.ts';
+import { HEADER, countName, cppFn, docComment, hex, implementedBy, upperSnake, wireArg, wrap, type Kernel, type Model } from './model.ts';
 import { apiImports, params, prologue } from './wasm.ts';
-
-function wire(a: ArgSpec): string {
-  switch (a.kind) {
-    case 'bool':
-      return `${a.name} ? 1 : 0`;
-    case 'u32':
-      return `${a.name} >>> 0`;
-    default:
-      return a.name;
-  }
-}
 
 function bounds(k: Kernel, a: ArgSpec): string {
   if (a.kind !== 'ptr' || a.extent === undefined) return '';
@@ -28,7 +17,7 @@ function wrapper(model: Model, k: Kernel): string {
   if (!k.nativeAuto) return `    ${k.name}: manual.${k.name},\n`;
   let s = `    ${k.name}(${params(k)}) {\n${prologue(model, k, '      ')}`;
   for (const a of k.args) s += bounds(k, a);
-  k.args.forEach((a, i) => (s += `      A[${i}] = ${wire(a)};\n`));
+  k.args.forEach((a, i) => (s += `      A[${i}] = ${wireArg(a, 1)};\n`));
   s += k.returns === 'number' ? `      return run(id, ${k.id});\n` : `      run(id, ${k.id});\n`;
   return `${s}    },\n`;
 }

@@ -2,23 +2,8 @@
 // (src/backend/wasm/wasm-kernels.gen.ts) and the AssemblyScript entry and enums
 // (kernels/index.ts, kernels/enums.ts).
 
-import type { ArgSpec } from '../../src/backend/kernel-spec.ts';
 import { enumGuard } from './api.ts';
-import { HEADER, countName, docComment, hex, implementedBy, wrap, type Kernel, type Model } from './model.ts';
-
-/** How one argument goes into the pool's argument slots: pointers as byte addresses. */
-function wire(a: ArgSpec): string {
-  switch (a.kind) {
-    case 'ptr':
-      return `${a.name} * 4`;
-    case 'bool':
-      return `${a.name} ? 1 : 0`;
-    case 'u32':
-      return `${a.name} >>> 0`;
-    default:
-      return a.name;
-  }
-}
+import { HEADER, countName, docComment, hex, implementedBy, wireArg, wrap, type Kernel, type Model } from './model.ts';
 
 const MIN_NAME = { stream: 'STREAM', heavy: 'HEAVY', macs: 'MACS' } as const;
 
@@ -48,7 +33,7 @@ function wrapper(model: Model, k: Kernel): string {
   if (!k.wasmAuto) return `    ${k.name}: manual.${k.name},\n`;
   const split = k.split!;
   let s = `    ${k.name}(${params(k)}) {\n${prologue(model, k, '      ')}`;
-  k.args.forEach((a, i) => (s += `      slots[${i}] = ${wire(a)};\n`));
+  k.args.forEach((a, i) => (s += `      slots[${i}] = ${wireArg(a, 4)};\n`));
   const run = `pool.run(${k.id}, partsFor(${split.work}, ${MIN_NAME[split.cost]}, ${split.units}))`;
   s += k.returns === 'number' ? `      return ${run} as number;\n` : `      ${run};\n`;
   return `${s}    },\n`;

@@ -154,6 +154,21 @@ export type EnumName = (typeof ENUMS)[number]['name'];
 
 const ELEMS = { work: 'n', cost: 'stream', units: 'n >> 4' } as const;
 
+/** Arguments, checks and split of both RoPE kernels: (rows, heads, dim) in and out, cos/sin tables by position. */
+function ropeLayout(input: string, output: string): Pick<KernelSpec, 'args' | 'skipIf' | 'require' | 'split' | 'as'> {
+  const table = '(offset + Math.min(seq, rows)) * (dim >> 1)';
+  return {
+    args: [ptr(input, 'rows * heads * dim'), ptr('cos', table), ptr('sin', table), ptr(output, 'rows * heads * dim'), int('rows'), int('seq'), int('heads'), int('dim'), int('offset')],
+    skipIf: 'rows <= 0 || heads <= 0 || dim <= 0',
+    require: [
+      ['dim % 2 === 0', 'rope needs an even head dimension, got ${dim}'],
+      ['seq > 0 && offset >= 0', 'rope needs seq > 0 and offset >= 0, got seq ${seq}, offset ${offset}'],
+    ],
+    split: { work: 'rows * heads * dim', cost: 'stream', units: 'rows' },
+    as: 'rows',
+  };
+}
+
 export const KERNELS: readonly KernelSpec[] = [
   {
     name: 'fill',
@@ -410,46 +425,12 @@ where row r is position pos = offset + r % seq (rows = batch · seq); with h = d
   out[.., c]     = x[c] · cos[pos, c] − x[c + h] · sin[pos, c]
   out[.., c + h] = x[c + h] · cos[pos, c] + x[c] · sin[pos, c]      for c < h.
 cos and sin are (positions, h) tables; out may equal x.`,
-    args: [
-      ptr('x', 'rows * heads * dim'),
-      ptr('cos', '(offset + Math.min(seq, rows)) * (dim >> 1)'),
-      ptr('sin', '(offset + Math.min(seq, rows)) * (dim >> 1)'),
-      ptr('out', 'rows * heads * dim'),
-      int('rows'),
-      int('seq'),
-      int('heads'),
-      int('dim'),
-      int('offset'),
-    ],
-    skipIf: 'rows <= 0 || heads <= 0 || dim <= 0',
-    require: [
-      ['dim % 2 === 0', 'rope needs an even head dimension, got ${dim}'],
-      ['seq > 0 && offset >= 0', 'rope needs seq > 0 and offset >= 0, got seq ${seq}, offset ${offset}'],
-    ],
-    split: { work: 'rows * heads * dim', cost: 'stream', units: 'rows' },
-    as: 'rows',
+    ...ropeLayout('x', 'out'),
   },
   {
     name: 'ropeBackward',
     doc: 'gradX += the inverse rotation of gradOut (ropeForward with −sin), same layout as ropeForward.',
-    args: [
-      ptr('gradOut', 'rows * heads * dim'),
-      ptr('cos', '(offset + Math.min(seq, rows)) * (dim >> 1)'),
-      ptr('sin', '(offset + Math.min(seq, rows)) * (dim >> 1)'),
-      ptr('gradX', 'rows * heads * dim'),
-      int('rows'),
-      int('seq'),
-      int('heads'),
-      int('dim'),
-      int('offset'),
-    ],
-    skipIf: 'rows <= 0 || heads <= 0 || dim <= 0',
-    require: [
-      ['dim % 2 === 0', 'rope needs an even head dimension, got ${dim}'],
-      ['seq > 0 && offset >= 0', 'rope needs seq > 0 and offset >= 0, got seq ${seq}, offset ${offset}'],
-    ],
-    split: { work: 'rows * heads * dim', cost: 'stream', units: 'rows' },
-    as: 'rows',
+    ...ropeLayout('gradOut', 'gradX'),
   },
   {
     name: 'softmaxForward',
