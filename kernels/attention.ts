@@ -8,7 +8,10 @@
 // per group rather than once per query row.
 //
 // Strides arrive as an i32[15] array: q, k, v, out, gradOut, each [sb, sh, st] in elements; the
-// head dimension is contiguous everywhere. gradQ/gradK/gradV are contiguous (b, h, t, d).
+// head dimension is contiguous everywhere. gradQ/gradK/gradV are contiguous (b, h, t, d). The two
+// i32 after them are the GQA group and the sliding window (0: none). With a window, query i (at key
+// position p = i + off) sees keys p − window < j <= p, and each block of queries walks only the
+// key blocks its rows can see.
 
 import { splitAt, madd, vexp, hsum4, hmax, scratch, scratchSize } from './common';
 import { micro, NR } from './matmul';
@@ -29,6 +32,11 @@ const SROW: usize = KB << 2; // bytes per score row
  */
 @inline function kvRow(base: usize, strides: usize, which: i32, b: i32, h: i32): usize {
   return rowPtr(base, strides, which, b, h / load<i32>(strides, 60), 0);
+}
+
+/** The first key visible at key position pos under window w (0: no window). */
+@inline function firstKey(pos: i32, w: i32): i32 {
+  return w > 0 ? max(0, pos - w + 1) : 0;
 }
 
 /**
@@ -287,9 +295,10 @@ const SROW: usize = KB << 2; // bytes per score row
   dots2(q2, q3, kb, ks, jn, d, s + 2 * SROW, s + 3 * SROW);
 }
 
-/** Sets s[jj] = scale·s[jj] for j0 + jj <= last, −Inf beyond; returns the maximum. */
-@inline function scaleMask(s: usize, jn: i32, j0: i32, last: i32, scale: f32): f32 {
+/** Sets s[jj] = scale·s[jj] for first <= j0 + jj <= last, −Inf elsewhere; returns the maximum. */
+@inline function scaleMask(s: usize, jn: i32, j0: i32, first: i32, last: i32, scale: f32): f32 {
   const vs = f32x4.splat(scale);
+  const vfirst = i32x4.splat(first - j0);
   const vlast = i32x4.splat(last - j0);
   const ninf = f32x4.splat(-Infinity);
   let vmax = ninf;
@@ -297,7 +306,8 @@ const SROW: usize = KB << 2; // bytes per score row
   for (; jj + 4 <= jn; jj += 4) {
     const p = s + (<usize>jj << 2);
     const idx = i32x4.add(i32x4.splat(jj), i32x4(0, 1, 2, 3));
-    const v = v128.bitselect(f32x4.mul(v128.load(p), vs), ninf, i32x4.le_s(idx, vlast));
+    const seen = v128.and(i32x4.le_s(idx, vlast), i32x4.ge_s(idx, vfirst));
+    const v = v128.bitselect(f32x4.mul(v128.load(p), vs), ninf, seen);
     v128.store(p, v);
     // pmax is one instruction; a NaN score still poisons its row through exp
     vmax = f32x4.pmax(vmax, v);
@@ -305,7 +315,7 @@ const SROW: usize = KB << 2; // bytes per score row
   let m = hmax(vmax);
   for (; jj < jn; jj++) {
     const p = s + (<usize>jj << 2);
-    const v: f32 = j0 + jj <= last ? load<f32>(p) * scale : -Infinity;
+    const v: f32 = j0 + jj <= last && j0 + jj >= first ? load<f32>(p) * scale : -Infinity;
     store<f32>(p, v);
     m = max(m, v);
   }
@@ -434,8 +444,11 @@ function packRowsT(src: usize, stride: usize, t: i32, d: i32, dst: usize): void 
   const ks = <usize>load<i32>(strides, 20) << 2;
   const vs = <usize>load<i32>(strides, 32) << 2;
   const rows = min(QB, tq - i0);
+  const w = load<i32>(strides, 64);
   const last3 = min(tk - 1, i0 + rows - 1 + off);
-  if (last3 < 0) {
+  // The block's first row sees the earliest key; aligned down to a key panel for scores().
+  const first0 = firstKey(i0 + off, w);
+  if (last3 < 0 || first0 > last3) {
     for (let r = 0; r < rows; r++) {
       const o = rowPtr(out, strides, 3, b, h, i0 + r);
       memory.fill(o, 0, accStride);
@@ -456,15 +469,15 @@ function packRowsT(src: usize, stride: usize, t: i32, d: i32, dst: usize): void 
     store<f32>(mState + (<usize>r << 3), 0, 4);
   }
   const kEnd = last3 + 1;
-  for (let j0 = 0; j0 < kEnd; j0 += KB) {
+  for (let j0 = first0 & ~(NR - 1); j0 < kEnd; j0 += KB) {
     const jn = min(KB, kEnd - j0);
     // a lone row (decoding one token, or a block's last row) skips the three padding rows
     if (rows == 1) dots1(q0, kBase + <usize>j0 * ks, ks, jn, d, s);
     else scores(rp, kt, q0, q1, q2, q3, kBase, ks, j0, jn, d, s);
     for (let r = 0; r < (rows == 1 ? 1 : QB); r++) {
       const sr = s + <usize>r * SROW;
-      const last = min(tk - 1, i0 + min(r, rows - 1) + off);
-      const bm = scaleMask(sr, jn, j0, last, scale);
+      const pos = i0 + min(r, rows - 1) + off;
+      const bm = scaleMask(sr, jn, j0, firstKey(pos, w), min(tk - 1, pos), scale);
       const mp = mState + (<usize>r << 3);
       const mOld = load<f32>(mp);
       let mNew = max(mOld, bm);
@@ -491,7 +504,8 @@ function packRowsT(src: usize, stride: usize, t: i32, d: i32, dst: usize): void 
     const mp = mState + (<usize>r << 3);
     const l = load<f32>(mp, 4);
     const lsePtr = lse + ((<usize>(bh * tq + i0 + r)) << 2);
-    if (i0 + r + off < 0) {
+    const pos = i0 + r + off;
+    if (pos < 0 || firstKey(pos, w) > min(tk - 1, pos)) {
       memory.fill(o, 0, accStride);
       store<f32>(lsePtr, -Infinity);
       continue;
@@ -617,6 +631,7 @@ export function attentionBackward(
   const qst = <usize>load<i32>(strides, 8) << 2;
   const gst = <usize>load<i32>(strides, 56) << 2;
   const vsc = f32x4.splat(scale);
+  const w = load<i32>(strides, 64);
   for (let bh = p0; bh < p1; bh++) {
     const b = bh / heads, h = bh - b * heads;
     const kBase = kvRow(k, strides, 1, b, h);
@@ -630,18 +645,26 @@ export function attentionBackward(
     for (let g0 = 0; g0 < tq; g0 += QG) {
       const grows = min(QG, tq - g0);
       const lastG = min(tk - 1, g0 + grows - 1 + off);
-      if (lastG < 0) continue;
+      const firstG = firstKey(g0 + off, w);
+      if (lastG < 0 || firstG > lastG) continue;
       for (let r = 0; r < grows; r++) {
         const i = g0 + r;
         store<f32>(delta + (<usize>r << 2), dotRow(rowPtr(gout, strides, 4, b, h, i), rowPtr(out, strides, 3, b, h, i), d));
       }
       memory.fill(dq, 0, <usize>QG * rowBytes);
       const kEnd = lastG + 1;
-      for (let j0 = 0; j0 < kEnd; j0 += KB) {
+      for (let j0 = firstG & ~(NR - 1); j0 < kEnd; j0 += KB) {
         const jn = min(KB, kEnd - j0);
         for (let i0 = g0; i0 < g0 + grows; i0 += QB) {
           const rows = min(QB, tq - i0);
           const sb = <usize>(i0 - g0) * SROW;
+          if (min(tk - 1, i0 + rows - 1 + off) < j0 || firstKey(i0 + off, w) >= j0 + jn) {
+            // These rows see none of the block's keys (causal diagonal, or outside the window):
+            // zero P and dS rows add nothing to dK and dV, and dQ gets nothing.
+            memory.fill(sP + sb, 0, <usize>QB * SROW);
+            memory.fill(sD + sb, 0, <usize>QB * SROW);
+            continue;
+          }
           const r1 = min(1, rows - 1), r2 = min(2, rows - 1), r3 = min(3, rows - 1);
           const q0 = rowPtr(q, strides, 0, b, h, i0), q1 = rowPtr(q, strides, 0, b, h, i0 + r1);
           const q2 = rowPtr(q, strides, 0, b, h, i0 + r2), q3 = rowPtr(q, strides, 0, b, h, i0 + r3);
@@ -659,9 +682,10 @@ export function attentionBackward(
             const rr = min(r, rows - 1);
             // padded rows (r >= rows) get P = 0 and dS = 0, adding nothing to dK/dV
             const last = r < rows ? min(tk - 1, i0 + rr + off) : -1;
+            const first = firstKey(i0 + rr + off, w);
             // a row with no visible key has lse = −Inf; any finite shift keeps its P at 0
-            const l: f32 = last < 0 ? 0 : load<f32>(lse + ((<usize>(bh * tq + i0 + rr)) << 2));
-            scaleMask(pr, jn, j0, last, scale);
+            const l: f32 = last < first ? 0 : load<f32>(lse + ((<usize>(bh * tq + i0 + rr)) << 2));
+            scaleMask(pr, jn, j0, first, last, scale);
             expShift(pr, jn, l);
             const dl = f32x4.splat(load<f32>(delta + (<usize>(i0 - g0 + rr) << 2)));
             let jj = 0;

@@ -4,7 +4,7 @@
 // default branch that computes another op.
 
 /** Hash of the kernel ABI this module is built from (exported as kernelSpecHash()). */
-export const KERNEL_SPEC_HASH: u32 = 0xdf66aa3c;
+export const KERNEL_SPEC_HASH: u32 = 0x9de9b78c;
 
 /** Elementwise arithmetic of `binary`. */
 export const enum BinaryOp {

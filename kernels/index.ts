@@ -18,6 +18,7 @@ export {
 } from './rows';
 export { matmulScratchBytes, matmul } from './matmul';
 export { packBf16, matmulBf16 } from './bf16';
+export { matmulQ8 } from './q8';
 export { attentionScratchBytes, attentionForward, attentionBackward } from './attention';
 
 /** The kernel spec this module was built from; the wasm backend refuses a module whose hash differs. */

@@ -11,6 +11,7 @@
       'src/k_rows.cc',
       'src/k_attention.cc',
       'src/k_gemm.cc',
+      'src/k_q8.cc',
       'src/k_table.cc',
     ],
   },

@@ -1,8 +1,10 @@
 """The Llama family (Llama, Mistral, Qwen2, Qwen3) written directly in PyTorch over a dict of
 Hugging Face-named parameters, following transformers' modeling code: RMSNorm, rotary embeddings
 in the rotate-half form (cos/sin over the full head width), grouped-query attention by repeating kv
-heads, SwiGLU MLP, Qwen2 q/k/v biases, Qwen3 q/k RMSNorm, tied or untied LM head, and the
-rope_scaling types linear, dynamic and llama3. It is the oracle genlab's src/models/llama.ts is
+heads, SwiGLU MLP, Qwen2 q/k/v biases, Qwen3 q/k RMSNorm, tied or untied LM head, the
+rope_scaling types linear, dynamic and llama3, and sliding-window attention in the layers
+transformers windows (Mistral: all; Qwen2/Qwen3 with use_sliding_window: from max_window_layers
+on, or as layer_types lists them). It is the oracle genlab's src/models/llama.ts is
 compared against; it needs only Debian's python3-torch (no transformers). Computes in float64."""
 
 import math
@@ -33,6 +35,26 @@ def inv_freq(c, seq_len):
         medium = (wavelen >= high_wavelen) & (wavelen <= low_wavelen)
         inv = torch.where(medium, blended, scaled)
     return inv
+
+
+def layer_windows(c):
+    """Each layer's sliding window (None: full causal attention), as transformers assigns them."""
+    n = c["num_hidden_layers"]
+    if c["model_type"] == "mistral":
+        return [c.get("sliding_window", 4096)] * n
+    if c["model_type"] in ("qwen2", "qwen3") and c.get("use_sliding_window"):
+        kinds = c.get("layer_types") or [
+            "sliding_attention" if i >= c.get("max_window_layers", 28) else "full_attention" for i in range(n)]
+        return [c.get("sliding_window", 4096) if k == "sliding_attention" else None for k in kinds]
+    return [None] * n
+
+
+def attention_mask(T, window):
+    """Causal mask, True where query i may see key j: j <= i, and j > i - window with a window."""
+    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    if window is not None:
+        mask &= ~torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-window)
+    return mask
 
 
 def rotate_half(x):
@@ -68,12 +90,10 @@ class Llama(torch.nn.Module):
         freqs = torch.outer(torch.arange(T, dtype=torch.float64), inv_freq(c, T))
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos(), emb.sin()
-        mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
-        window = c.get("sliding_window") if c["model_type"] == "mistral" or c.get("use_sliding_window") else None
-        if window is not None:
-            mask &= ~torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-window)
+        masks = [attention_mask(T, w) for w in layer_windows(c)]
         x = self.w("model.embed_tokens.weight")[ids]
         for i in range(c["num_hidden_layers"]):
+            mask = masks[i]
             p = f"model.layers.{i}."
             h = rms_norm(x, self.w(p + "input_layernorm.weight"), eps)
             proj = lambda n: F.linear(h, self.w(p + f"self_attn.{n}.weight"), self.b(p + f"self_attn.{n}.bias"))

@@ -40,10 +40,11 @@ FIXTURES = {
         "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8, "max_position_embeddings": 40960, "rms_norm_eps": 1e-6,
         "rope_theta": 1000000, "rope_scaling": None, "tie_word_embeddings": True, "attention_bias": False,
         "use_sliding_window": False, "sliding_window": None}),
+    # The window is shrunk with the rest (4096 there), so the 12 test positions run past it.
     "llama-mistral": ("mistralai/Mistral-7B-v0.1", torch.float16, 2, {
         "architectures": ["MistralForCausalLM"], "model_type": "mistral", "hidden_size": 32, "intermediate_size": 64,
         "num_attention_heads": 4, "num_key_value_heads": 1, "max_position_embeddings": 32768, "rms_norm_eps": 1e-5,
-        "rope_theta": 10000.0, "sliding_window": 4096, "tie_word_embeddings": False}),
+        "rope_theta": 10000.0, "sliding_window": 5, "tie_word_embeddings": False}),
     # Llama with linear scaling and every bias switched on (attention_bias, mlp_bias), untied.
     "llama-linear": ("meta-llama/Llama-2-7b-hf with rope_scaling linear", torch.float32, 1, {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 16, "intermediate_size": 32,
@@ -55,6 +56,13 @@ FIXTURES = {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 16, "intermediate_size": 32,
         "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 8, "rms_norm_eps": 1e-5,
         "rope_theta": 10000.0, "rope_scaling": {"type": "dynamic", "factor": 2.0}, "tie_word_embeddings": False}),
+    # Qwen2 with use_sliding_window: layer 0 attends over everything, layer 1 (>= max_window_layers)
+    # through a window of 4 of the 12 test positions.
+    "llama-qwen2-window": ("Qwen/Qwen2-7B with use_sliding_window", torch.bfloat16, 1, {
+        "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 16, "intermediate_size": 32,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+        "rope_theta": 1000000.0, "rope_scaling": None, "tie_word_embeddings": False, "use_sliding_window": True,
+        "sliding_window": 4, "max_window_layers": 1}),
 }
 
 

@@ -29,6 +29,9 @@ export { loadLanguageModel, loadModel, saveModel, type LoadedLlama, type LoadedM
 export { downloadSnapshot, parseHubSpec, resolveModelSource, type HubModelSpec, type HubOptions, type HubProgress, type HubSnapshot } from './io/hub.ts';
 export { hubCacheDir } from './io/hub-cache.ts';
 export { openSafetensors, writeSafetensors } from './io/safetensors.ts';
+export { openGguf, writeGguf } from './io/gguf.ts';
+export { exportGguf, type ExportGgufOptions, type ExportGgufResult } from './export/gguf-export.ts';
+export { importGguf } from './export/gguf-import.ts';
 
 // Training and generation
 export { trainLoop, evaluate, type TrainLoopOptions, type TrainResult } from './train/trainer.ts';

@@ -33,6 +33,7 @@ const LAYERS = [
   'tokenizer',
   'generate',
   'io',
+  'export', // GGUF for llama.cpp and Ollama, and back: reads model folders (io), writes files
   'data',
   'record',
   'train',

@@ -1,11 +1,20 @@
 // The Node-API surface of the native backend.
 //
-// A context is one device: a linear memory (a PROT_NONE reservation of up to 4 GiB, committed
-// 64 KiB pages at a time, so it never moves and the kernels hold one base pointer), the kernel
-// table of the chosen instruction set, a thread count and the matmul precision. JavaScript sees
-// the committed part as an external ArrayBuffer; growing hands out a new, longer one over the
-// same memory. The memory is unmapped once the context handle and every buffer over it have been
-// garbage-collected.
+// A context is one device: a linear memory, the kernel table of the chosen instruction set, a
+// thread count and the matmul precision. The memory is an ArrayBuffer JavaScript allocates at its
+// full reserved size (16 GiB by default): its pages are untouched zero pages until used, it never
+// moves, so the kernels hold one base pointer, and it lives as long as the context handle (which
+// holds it as a property). Element 0 (the base) is the buffer's first page boundary, so the
+// allocator's 64-byte blocks are cache-line aligned; pointers are element indices from the base,
+// offset in size_t.
+//
+// Why JavaScript allocates it: in Node 20 an external ArrayBuffer (napi_create_external_arraybuffer)
+// is made as a Buffer, which stops at 4 GiB, while `new ArrayBuffer(n)` goes to 16 GiB and more
+// (v8::ArrayBuffer::New from C++ would end the process on failure instead of throwing). create()
+// then maps the buffer's whole pages afresh with MAP_NORESERVE: the allocator's mapping counts in
+// full against the overcommit heuristic, so a process holding two such buffers (adjacent mappings
+// merge) could no longer fork, e.g. to spawn a child process. The new pages are zero, as the
+// untouched ones were; the buffer's owner unmaps them with the rest when it frees the buffer.
 //
 // run(id, kernel) executes one kernel with the arguments JavaScript wrote into the context's
 // args block (at byte ARGS_OFFSET of the memory).
@@ -27,9 +36,8 @@ namespace gl {
 
 namespace {
 
-constexpr size_t PAGE = 65536;
-constexpr size_t MAX_BYTES = size_t(1) << 32;  // Node's largest ArrayBuffer
-constexpr size_t ARGS_OFFSET = 64;             // bytes; element 0 stays unused (Ptr 0 = none)
+constexpr size_t OS_PAGE = 4096;
+constexpr size_t ARGS_OFFSET = 64;  // bytes; element 0 stays unused (Ptr 0 = none)
 constexpr int MAX_CONTEXTS = 4096;
 constexpr int MADV_POPULATE_WRITE_ = 23;  // <sys/mman.h> of older libcs lacks the name
 
@@ -40,9 +48,7 @@ struct Slot {
   Ctx ctx;
   const KernelTable* table;
   char* mem;
-  size_t reserved;
-  size_t committed;
-  int refs;  // the handle object + every ArrayBuffer handed out
+  size_t bytes;
   int isa;
   bool used;
 };
@@ -62,15 +68,8 @@ napi_value throwRange(napi_env env, const char* msg) {
   return nullptr;
 }
 
-void unref(int id) {
-  Slot& s = slots[id];
-  if (--s.refs > 0) return;
-  munmap(s.mem, s.reserved);
-  s = Slot();
-}
-
-void finalizeBuffer(napi_env, void*, void* hint) { unref((int)(intptr_t)hint); }
-void finalizeHandle(napi_env, void*, void* hint) { unref((int)(intptr_t)hint); }
+// The handle and the memory it holds become garbage together; no kernel runs on the slot after.
+void finalizeHandle(napi_env, void*, void* hint) { slots[(intptr_t)hint] = Slot(); }
 
 bool isaSupported(int isa) {
   const CpuFeatures& f = cpuFeatures();
@@ -104,14 +103,6 @@ const KernelTable* tableFor(int isa) {
 #endif
   (void)isa;
   return isa_portable::table();
-}
-
-napi_value makeBuffer(napi_env env, int id) {
-  Slot& s = slots[id];
-  napi_value ab;
-  if (napi_create_external_arraybuffer(env, s.mem, s.committed, finalizeBuffer, (void*)(intptr_t)id, &ab) != napi_ok) return nullptr;
-  s.refs++;
-  return ab;
 }
 
 bool getArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
@@ -187,7 +178,7 @@ napi_value KernelNames(napi_env env, napi_callback_info) {
   return arr;
 }
 
-/** create(isa, threads, bf16Kind, splitAll, initialBytes) → { id, handle, buffer, argsOffset } */
+/** create(isa, threads, bf16Kind, splitAll, memory: ArrayBuffer) → { id, handle, baseOffset, argsOffset } */
 napi_value Create(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (!getArgs(env, info, 5, argv)) return nullptr;
@@ -196,11 +187,19 @@ napi_value Create(napi_env env, napi_callback_info info) {
   const int bf16 = (int)num(env, argv[2]);
   bool splitAll = false;
   napi_get_value_bool(env, argv[3], &splitAll);
-  const double initial = num(env, argv[4]);
+  bool isBuffer = false;
+  napi_is_arraybuffer(env, argv[4], &isBuffer);
+  void* mem = nullptr;
+  size_t bytes = 0;
+  if (!isBuffer || napi_get_arraybuffer_info(env, argv[4], &mem, &bytes) != napi_ok) {
+    return throwError(env, "genlab native: create() takes the device memory as an ArrayBuffer");
+  }
+  const size_t pad = (OS_PAGE - (uintptr_t)mem % OS_PAGE) % OS_PAGE;
+  if (bytes < pad + OS_PAGE) return throwError(env, "genlab native: the device memory's ArrayBuffer is too small (it needs two pages or more)");
+  const size_t usable = (bytes - pad) / OS_PAGE * OS_PAGE;
   if (!isaSupported(isa)) return throwError(env, "genlab native: this CPU (or OS) does not support the requested instruction set");
   if (!bf16Supported(bf16, isa)) return throwError(env, "genlab native: this CPU does not support the requested bf16 kernel");
   if (threads < 1 || threads > MAX_THREADS) return throwRange(env, "genlab native: threads must be in [1, 64]");
-  if (!(initial >= 0) || initial > (double)MAX_BYTES) return throwRange(env, "genlab native: initial memory must be within 4 GiB");
   if (!poolEnsure(threads)) return throwError(env, "genlab native: out of memory for thread scratch");
   int id = -1;
   for (int i = 0; i < MAX_CONTEXTS; i++)
@@ -209,62 +208,55 @@ napi_value Create(napi_env env, napi_callback_info info) {
       break;
     }
   if (id < 0) return throwError(env, "genlab native: too many devices alive at once; close or drop some");
-  void* mem = mmap(nullptr, MAX_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (mem == MAP_FAILED) return throwError(env, "genlab native: cannot reserve 4 GiB of address space for the device memory");
-  size_t committed = ((size_t)initial + PAGE - 1) / PAGE * PAGE;
-  if (committed < PAGE) committed = PAGE;
-  if (mprotect(mem, committed, PROT_READ | PROT_WRITE) != 0) {
-    munmap(mem, MAX_BYTES);
-    return throwError(env, "genlab native: cannot commit the initial device memory");
+  char* base = static_cast<char*>(mem) + pad;
+  if (mmap(base, usable, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
+    char msg[200];
+    std::snprintf(msg, sizeof msg, "genlab native: cannot map the device memory's %.2f GiB (%s); pass a smaller maxMemoryBytes", usable / 1073741824.0,
+                  std::strerror(errno));
+    return throwError(env, msg);
   }
   Slot& s = slots[id];
   s = Slot();
   s.used = true;
-  s.mem = static_cast<char*>(mem);
-  s.reserved = MAX_BYTES;
-  s.committed = committed;
+  s.mem = base;
+  s.bytes = usable;
   s.isa = isa;
   s.table = tableFor(isa);
-  s.refs = 1;  // the handle
-  s.ctx.base = reinterpret_cast<float*>(mem);
+  s.ctx.base = reinterpret_cast<float*>(s.mem);
   s.ctx.args = reinterpret_cast<double*>(s.mem + ARGS_OFFSET);
   s.ctx.threads = threads;
   s.ctx.bf16 = bf16;
   s.ctx.splitAll = splitAll;
-  napi_value handle, result, buffer;
+  napi_value handle, result;
   napi_create_object(env, &handle);
+  // The memory lives as long as the handle (which every kernel wrapper keeps).
+  setNamed(env, handle, "memory", argv[4]);
   napi_wrap(env, handle, nullptr, finalizeHandle, (void*)(intptr_t)id, nullptr);
-  buffer = makeBuffer(env, id);
-  if (!buffer) return throwError(env, "genlab native: cannot create the memory's ArrayBuffer");
   napi_create_object(env, &result);
   setNamed(env, result, "id", number(env, id));
   setNamed(env, result, "handle", handle);
-  setNamed(env, result, "buffer", buffer);
+  setNamed(env, result, "baseOffset", number(env, (double)pad));
   setNamed(env, result, "argsOffset", number(env, (double)ARGS_OFFSET));
   return result;
 }
 
-/** grow(id, deltaPages) → a new ArrayBuffer over the whole (longer) memory. */
-napi_value Grow(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!getArgs(env, info, 2, argv)) return nullptr;
+/**
+ * prefault(id, fromByte, toByte): faults in the pages of bytes [from, to) after the base with one
+ * call (Linux 5.14+) instead of one page fault per page later; the allocator calls it for memory
+ * it is about to use. Advisory: false where the kernel lacks MADV_POPULATE_WRITE or refused.
+ */
+napi_value Prefault(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!getArgs(env, info, 3, argv)) return nullptr;
   Slot* s = slotOf(env, argv[0]);
   if (!s) return nullptr;
-  const double delta = num(env, argv[1]);
-  if (!(delta >= 0)) return throwRange(env, "genlab native: grow() takes a non-negative page count");
-  const double want = (double)s->committed + delta * PAGE;
-  if (want > (double)s->reserved) return throwRange(env, "genlab native: device memory cannot grow beyond 4 GiB");
-  const size_t bytes = (size_t)want;
-  if (bytes > s->committed) {
-    if (mprotect(s->mem + s->committed, bytes - s->committed, PROT_READ | PROT_WRITE) != 0) {
-      return throwRange(env, "genlab native: the OS refused more device memory");
-    }
-    // The allocator grows the memory only when it is about to use it: fault the new pages in with
-    // one call (Linux 5.14+) instead of one page fault per 4 KiB later. Advisory.
-    madvise(s->mem + s->committed, bytes - s->committed, MADV_POPULATE_WRITE_);
-    s->committed = bytes;
-  }
-  return makeBuffer(env, (int)(s - slots));
+  const double from = num(env, argv[1]), to = num(env, argv[2]);
+  if (!(from >= 0 && from <= to && to <= (double)s->bytes)) return throwRange(env, "genlab native: prefault() range lies outside the device memory");
+  // Whole OS pages inside the range.
+  const uintptr_t lo = ((uintptr_t)s->mem + (size_t)from + OS_PAGE - 1) / OS_PAGE * OS_PAGE;
+  const uintptr_t hi = ((uintptr_t)s->mem + (size_t)to) / OS_PAGE * OS_PAGE;
+  bool ok = hi <= lo || madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE_) == 0;
+  return boolean(env, ok);
 }
 
 napi_value Run(napi_env env, napi_callback_info info) {
@@ -308,7 +300,7 @@ napi_value Init(napi_env env, napi_value exports) {
     const char* name;
     napi_callback fn;
   } fns[] = {{"features", Features}, {"kernelNames", KernelNames}, {"specHash", SpecHash}, {"create", Create},
-             {"grow", Grow},         {"run", Run},                 {"configure", Configure}};
+             {"prefault", Prefault},   {"run", Run},                 {"configure", Configure}};
   for (const auto& f : fns) {
     napi_value v;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v);

@@ -6,6 +6,10 @@
 //
 // Forward splits over (batch, head, query block); backward over (batch, head), each task owning
 // its heads' gradient rows, so results do not depend on thread timing.
+//
+// With a sliding window (query i at key position p = i + off sees keys p − window < j <= p) a query
+// block starts at its first row's earliest key, and backward gives each key block only the query
+// blocks that can see it: the work grows with the window, not with the sequence.
 
 #include "simd.h"
 
@@ -67,6 +71,7 @@ struct Args {
   float scale;
   long off;  // causal offset
   long group;  // query heads per kv head: k and v are indexed by kv head h / group
+  long window;  // sliding window, 0 for none
   float* out;
   long os[3];
   float* lse;
@@ -93,7 +98,17 @@ Args readArgs(Ctx* c, const double* a) {
   r.out = fptr(c, a[19]);
   r.lse = fptr(c, a[23]);
   r.group = (long)a[31];
+  r.window = (long)a[32];
   return r;
+}
+
+/** The first key visible at key position pos (the causal last one is pos itself). */
+inline long firstKey(long pos, long window) { return window > 0 ? std::max<long>(0, pos - window + 1) : 0; }
+
+/** At most how many keys one query sees, for the work estimate. */
+inline long keysPerQuery(const Args& A) {
+  const long keys = std::min(A.tk, A.tq + std::max<long>(A.off, 0));
+  return A.window > 0 ? std::min(keys, A.window) : keys;
 }
 
 inline long roundUp(long x, long m) { return (x + m - 1) / m * m; }
@@ -178,12 +193,14 @@ inline void weightedSum(const float* p, long keys, const float* v, long vs, floa
  */
 void attendOne(const Args& A, long bh, float* scores) {
   const long b = bh / A.heads, h = bh % A.heads, d = A.d;
+  // The visible keys [first, first + keys): the window's start to the query's own position.
+  const long first = firstKey(A.off, A.window);
+  const long keys = std::min(A.tk, A.off + 1) - first;
   const float* q = A.q + b * A.qs[0] + h * A.qs[1];
-  const float* k = A.k + b * A.ks[0] + (h / A.group) * A.ks[1];
-  const float* v = A.v + b * A.vs[0] + (h / A.group) * A.vs[1];
+  const float* k = A.k + b * A.ks[0] + (h / A.group) * A.ks[1] + first * A.ks[2];
+  const float* v = A.v + b * A.vs[0] + (h / A.group) * A.vs[1] + first * A.vs[2];
   float* o = A.out + b * A.os[0] + h * A.os[1];
   float* lse = A.lse + bh;
-  const long keys = std::min(A.tk, A.off + 1);
   if (keys <= 0) {
     for (long e = 0; e < d; e++) o[e] = 0;
     *lse = -INFINITY;
@@ -264,7 +281,7 @@ double kAttentionForward(Ctx* c, const double* a) {
   const long qBlocks = (A.tq + BR - 1) / BR;
   const long units = A.batch * A.heads * qBlocks;
   if (units == 0) return 0;
-  double macs = 2.0 * A.batch * A.heads * A.tq * std::min(A.tk, A.tq + A.off + 1) * d;
+  double macs = 2.0 * A.batch * A.heads * A.tq * keysPerQuery(A) * d;
   long parts = tasksFor(c, macs, MIN_MACS, units, 1 << 20);
   // V rows can feed the products in place when the head dimension is a whole number of vectors.
   const bool vInPlace = d == dp;
@@ -292,9 +309,10 @@ double kAttentionForward(Ctx* c, const double* a) {
     V iota;
     for (int l = 0; l < VW; l++) iota[l] = (float)l;
     const V sv = vset(A.scale), ninf = vset(-INFINITY);
-    // Keys visible to the block's last row.
+    const V wv = vset(A.window > 0 ? (float)A.window : INFINITY);
+    // Keys visible to the block: from its first row's earliest to its last row's own.
     const long lastKey = std::min(A.tk - 1, i0 + rows - 1 + A.off);
-    for (long j0 = 0; j0 <= lastKey; j0 += BC) {
+    for (long j0 = firstKey(i0 + A.off, A.window); j0 <= lastKey; j0 += BC) {
       const long cols = std::min(BC, lastKey + 1 - j0);
       // Sᵀ = K Qᵀ: keys read in place (only broadcast), queries along the vector lanes.
       smallGemm((int)cols, (int)brp, (int)d, k + j0 * A.ks[2], A.ks[2], 1, Qt, brp, St, brp, false);
@@ -303,10 +321,10 @@ double kAttentionForward(Ctx* c, const double* a) {
         V mold = vload(mrow + r0);
         V mx = mold;
         for (long j = 0; j < cols; j++) {
-          // Query i0 + r sees key j0 + j when r >= j0 + j − i0 − off.
+          // Query i0 + r sees key j0 + j when j0 + j − i0 − off <= r < j0 + j − i0 − off + window.
           const V lim = vset((float)(j0 + j - i0 - A.off));
           V x = vload(St + j * brp + r0) * sv;
-          x = rv < lim ? ninf : x;
+          x = (rv < lim) | (rv >= lim + wv) ? ninf : x;
           vstore(St + j * brp + r0, x);
           mx = vmax(mx, x);
         }
@@ -374,7 +392,7 @@ double kAttentionBackward(Ctx* c, const double* a) {
   }
   const long units = A.batch * A.heads;
   if (units == 0 || A.tq == 0) return 0;
-  double macs = 5.0 * A.batch * A.heads * A.tq * std::min(A.tk, A.tq + A.off + 1) * d;
+  double macs = 5.0 * A.batch * A.heads * A.tq * keysPerQuery(A) * d;
   long parts = tasksFor(c, macs, MIN_MACS, units, 1 << 20);
   parallelFor(parts > 1 ? c->threads : 1, units, [&](long bh, int th) {
     const long b = bh / A.heads, h = bh % A.heads;
@@ -406,7 +424,7 @@ double kAttentionBackward(Ctx* c, const double* a) {
       delta[i] = acc;
     }
     const long keys = std::min(A.tk, A.tq + A.off);  // keys any query sees
-    for (long j0 = 0; j0 < keys; j0 += BC) {
+    for (long j0 = firstKey(A.off, A.window); j0 < keys; j0 += BC) {
       const long cols = std::min(BC, keys - j0);
       const long ld = roundUp(cols, VW);
       loadTransposed(Kt, ld, k + j0 * A.ks[2], A.ks[2], cols, d, dp);
@@ -414,9 +432,11 @@ double kAttentionBackward(Ctx* c, const double* a) {
       loadRows(Kb, dp, k + j0 * A.ks[2], A.ks[2], cols, d);
       std::memset(dKb, 0, cols * dp * sizeof(float));
       std::memset(dVb, 0, cols * dp * sizeof(float));
-      // The first query that sees key j0: i + off >= j0.
+      // The first query that sees key j0 (i + off >= j0), and past the last one that sees the
+      // block's last key through the window (i + off − window < j0 + cols − 1).
       const long firstQ = std::max<long>(0, j0 - A.off);
-      for (long i0 = firstQ / BR * BR; i0 < A.tq; i0 += BR) {
+      const long endQ = A.window > 0 ? std::min(A.tq, j0 + cols - 1 - A.off + A.window) : A.tq;
+      for (long i0 = firstQ / BR * BR; i0 < endQ; i0 += BR) {
         const long rows = std::min(BR, A.tq - i0);
         loadRows(Qb, dp, q + i0 * A.qs[2], A.qs[2], rows, d);
         loadRows(dOb, dp, go + i0 * gs[2], gs[2], rows, d);
@@ -424,18 +444,24 @@ double kAttentionBackward(Ctx* c, const double* a) {
         smallGemm((int)rows, (int)ld, (int)dp, dOb, dp, 1, Vt, ld, dS, ld, false);
         for (long r = 0; r < rows; r++) {
           const long i = i0 + r;
-          const long visible = std::min(cols, std::min(A.tk - 1, i + A.off) - j0 + 1);
+          // The row sees columns [lo, hi) of the block; P and dS are zero elsewhere.
+          const long lo = std::min(ld, std::max<long>(0, firstKey(i + A.off, A.window) - j0));
+          const long hi = std::max(lo, std::min(cols, std::min(A.tk - 1, i + A.off) - j0 + 1));
           float* pr = P + r * ld;
           float* dr = dS + r * ld;
           long j = 0;
-          if (visible > 0) {
+          for (; j < lo; j++) {
+            pr[j] = 0;
+            dr[j] = 0;
+          }
+          if (hi > lo) {
             const V lv = vset(lse[i]), sv = vset(A.scale), dv = vset(delta[i]);
-            for (; j + VW <= visible; j += VW) {
+            for (; j + VW <= hi; j += VW) {
               V p = vexp(vload(pr + j) * sv - lv);
               vstore(pr + j, p);
               vstore(dr + j, p * (vload(dr + j) - dv) * sv);
             }
-            for (; j < visible; j++) {
+            for (; j < hi; j++) {
               float p = sexp(pr[j] * A.scale - lse[i]);
               pr[j] = p;
               dr[j] = p * (dr[j] - delta[i]) * A.scale;

@@ -21,6 +21,7 @@ double kReduce(Ctx*, const double*);
 double kMatmul(Ctx*, const double*);
 double kPackBf16(Ctx*, const double*);
 double kMatmulBf16(Ctx*, const double*);
+double kMatmulQ8(Ctx*, const double*);
 double kEmbeddingForward(Ctx*, const double*);
 double kEmbeddingBackward(Ctx*, const double*);
 double kLayerNormForward(Ctx*, const double*);
@@ -56,6 +57,7 @@ const KernelTable* table() {
       kMatmul,
       kPackBf16,
       kMatmulBf16,
+      kMatmulQ8,
       kEmbeddingForward,
       kEmbeddingBackward,
       kLayerNormForward,

@@ -13,8 +13,8 @@
 
 namespace gl {
 
-/** Hash of the kernel ABI (names, order, argument kinds, enums); TypeScript checks it at load. */
-constexpr uint32_t KERNEL_SPEC_HASH = 0xdf66aa3cu;
+/** Hash of the kernel ABI (names, order, argument kinds, attention fields, enums); TypeScript checks it at load. */
+constexpr uint32_t KERNEL_SPEC_HASH = 0x9de9b78cu;
 
 enum KernelId : int {
   K_FILL,
@@ -30,6 +30,7 @@ enum KernelId : int {
   K_MATMUL,
   K_PACK_BF16,
   K_MATMUL_BF16,
+  K_MATMUL_Q8,
   K_EMBEDDING_FORWARD,
   K_EMBEDDING_BACKWARD,
   K_LAYER_NORM_FORWARD,
@@ -67,6 +68,7 @@ inline constexpr const char* kKernelNames[K_COUNT] = {
     "matmul",
     "packBf16",
     "matmulBf16",
+    "matmulQ8",
     "embeddingForward",
     "embeddingBackward",
     "layerNormForward",

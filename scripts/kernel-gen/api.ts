@@ -46,8 +46,8 @@ export function emitApi(model: Model): string {
 import type { AttentionArgs, Ptr } from './kernel-types.ts';
 
 /**
- * Hash of the kernel ABI (names, order, argument kinds, enums); the wasm module and the native
- * addon report the one they were built from.
+ * Hash of the kernel ABI (names, order, argument kinds, attention fields, enums); the wasm module
+ * and the native addon report the one they were built from.
  */
 export const KERNEL_SPEC_HASH = ${hex(model.hash)};
 `;

@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENUMS, KERNELS, WASM_HELPERS } from '../../src/backend/kernel-spec.ts';
+import { ATTENTION_FIELDS, ENUMS, KERNELS, WASM_HELPERS } from '../../src/backend/kernel-spec.ts';
 import { emitApi } from './api.ts';
 import { resolve, type Spec } from './model.ts';
 import { emitCppHeader, emitCppTable, emitNativeTable } from './native.ts';
@@ -15,7 +15,7 @@ export interface GeneratedFile {
 
 /** The spec of src/backend/kernel-spec.ts. */
 export function currentSpec(): Spec {
-  return { kernels: KERNELS, enums: ENUMS, wasmHelpers: WASM_HELPERS };
+  return { kernels: KERNELS, enums: ENUMS, wasmHelpers: WASM_HELPERS, attentionFields: ATTENTION_FIELDS };
 }
 
 export function generateKernelFiles(spec: Spec = currentSpec()): GeneratedFile[] {

@@ -8,6 +8,8 @@ export interface Spec {
   kernels: readonly KernelSpec[];
   enums: readonly EnumSpec[];
   wasmHelpers: readonly (readonly [string, string])[];
+  /** Fields of the `attention` argument struct (part of the ABI the hash covers). */
+  attentionFields: readonly string[];
 }
 
 export interface Kernel extends KernelSpec {
@@ -22,7 +24,7 @@ export interface Model {
   kernels: readonly Kernel[];
   enums: readonly EnumSpec[];
   wasmHelpers: readonly (readonly [string, string])[];
-  /** FNV-1a of the ABI: names, order, argument kinds and enum members (not docs or checks). */
+  /** FNV-1a of the ABI: names, order, argument kinds, attention fields, enum members (not docs or checks). */
   hash: number;
 }
 
@@ -76,6 +78,7 @@ export function resolve(spec: Spec): Model {
   const abi = {
     kernels: kernels.map((k) => [k.name, k.backends, k.wasmAuto, k.nativeAuto, k.returns ?? 'void', k.args.map((a) => [a.name, a.kind, a.enumName ?? ''])]),
     enums: spec.enums.map((e) => [e.name, e.members.map((m) => m.name)]),
+    attention: spec.attentionFields,
   };
   return { kernels, enums: spec.enums, wasmHelpers: spec.wasmHelpers, hash: fnv1a(JSON.stringify(abi)) };
 }

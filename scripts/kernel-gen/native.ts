@@ -72,7 +72,7 @@ export function emitCppHeader(model: Model): string {
 
 namespace gl {
 
-/** Hash of the kernel ABI (names, order, argument kinds, enums); TypeScript checks it at load. */
+/** Hash of the kernel ABI (names, order, argument kinds, attention fields, enums); TypeScript checks it at load. */
 constexpr uint32_t KERNEL_SPEC_HASH = ${hex(model.hash)}u;
 
 enum KernelId : int {

@@ -99,7 +99,7 @@ export function emitAsIndex(model: Model): string {
   const add = (mod: string, name: string) => byModule.set(mod, [...(byModule.get(mod) ?? []), name]);
   for (const [name, mod] of model.wasmHelpers) add(mod, name);
   for (const k of model.kernels) if (implementedBy(k, 'wasm')) add(k.as, k.name);
-  const order = ['common', 'elementwise', 'rows', 'matmul', 'bf16', 'attention'];
+  const order = ['common', 'elementwise', 'rows', 'matmul', 'bf16', 'q8', 'attention'];
   const mods = [...byModule.keys()].sort((x, y) => order.indexOf(x) - order.indexOf(y));
   return `// ${HEADER}
 //

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { defaultDevice } from '../backend/registry.ts';
 import { resolveSource } from '../data/corpus.ts';
-import { loadModel } from '../io/model-folder.ts';
+import { loadLanguageModel } from '../io/model-folder.ts';
 import { recordEvaluation } from '../record/run-record.ts';
 import { writeJsonAtomic } from '../util/atomic.ts';
 import { writeChart } from '../util/charts.ts';
@@ -28,7 +28,7 @@ export interface CalibrationCommandResult extends CalibrationResult {
 }
 
 export async function calibrationCommand(o: CalibrationCommandOptions): Promise<CalibrationCommandResult> {
-  const lm = await loadModel(o.model);
+  const lm = await loadLanguageModel(o.model);
   try {
     const held = o.heldOut ? await heldOutSet(lm.runRecord, o.model) : null;
     const sources = o.data.map((d) => ({ source: resolveSource(d), name: d }));

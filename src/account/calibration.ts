@@ -8,7 +8,7 @@
 
 import { noGrad } from '../autograd/tape.ts';
 import type { Document } from '../data/corpus.ts';
-import type { LanguageModel } from '../generate/generate.ts';
+import { documentStart, type CausalLm, type LanguageModel } from '../generate/generate.ts';
 import { empty } from '../tensor/tensor.ts';
 import type { ChartOptions } from '../util/charts.ts';
 
@@ -168,15 +168,15 @@ export class CalibrationAccumulator {
  * training and `genlab eval`) and accumulates the calibration of every next-token prediction.
  */
 export async function measureCalibration(
-  lm: LanguageModel,
+  lm: LanguageModel<CausalLm>,
   docs: AsyncIterable<Document>,
   opts: { bins?: number; k?: number; maxTokens?: number; onProgress?: (tokens: number, bytes: number) => void } = {},
 ): Promise<CalibrationResult> {
   const { model, tokenizer } = lm;
   const dev = model.device;
-  const T = model.config.nPositions;
+  const T = model.contextLength;
   const V = model.config.vocabSize;
-  const eot = tokenizer.eotId;
+  const start0 = documentStart(tokenizer);
   const acc = new CalibrationAccumulator(opts.bins ?? 15, opts.k ?? 10);
   const limit = opts.maxTokens ?? Infinity;
   const encoder = new TextEncoder();
@@ -187,7 +187,7 @@ export async function measureCalibration(
   try {
     outer: for await (const doc of docs) {
       const ids = tokenizer.encode(doc.text, { allowSpecial: false });
-      const seq = eot === null ? ids : [eot, ...ids];
+      const seq = [...start0, ...ids];
       documents++;
       for (let start = 0; start + 1 < seq.length; start += T) {
         const end = Math.min(seq.length - 1, start + T);
@@ -197,7 +197,7 @@ export async function measureCalibration(
           acc.add(logits.subarray(i * V, (i + 1) * V), seq[start + i + 1]!);
           if (acc.tokens >= limit) {
             // Bytes of the part of this document that was scored, so bits per byte stays honest.
-            bytes += encoder.encode(tokenizer.decode(seq.slice(eot === null ? 0 : 1, start + i + 2).filter((id) => id !== eot))).length;
+            bytes += encoder.encode(tokenizer.decode(seq.slice(start0.length, start + i + 2))).length;
             break outer;
           }
         }

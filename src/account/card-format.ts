@@ -21,6 +21,8 @@ export interface FolderModel {
   kind: 'language-model' | 'reward-model' | 'translator';
   /** One phrase, e.g. "GPT-2 architecture: 2 layers, width 64, 4 heads". */
   architecture: string;
+  /** A language model's HF model_type ('gpt2', 'llama', ...): how the folder loads in transformers. */
+  family?: string;
   parameters: number;
   nPositions: number;
   vocabSize: number;

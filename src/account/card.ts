@@ -10,7 +10,8 @@ import path from 'node:path';
 import { loadRewardModel, REWARD_ARCHITECTURE } from '../align/reward-model.ts';
 import { generate } from '../generate/generate.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
-import { loadModel, type LoadedModel } from '../io/model-folder.ts';
+import { loadLanguageModel, type LoadedLlama, type LoadedModel } from '../io/model-folder.ts';
+import { Llama } from '../models/llama.ts';
 import { writeChart, type ChartOptions } from '../util/charts.ts';
 import { loadTranslator, MODEL_TYPE as TRANSLATOR_MODEL_TYPE } from '../translate/folder.ts';
 import { dataAndComputeSections } from './card-data-sections.ts';
@@ -131,10 +132,10 @@ function samplePrompts(sources: string[]): { prompt: string; purpose: string }[]
   ];
 }
 
-async function generateSamples(lm: LoadedModel, sources: string[]): Promise<CardSample[]> {
+async function generateSamples(lm: LoadedModel | LoadedLlama, sources: string[]): Promise<CardSample[]> {
   const out: CardSample[] = [];
   for (const { prompt, purpose } of samplePrompts(sources)) {
-    const room = lm.model.config.nPositions - lm.tokenizer.encode(prompt, { allowSpecial: false }).length;
+    const room = lm.model.contextLength - lm.tokenizer.encode(prompt, { allowSpecial: false }).length;
     if (room < 2) continue;
     const r = await generate(lm, prompt, { seed: 0, temperature: 0.8, topK: 40, maxTokens: Math.min(40, room - 1) });
     const c = r.completions[0]!;
@@ -169,7 +170,7 @@ function frontMatter(c: CardInput, lineage: readonly Stage[], total: number): st
     license: licence ? [licence.value].flat().join(' ') : (c.license ?? 'unknown'),
     library_name: c.model.kind === 'translator' ? 'genlab' : 'transformers',
     pipeline_tag: c.model.kind === 'translator' ? 'translation' : c.model.kind === 'reward-model' ? 'text-classification' : 'text-generation',
-    tags: ['genlab', ...(c.model.kind === 'translator' ? [] : ['gpt2']), ...new Set(sources.filter((s) => s.kind === 'package').map((s) => s.name))],
+    tags: ['genlab', ...(c.model.kind === 'translator' ? [] : [c.model.family ?? 'gpt2']), ...new Set(sources.filter((s) => s.kind === 'package').map((s) => s.name))],
     co2_eq_emissions:
       typeof r?.energy?.kWh === 'number' && intensity
         ? {
@@ -252,8 +253,8 @@ export function composeCard(c: CardInput): ComposedCard {
   return { markdown, html: toHtml(blocks, `${c.name} — model card`, fm), frontMatter: fm, assessments, total };
 }
 
-/** What the folder holds, loaded by its kind: a GPT-2 language model, a reward model or a translator. */
-async function loadFolder(dir: string): Promise<{ model: FolderModel; lm: LoadedModel | null }> {
+/** What the folder holds, loaded by its kind: a GPT-2 or Llama-family language model, a reward model or a translator. */
+async function loadFolder(dir: string): Promise<{ model: FolderModel; lm: LoadedModel | LoadedLlama | null }> {
   let config: { model_type?: unknown; architectures?: unknown };
   try {
     config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as typeof config;
@@ -271,8 +272,14 @@ async function loadFolder(dir: string): Promise<{ model: FolderModel; lm: Loaded
     const b = rm.transformer.config;
     return { lm: null, model: { kind: 'reward-model', architecture: `A reward model (${REWARD_ARCHITECTURE}): a GPT-2 backbone (${gpt(b)}) with a scalar score head`, parameters: rm.numParameters(), nPositions: b.nPositions, vocabSize: b.vocabSize } };
   }
-  const lm = await loadModel(dir);
-  return { lm, model: { kind: 'language-model', architecture: `A GPT-2-architecture language model (${gpt(lm.config)})`, parameters: lm.model.numParameters(), nPositions: lm.config.nPositions, vocabSize: lm.config.vocabSize } };
+  const lm = await loadLanguageModel(dir);
+  if (lm.model instanceof Llama) {
+    const c = lm.model.config;
+    const recipe = `RMSNorm, rotary positions, SwiGLU${c.qkvBias || c.oBias || c.mlpBias ? '' : ', no biases'}; ${c.numHiddenLayers} layers, width ${c.hiddenSize}, ${c.numAttentionHeads} heads (${c.numKeyValueHeads} key/value), context ${lm.model.contextLength} tokens, vocabulary ${c.vocabSize}`;
+    return { lm, model: { kind: 'language-model', family: c.modelType, architecture: `A ${c.modelType === 'llama' ? 'Llama' : `${c.modelType} (Llama-family)`}-architecture language model (${recipe})`, parameters: lm.model.numParameters(), nPositions: lm.model.contextLength, vocabSize: c.vocabSize } };
+  }
+  const gptLm = lm as LoadedModel;
+  return { lm, model: { kind: 'language-model', family: 'gpt2', architecture: `A GPT-2-architecture language model (${gpt(gptLm.config)})`, parameters: lm.model.numParameters(), nPositions: gptLm.config.nPositions, vocabSize: gptLm.config.vocabSize } };
 }
 
 /** Writes README.md, card.html, card.json and the compute chart into the model folder. */

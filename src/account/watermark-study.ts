@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { generate, type GenerateOptions } from '../generate/generate.ts';
 import { detectWatermark, watermarkParams, type WatermarkOptions } from '../generate/watermark.ts';
-import type { LoadedModel } from '../io/model-folder.ts';
+import type { LoadedLlama, LoadedModel } from '../io/model-folder.ts';
 import { recordEvaluation } from '../record/run-record.ts';
 import { writeJsonAtomic } from '../util/atomic.ts';
 import { writeChart, type ChartOptions } from '../util/charts.ts';
@@ -62,7 +62,7 @@ const median = (xs: number[]): number => {
 };
 
 /** Runs the study on a loaded model whose folder has a run record (for the held-out text). */
-export async function watermarkStudy(lm: LoadedModel, dir: string, o: StudyOptions = {}): Promise<StudyResult> {
+export async function watermarkStudy(lm: LoadedModel | LoadedLlama, dir: string, o: StudyOptions = {}): Promise<StudyResult> {
   const p = watermarkParams(o);
   const threshold = o.threshold ?? 4;
   const temperature = o.temperature ?? 1;
@@ -70,8 +70,8 @@ export async function watermarkStudy(lm: LoadedModel, dir: string, o: StudyOptio
   const maxLen = Math.max(...(o.lengths ?? [100]));
   const lengths = [...(o.lengths ?? [10, 25, 50, 100])].sort((a, b) => a - b);
   if (lengths.some((l) => !Number.isInteger(l) || l < 2)) throw new Error(`lengths must be integers >= 2, got ${lengths.join(',')}`);
-  if (promptTokens + maxLen > lm.model.config.nPositions) {
-    throw new Error(`prompt (${promptTokens}) + longest length (${maxLen}) tokens exceed the model's context of ${lm.model.config.nPositions}; lower --lengths`);
+  if (promptTokens + maxLen > lm.model.contextLength) {
+    throw new Error(`prompt (${promptTokens}) + longest length (${maxLen}) tokens exceed the model's context of ${lm.model.contextLength}; lower --lengths`);
   }
   const nPrompts = o.prompts ?? 25;
   const perPrompt = o.perPrompt ?? 4;
@@ -166,7 +166,7 @@ export function studyChart(r: StudyResult, title: string): ChartOptions {
 }
 
 /** Runs the study, writes watermark-study.{json,svg,png,html} and records it in run.json. */
-export async function watermarkStudyCommand(lm: LoadedModel, dir: string, o: StudyOptions, command: string): Promise<StudyResult> {
+export async function watermarkStudyCommand(lm: LoadedModel | LoadedLlama, dir: string, o: StudyOptions, command: string): Promise<StudyResult> {
   const r = await watermarkStudy(lm, dir, o);
   const base = path.join(dir, 'watermark-study');
   await writeJsonAtomic(`${base}.json`, r);

@@ -23,11 +23,16 @@ export type BackendName = 'ref' | 'wasm' | 'native';
 
 /**
  * The linear memory a device allocates from: a WebAssembly.Memory (ref, wasm) or anything with the
- * same two members (a native backend can expose its own block). grow() takes 64 KiB pages and the
- * buffer may be replaced by a larger one afterwards.
+ * same two members. grow() takes 64 KiB pages and the buffer may be replaced by a larger one
+ * afterwards. The native backend's buffer is instead allocated at its full reserved size once
+ * (it never moves) and grows by byteLength, the part in use.
  */
 export interface DeviceMemory {
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /** Where element 0 lies in the buffer (default 0). */
+  readonly byteOffset?: number;
+  /** Bytes from element 0 the allocator may use now (default: the whole buffer). */
+  readonly byteLength?: number;
   grow(deltaPages: number): number;
 }
 
@@ -103,8 +108,8 @@ export class Device {
     this.memory = parts.memory;
     this.kernels = parts.kernels;
     this.top = Math.ceil(Math.max(parts.heapBase, ALIGN) / ALIGN) * ALIGN;
-    this.f32 = new Float32Array(this.memory.buffer);
-    this.i32 = new Int32Array(this.memory.buffer);
+    this.f32 = new Float32Array(this.memory.buffer, this.memory.byteOffset ?? 0, this.memoryBytes() / 4);
+    this.i32 = new Int32Array(this.memory.buffer, this.memory.byteOffset ?? 0, this.memoryBytes() / 4);
     this.registry = new FinalizationRegistry((t) => this.release(t.ptr, t.size));
   }
 
@@ -128,7 +133,7 @@ export class Device {
       heapBytes: this.heapInUse * 4,
       heapPeakBytes: this.heapPeak * 4,
       arenaPeakBytes: this.lastScopePeak * 4,
-      totalBytes: this.memory.buffer.byteLength,
+      totalBytes: this.memoryBytes(),
     };
   }
 
@@ -206,11 +211,17 @@ export class Device {
     return this.arenaDepth > 0;
   }
 
+  /** Bytes of the memory in use from element 0 (pointers and views end there). */
+  memoryBytes(): number {
+    return this.memory.byteLength ?? this.memory.buffer.byteLength;
+  }
+
   /** Re-creates the typed views after the memory grew (old views keep their old length). */
   refreshViews(): void {
-    if (this.f32.buffer !== this.memory.buffer || this.f32.length * 4 !== this.memory.buffer.byteLength) {
-      this.f32 = new Float32Array(this.memory.buffer);
-      this.i32 = new Int32Array(this.memory.buffer);
+    const n = this.memoryBytes() / 4;
+    if (this.f32.buffer !== this.memory.buffer || this.f32.length !== n) {
+      this.f32 = new Float32Array(this.memory.buffer, this.memory.byteOffset ?? 0, n);
+      this.i32 = new Int32Array(this.memory.buffer, this.memory.byteOffset ?? 0, n);
     }
   }
 
@@ -287,7 +298,7 @@ export class Device {
     }
     const ptr = this.top;
     const end = ptr + size;
-    const have = this.memory.buffer.byteLength / 4;
+    const have = this.memoryBytes() / 4;
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE_ELEMS);
       try {
@@ -295,10 +306,13 @@ export class Device {
       } catch {
         try {
           this.memory.grow(pages);
-        } catch {
+        } catch (err) {
+          this.heapInUse -= size;
+          // The native memory says which limit it hit; a WebAssembly.Memory only says it could not grow.
+          const why = this.name === 'native' ? (err as Error).message : 'wasm32 memories stop at 4 GiB (the native backend, on Linux, goes to 16 GiB)';
           throw new Error(
-            `out of device memory: cannot grow the ${this.name} memory to ${((end * 4) / 2 ** 30).toFixed(2)} GiB ` +
-              `(wasm32 memories stop at 4 GiB); use a smaller model, batch or context`,
+            `out of device memory: a block of ${((size * 4) / 2 ** 20).toFixed(1)} MiB needs the ${this.name} memory to grow to ` +
+              `${((end * 4) / 2 ** 30).toFixed(2)} GiB, but ${why}; use a smaller model, batch or context`,
           );
         }
       }

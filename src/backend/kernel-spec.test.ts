@@ -185,8 +185,9 @@ describe('kernel spec: bodies stop at an unknown op id', () => {
     // The addon called directly, bypassing the TypeScript wrappers' checks.
     const code = `
       const addon = require(${JSON.stringify(st.path)});
-      const ctx = addon.create(0, 1, 0, false, 65536);
-      const a = new Float64Array(ctx.buffer, ctx.argsOffset, 64);
+      const memory = new ArrayBuffer(1 << 20);
+      const ctx = addon.create(0, 1, 0, false, memory);
+      const a = new Float64Array(memory, ctx.baseOffset + ctx.argsOffset, 64);
       a.set([${UNARY_OP_COUNT + 94}, 1024, 2048, 4]);
       addon.run(ctx.id, ${KERNEL_ID.unary});
       console.log('computed something');`;

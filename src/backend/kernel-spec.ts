@@ -15,6 +15,7 @@
 // pasted into the generated wrappers, so tsc checks them there.
 
 import type { BackendName } from './device.ts';
+import type { AttentionArgs } from './kernel-types.ts';
 
 export type ArgKind =
   | 'ptr' // element index into the device memory (0 = none where `optional`)
@@ -49,7 +50,7 @@ export interface SplitSpec {
   units: string;
 }
 
-export type AsModule = 'elementwise' | 'rows' | 'matmul' | 'bf16' | 'attention';
+export type AsModule = 'elementwise' | 'rows' | 'matmul' | 'bf16' | 'q8' | 'attention';
 
 export interface KernelSpec {
   name: string;
@@ -329,6 +330,31 @@ the matrix Bp was packed from.`,
     as: 'bf16',
   },
   {
+    name: 'matmulQ8',
+    doc: `C (M×N) = A · Wᵀ (+ bias broadcast over rows when bias != 0) with A M×K float32 and W the N×K
+matrix of q8_0 blocks at bPacked (src/backend/q8-0.ts): row j is ceil(K / 32) blocks of 34 bytes (an
+IEEE half scale d, then 32 int8 q; W[j, p] = q · d), rows one after another from byte 4·bPacked. A
+last block of a row holds K mod 32 values when K is not a multiple of 32 (its other q are 0).
+Weight-only int8, computed from the blocks with fp32 accumulation; ref and native multiply the
+fp32 activations, wasm rounds each 32-value block of a row of A to int16 first (an error of at
+most 2^-16 of the block's largest |a|) to use integer dot products.`,
+    args: [
+      ptr('a', 'm * k', { label: 'A' }),
+      ptr('bPacked', 'Math.ceil((n * Math.ceil(k / 32) * 34) / 4)', { label: 'packed W' }),
+      ptr('c', 'm * n', { label: 'C' }),
+      ptr('bias', 'n', { optional: true }),
+      int('m'),
+      int('n'),
+      int('k'),
+    ],
+    skipIf: 'm <= 0 || n <= 0',
+    // wasm rounds a row of A into its thread's scratch (68 bytes per block).
+    require: [['k <= 262144', 'packed rows of at most 262144 inputs are supported, got ${k}; split the product along k']],
+    // Parts own 16-column slices of C (see kernels/q8.ts), so any m splits, even m = 1.
+    split: { work: 'm * n * Math.max(k, 1)', cost: 'macs', units: 'Math.ceil(n / 16)' },
+    as: 'q8',
+  },
+  {
     name: 'embeddingForward',
     doc: 'out[r, :] = table[ids[r], :] for r < rows (ids int32, each in [0, vocab))',
     args: [ptr('table'), ptr('ids', 'rows'), ptr('out', 'rows * dim'), int('rows'), int('dim')],
@@ -452,7 +478,8 @@ cos and sin are (positions, h) tables; out may equal x.`,
     name: 'attentionForward',
     doc: `Fused causal attention, never materialising the mask:
   out[b,h,i,:] = Σ_j softmax_j(scale · q[b,h,i]·k[b,h,j]) v[b,h,j]  over j <= i + causalOffset
-(causalOffset = tk - tq when the queries are the last tq of tk positions, as with a KV cache).
+(causalOffset = tk - tq when the queries are the last tq of tk positions, as with a KV cache),
+and with a sliding window also j > i + causalOffset − window; key blocks outside it are skipped.
 q/out index (b, h, t) through their \`strides\` [sb, sh, st] with the head dimension contiguous;
 k and v likewise. lse (b, h, tq) contiguous receives each row's log-sum-exp of the scaled scores.`,
     args: [{ name: 'p', kind: 'attention' }, ptr('out'), dims('outStrides'), ptr('lse')],
@@ -567,6 +594,32 @@ bc1 = 1 − β1^t and bc2 = 1 − β2^t are passed in (t = step number, from 1).
     as: 'elementwise',
   },
 ];
+
+/**
+ * The AttentionArgs fields the kernels read, in the ABI hash: a wasm module or native addon built
+ * before a field existed is refused at load instead of silently ignoring it.
+ */
+export const ATTENTION_FIELDS = [
+  'q',
+  'k',
+  'v',
+  'qStrides',
+  'kStrides',
+  'vStrides',
+  'batch',
+  'heads',
+  'tq',
+  'tk',
+  'headDim',
+  'scale',
+  'causalOffset',
+  'kvGroup',
+  'window',
+] as const satisfies readonly (keyof AttentionArgs)[];
+type UnlistedAttentionField = Exclude<keyof AttentionArgs, (typeof ATTENTION_FIELDS)[number]>;
+// A type error here names an AttentionArgs field missing from ATTENTION_FIELDS.
+const everyAttentionFieldListed: [UnlistedAttentionField] extends [never] ? true : UnlistedAttentionField = true;
+void everyAttentionFieldListed;
 
 /** Exports of the wasm module besides the kernels (scratch sizing, partial sums), by module. */
 export const WASM_HELPERS: readonly (readonly [string, AsModule | 'common'])[] = [

@@ -35,6 +35,11 @@ export interface AttentionArgs {
    * gradV per query head (b, heads, tk, d), so parts never share a row; the caller sums the groups.
    */
   kvGroup?: number;
+  /**
+   * Sliding window (default 0, none): query i, at key position p = i + causalOffset, sees only the
+   * keys j with p − window < j <= p (Mistral's and Qwen2's `sliding_window`).
+   */
+  window?: number;
 }
 
 /** p.kvGroup (default 1), checked: a positive integer dividing the query heads. */
@@ -42,4 +47,20 @@ export function kvGroupOf(kernel: string, p: AttentionArgs): number {
   const g = p.kvGroup ?? 1;
   if (!Number.isInteger(g) || g < 1 || p.heads % g !== 0) throw new Error(`${kernel}: kvGroup ${g} must be a positive integer dividing the ${p.heads} query heads`);
   return g;
+}
+
+/** p.window (default 0, no window), checked: a non-negative integer. */
+export function windowOf(kernel: string, p: AttentionArgs): number {
+  const w = p.window ?? 0;
+  if (!Number.isSafeInteger(w) || w < 0) throw new Error(`${kernel}: window ${w} must be a non-negative integer (0 for no window)`);
+  return w;
+}
+
+/**
+ * The keys query i sees, [first, last] (empty when last < first): j <= i + causalOffset, and with
+ * a window j > i + causalOffset − window, within [0, tk).
+ */
+export function visibleKeys(p: AttentionArgs, window: number, i: number): [first: number, last: number] {
+  const pos = i + p.causalOffset;
+  return [window > 0 ? Math.max(0, pos - window + 1) : 0, Math.min(p.tk - 1, pos)];
 }

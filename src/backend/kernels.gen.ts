@@ -6,10 +6,10 @@
 import type { AttentionArgs, Ptr } from './kernel-types.ts';
 
 /**
- * Hash of the kernel ABI (names, order, argument kinds, enums); the wasm module and the native
- * addon report the one they were built from.
+ * Hash of the kernel ABI (names, order, argument kinds, attention fields, enums); the wasm module
+ * and the native addon report the one they were built from.
  */
-export const KERNEL_SPEC_HASH = 0xdf66aa3c;
+export const KERNEL_SPEC_HASH = 0x9de9b78c;
 
 /** Elementwise arithmetic of `binary`. */
 export enum BinaryOp {
@@ -139,6 +139,17 @@ export interface Kernels {
    */
   matmulBf16(a: Ptr, bPacked: Ptr, c: Ptr, bias: Ptr, m: number, n: number, k: number): void;
 
+  /**
+   * C (M×N) = A · Wᵀ (+ bias broadcast over rows when bias != 0) with A M×K float32 and W the N×K
+   * matrix of q8_0 blocks at bPacked (src/backend/q8-0.ts): row j is ceil(K / 32) blocks of 34 bytes (an
+   * IEEE half scale d, then 32 int8 q; W[j, p] = q · d), rows one after another from byte 4·bPacked. A
+   * last block of a row holds K mod 32 values when K is not a multiple of 32 (its other q are 0).
+   * Weight-only int8, computed from the blocks with fp32 accumulation; ref and native multiply the
+   * fp32 activations, wasm rounds each 32-value block of a row of A to int16 first (an error of at
+   * most 2^-16 of the block's largest |a|) to use integer dot products.
+   */
+  matmulQ8(a: Ptr, bPacked: Ptr, c: Ptr, bias: Ptr, m: number, n: number, k: number): void;
+
   /** out[r, :] = table[ids[r], :] for r < rows (ids int32, each in [0, vocab)) */
   embeddingForward(table: Ptr, ids: Ptr, out: Ptr, rows: number, dim: number): void;
 
@@ -228,7 +239,8 @@ export interface Kernels {
   /**
    * Fused causal attention, never materialising the mask:
    *   out[b,h,i,:] = Σ_j softmax_j(scale · q[b,h,i]·k[b,h,j]) v[b,h,j]  over j <= i + causalOffset
-   * (causalOffset = tk - tq when the queries are the last tq of tk positions, as with a KV cache).
+   * (causalOffset = tk - tq when the queries are the last tq of tk positions, as with a KV cache),
+   * and with a sliding window also j > i + causalOffset − window; key blocks outside it are skipped.
    * q/out index (b, h, t) through their `strides` [sb, sh, st] with the head dimension contiguous;
    * k and v likewise. lse (b, h, tq) contiguous receives each row's log-sum-exp of the scaled scores.
    */
@@ -317,7 +329,7 @@ export interface Kernels {
 /** Kernel names in id order: the ids of the wasm pool protocol and of the native dispatch table. */
 export const KERNEL_NAMES = [
   'fill', 'copyStrided', 'binary', 'affine', 'axpy', 'unary', 'unaryBackward', 'swigluForward',
-  'swigluBackward', 'reduce', 'matmul', 'packBf16', 'matmulBf16', 'embeddingForward',
+  'swigluBackward', 'reduce', 'matmul', 'packBf16', 'matmulBf16', 'matmulQ8', 'embeddingForward',
   'embeddingBackward', 'layerNormForward', 'layerNormBackward', 'rmsNormForward', 'rmsNormBackward',
   'rmsNormGammaBackward', 'ropeForward', 'ropeBackward', 'softmaxForward', 'softmaxBackward',
   'attentionForward', 'attentionBackward', 'crossEntropyForward', 'crossEntropyBackward',
@@ -340,31 +352,32 @@ export const KERNEL_ID = {
   matmul: 10,
   packBf16: 11,
   matmulBf16: 12,
-  embeddingForward: 13,
-  embeddingBackward: 14,
-  layerNormForward: 15,
-  layerNormBackward: 16,
-  rmsNormForward: 17,
-  rmsNormBackward: 18,
-  rmsNormGammaBackward: 19,
-  ropeForward: 20,
-  ropeBackward: 21,
-  softmaxForward: 22,
-  softmaxBackward: 23,
-  attentionForward: 24,
-  attentionBackward: 25,
-  crossEntropyForward: 26,
-  crossEntropyBackward: 27,
-  dropoutForward: 28,
-  dropoutBackward: 29,
-  adamw: 30,
-  sumSquares: 31,
+  matmulQ8: 13,
+  embeddingForward: 14,
+  embeddingBackward: 15,
+  layerNormForward: 16,
+  layerNormBackward: 17,
+  rmsNormForward: 18,
+  rmsNormBackward: 19,
+  rmsNormGammaBackward: 20,
+  ropeForward: 21,
+  ropeBackward: 22,
+  softmaxForward: 23,
+  softmaxBackward: 24,
+  attentionForward: 25,
+  attentionBackward: 26,
+  crossEntropyForward: 27,
+  crossEntropyBackward: 28,
+  dropoutForward: 29,
+  dropoutBackward: 30,
+  adamw: 31,
+  sumSquares: 32,
 } as const;
 
 /** Kernels the wasm backend implements (the others throw when called). */
 export const WASM_KERNELS: readonly KernelName[] = [
   'fill', 'copyStrided', 'binary', 'affine', 'axpy', 'unary', 'unaryBackward', 'swigluForward',
-  'swigluBackward', 'reduce', 'matmul', 'packBf16', 'matmulBf16', 'embeddingForward',
+  'swigluBackward', 'reduce', 'matmul', 'packBf16', 'matmulBf16', 'matmulQ8', 'embeddingForward',
   'embeddingBackward', 'layerNormForward', 'layerNormBackward', 'rmsNormForward', 'rmsNormBackward',
   'rmsNormGammaBackward', 'ropeForward', 'ropeBackward', 'softmaxForward', 'softmaxBackward',
   'attentionForward', 'attentionBackward', 'crossEntropyForward', 'crossEntropyBackward',
@@ -374,7 +387,7 @@ export const WASM_KERNELS: readonly KernelName[] = [
 /** Kernels the native backend implements (the others throw when called). */
 export const NATIVE_KERNELS: readonly KernelName[] = [
   'fill', 'copyStrided', 'binary', 'affine', 'axpy', 'unary', 'unaryBackward', 'swigluForward',
-  'swigluBackward', 'reduce', 'matmul', 'packBf16', 'matmulBf16', 'embeddingForward',
+  'swigluBackward', 'reduce', 'matmul', 'packBf16', 'matmulBf16', 'matmulQ8', 'embeddingForward',
   'embeddingBackward', 'layerNormForward', 'layerNormBackward', 'rmsNormForward', 'rmsNormBackward',
   'rmsNormGammaBackward', 'ropeForward', 'ropeBackward', 'softmaxForward', 'softmaxBackward',
   'attentionForward', 'attentionBackward', 'crossEntropyForward', 'crossEntropyBackward',

@@ -6,7 +6,7 @@
 
 import { KERNEL_SPEC_HASH } from './kernels.gen.ts';
 
-export { MAX_DIMS, kvGroupOf, type AttentionArgs, type Ptr } from './kernel-types.ts';
+export { MAX_DIMS, kvGroupOf, visibleKeys, windowOf, type AttentionArgs, type Ptr } from './kernel-types.ts';
 
 export { BinaryOp, KERNEL_SPEC_HASH, ReduceOp, UnaryOp, type Kernels } from './kernels.gen.ts';
 

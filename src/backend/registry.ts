@@ -8,7 +8,9 @@
 import { Device, type BackendName } from './device.ts';
 import { createRefBackend } from './ref/ref-backend.ts';
 
-export type Precision = 'fp32' | 'bf16';
+export type Precision = 'fp32' | 'bf16' | 'int8';
+
+export const precisions: readonly Precision[] = ['fp32', 'bf16', 'int8'];
 
 export interface InitOptions {
   /** 'native' (default where built), 'wasm' (default elsewhere) or 'ref'; GENLAB_BACKEND overrides the default. */
@@ -19,7 +21,11 @@ export interface InitOptions {
    * Matmul operand precision (default 'fp32', or $GENLAB_PRECISION): 'bf16' rounds both operands
    * of every matmul to bfloat16 and accumulates in fp32 (weights, gradients, optimizer state and
    * every other kernel stay fp32). The native backend runs it on AMX or AVX512-BF16 where they
-   * are faster; ref and wasm emulate it.
+   * are faster; ref and wasm emulate it. 'int8' is weight-only int8 for inference (generate,
+   * serve, eval): every product of a Linear or tied LM head weight that records no gradient
+   * reads the matrix as q8_0 blocks (32 int8 values and a half scale, ggml's Q8_0), accumulating
+   * in fp32 (nn/packed-weights.ts, the matmulQ8 kernel); everything else stays fp32, and a
+   * product that would record gradients (training) is refused.
    */
   precision?: Precision;
   /** Native backend only: force an instruction set and/or bf16 kernel (tests, benchmarks). */
@@ -33,11 +39,11 @@ export interface InitOptions {
 let current: Device | null = null;
 /** init() running on behalf of readyDefaultDevice(), so concurrent first calls share one device. */
 let pending: Promise<Device> | null = null;
-const precisions = new WeakMap<Device, Precision>();
+const devicePrecisions = new WeakMap<Device, Precision>();
 
 /** The matmul precision a device was created with ('fp32' for devices made outside createDevice). */
 export function devicePrecision(device: Device): Precision {
-  return precisions.get(device) ?? 'fp32';
+  return devicePrecisions.get(device) ?? 'fp32';
 }
 
 export const backendNames: readonly BackendName[] = ['ref', 'wasm', 'native'];
@@ -59,15 +65,17 @@ export async function createDevice(opts: InitOptions = {}): Promise<Device> {
   }
   const envPrecision = typeof process !== 'undefined' ? process.env['GENLAB_PRECISION'] : undefined;
   const precision = opts.precision ?? (envPrecision as Precision | undefined) ?? 'fp32';
-  if (precision !== 'fp32' && precision !== 'bf16') {
-    throw new Error(`unknown precision '${String(precision)}' (from ${opts.precision ? 'options' : 'GENLAB_PRECISION'}); choose fp32 or bf16`);
+  if (!precisions.includes(precision)) {
+    throw new Error(`unknown precision '${String(precision)}' (from ${opts.precision ? 'options' : 'GENLAB_PRECISION'}); choose fp32, bf16 or int8`);
   }
+  // The matmul kernels' operand precision: int8 weights have kernels of their own (matmulQ8).
+  const matmulPrecision = precision === 'bf16' ? 'bf16' : 'fp32';
   if (name === 'native') {
     const { createNativeBackend } = await import('./native/native-backend.ts');
     return remember(precision, new Device(
       createNativeBackend({
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-        precision,
+        precision: matmulPrecision,
         ...(opts.native?.isa ? { isa: opts.native.isa } : {}),
         ...(opts.native?.bf16Kernel ? { bf16Kernel: opts.native.bf16Kernel } : {}),
         ...(opts.native?.splitAll ? { splitAll: true } : {}),
@@ -90,7 +98,7 @@ export async function createDevice(opts: InitOptions = {}): Promise<Device> {
 }
 
 function remember(precision: Precision, device: Device): Device {
-  precisions.set(device, precision);
+  devicePrecisions.set(device, precision);
   return device;
 }
 

@@ -11,7 +11,7 @@ import { resolveSource } from '../data/corpus.ts';
 import { BatchLoader } from '../data/loader.ts';
 import { Gpt } from '../models/gpt.ts';
 import { prepareTrainingData } from '../train/run.ts';
-import { presets, type PresetName } from '../train/presets.ts';
+import { gptPreset, type PresetName } from '../train/presets.ts';
 import { evaluate, trainLoop } from '../train/trainer.ts';
 import { runPeer, torchAvailable } from './peer.ts';
 
@@ -43,8 +43,8 @@ const WARMUP = 20;
 
 export async function benchQuality(o: QualityOptions): Promise<QualityRow> {
   const seed = o.seed ?? 1;
-  const p = presets[o.preset];
-  if (!p) throw new Error(`--model '${o.preset}' is not a preset; choose one of ${Object.keys(presets).join(', ')}`);
+  // The PyTorch peer trains GPT-2 shapes.
+  const p = gptPreset(o.preset, 'genlab bench quality');
   const { tokenizer, data } = await prepareTrainingData({ sources: [resolveSource('sotu')], vocabSize: p.vocabSize, cacheDir: '.cache/genlab', seed, valFraction: 0.05, quiet: o.json });
   const config = { ...p.model, vocabSize: tokenizer.vocabSize };
   const seconds = o.minutes * 60;

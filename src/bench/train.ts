@@ -1,8 +1,9 @@
 // `genlab bench train` and `genlab bench generate`: tokens/s of a full training step (forward,
 // backward, AdamW) and of KV-cached greedy decoding on GPT shapes, next to PyTorch on the same
-// shapes in the same invocation. The Llama-shaped config (SmolLM2-135M) uses src/models/llama.ts
-// with random weights; Llama-3.2-1B's shape is absent because its fp32 weights (4.6 GiB) exceed the
-// 4 GiB device memory.
+// shapes in the same invocation. The Llama-shaped configs (SmolLM2-135M, and Llama-3.2-1B for
+// decoding) use src/models/llama.ts with random weights. The 1B shape decodes on the native
+// backend only: its fp32 weights (4.6 GiB) and bf16 packs (2.3 GiB) exceed a wasm32 memory; it does
+// not train (weights, gradients and AdamW moments alone would be 18.4 GiB).
 
 import os from 'node:os';
 import { backward, noGrad } from '../autograd/tape.ts';
@@ -11,6 +12,7 @@ import { createDevice, defaultBackend, type Precision } from '../backend/registr
 import { Rng } from '../backend/rng.ts';
 import { defaultGptConfig, Gpt, type GptConfig } from '../models/gpt.ts';
 import { defaultLlamaConfig, Llama } from '../models/llama.ts';
+import { weightTraffic } from '../nn/packed-weights.ts';
 import { scale } from '../ops/elementwise.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { empty } from '../tensor/tensor.ts';
@@ -27,15 +29,23 @@ export interface BenchConfig {
   seqLen: number;
   /** Timed steps (train) or tokens (generate). */
   steps: number;
-  /** Sequences per forward/backward when a 4 GiB device memory (wasm and native) cannot hold the whole batch. */
+  /** Sequences per forward/backward when a 4 GiB wasm memory cannot hold the whole batch (kept on native to compare alike). */
   microBatch?: number;
   /** A Llama-family shape (tied embeddings, no biases); nEmbd is hidden_size, nHead the query heads. */
   llama?: { intermediateSize: number; numKeyValueHeads: number; ropeTheta: number };
+  /** Runs only when named in --configs (it takes gigabytes and minutes). */
+  optIn?: boolean;
 }
 
 const smollm2: Omit<BenchConfig, 'batch' | 'seqLen' | 'steps'> = {
   name: 'smollm2-135m', vocabSize: 49152, nPositions: 8192, nEmbd: 576, nLayer: 30, nHead: 9,
   llama: { intermediateSize: 1536, numKeyValueHeads: 3, ropeTheta: 100000 },
+};
+
+/** Llama-3.2-1B's shape (1,235,814,400 parameters, tied embeddings; plain RoPE: random weights need no scaling). */
+const llama32_1b: Omit<BenchConfig, 'batch' | 'seqLen' | 'steps'> = {
+  name: 'llama3.2-1b', vocabSize: 128256, nPositions: 131072, nEmbd: 2048, nLayer: 16, nHead: 32,
+  llama: { intermediateSize: 8192, numKeyValueHeads: 8, ropeTheta: 500000 },
 };
 
 export const trainConfigs: BenchConfig[] = [
@@ -49,6 +59,7 @@ export const generateConfigs: BenchConfig[] = [
   { name: 'b', vocabSize: 512, nPositions: 1024, nEmbd: 384, nLayer: 6, nHead: 6, batch: 1, seqLen: 8, steps: 128 },
   { name: 'gpt2-124M', vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, batch: 1, seqLen: 8, steps: 32 },
   { ...smollm2, batch: 1, seqLen: 8, steps: 32 },
+  { ...llama32_1b, batch: 1, seqLen: 8, steps: 16, optIn: true },
 ];
 
 export interface TrainBenchRow {
@@ -62,6 +73,9 @@ export interface TrainBenchRow {
   kernels: string;
   tokens_per_s: number;
   peak_bytes?: number;
+  /** generate: bytes a decoding step reads (weight matrices and KV cache), and the KV cache's share. */
+  bytes_per_token?: number;
+  kv_bytes_per_token?: number;
   peer_tokens_per_s?: number;
   ratio?: number;
 }
@@ -97,7 +111,7 @@ export function benchTrainStep(dev: Device, c: BenchConfig): { tokensPerSecond: 
   const model = benchModel(dev, c);
   const opt = new AdamW(model.parameters(), { lr: 1e-4 });
   const rng = new Rng(0);
-  // A batch that does not fit a 4 GiB device memory at once runs as accumulated micro-batches:
+  // A batch that does not fit a 4 GiB wasm memory at once runs as accumulated micro-batches:
   // the same tokens and the same update per step.
   const micro = c.microBatch ?? c.batch;
   const accum = c.batch / micro;
@@ -127,13 +141,25 @@ export function benchTrainStep(dev: Device, c: BenchConfig): { tokensPerSecond: 
   return { tokensPerSecond: (c.batch * c.seqLen * 1000) / median(times), peakBytes: stats.heapPeakBytes };
 }
 
-/** Tokens/s of greedy decoding with a KV cache, batch 1, after an 8-token prompt. */
-export function benchDecode(dev: Device, c: BenchConfig): number {
+/**
+ * Tokens/s of greedy decoding with a KV cache, batch 1, after an 8-token prompt, and the peak
+ * device memory (weights, bf16 packs, KV cache and the step's activations). The timed run's prompt
+ * and greedy ids come back too, so a peer engine can decode the same prompt and be checked.
+ */
+export function benchDecode(dev: Device, c: BenchConfig): { tokensPerSecond: number; peakBytes: number; prompt: number[]; ids: number[]; bytesPerToken: number; kvBytesPerToken: number } {
   const model = benchModel(dev, c).eval();
   const rng = new Rng(0);
+  let prompt: number[] = [];
+  const generated: number[] = [];
+  // Bytes each step of the timed run read: weight matrices (fp32, bf16 or q8_0) plus the KV cache.
+  let bytesPerToken = 0;
+  let kvBytesPerToken = 0;
   const run = (tokens: number): number => {
     const cache = model.createCache(1, c.seqLen + tokens + 1);
+    const weightBytes = weightTraffic.bytes;
     let ids = dev.heapScope(() => randomIds(dev, [1, c.seqLen], c.vocabSize, rng));
+    prompt = Array.from(ids.unsafeView());
+    generated.length = 0;
     const t0 = performance.now();
     for (let i = 0; i <= tokens; i++) {
       const next = dev.scope(() =>
@@ -146,13 +172,19 @@ export function benchDecode(dev: Device, c: BenchConfig): number {
           return best;
         }),
       );
+      generated.push(next);
       ids = dev.heapScope(() => empty(dev, [1, 1], 'int32').set([next]));
     }
-    return (tokens * 1000) / (performance.now() - t0);
+    const ms = performance.now() - t0;
+    kvBytesPerToken = cache.bytesRead / (tokens + 1);
+    bytesPerToken = (weightTraffic.bytes - weightBytes) / (tokens + 1) + kvBytesPerToken;
+    cache.free();
+    return (tokens * 1000) / ms;
   };
   // Warm-up long enough for the JIT, the worker threads and the memory to settle (the peer does the same).
   run(32);
-  return run(c.steps);
+  const tokensPerSecond = run(c.steps);
+  return { tokensPerSecond, peakBytes: dev.memoryStats().heapPeakBytes, prompt, ids: [...generated], bytesPerToken, kvBytesPerToken };
 }
 
 export interface TrainBenchOptions {
@@ -169,7 +201,7 @@ export interface TrainBenchOptions {
 }
 
 /** "native amx" (fp32) or "native amx bf16:amx"; the backend's name alone for wasm and ref. */
-async function kernelPath(backend: BackendName, precision: Precision): Promise<string> {
+export async function kernelPath(backend: BackendName, precision: Precision): Promise<string> {
   if (backend !== 'native') return backend;
   const { nativeStatus } = await import('../backend/native/native-addon.ts');
   const f = nativeStatus().features;
@@ -182,7 +214,7 @@ async function kernelPath(backend: BackendName, precision: Precision): Promise<s
 async function runBench(kind: 'train' | 'generate', opts: TrainBenchOptions): Promise<TrainBenchRow[]> {
   const print = opts.print ?? ((l: string) => console.log(l));
   const all = kind === 'train' ? trainConfigs : generateConfigs;
-  const configs = opts.configs ? all.filter((c) => opts.configs!.includes(c.name)) : all;
+  const configs = opts.configs ? all.filter((c) => opts.configs!.includes(c.name)) : all.filter((c) => !c.optIn);
   if (configs.length === 0) throw new Error(`no such config; choose from ${all.map((c) => c.name).join(', ')}`);
   const rows: TrainBenchRow[] = [];
   const peer = !opts.noPeer && torchAvailable();
@@ -205,7 +237,11 @@ async function runBench(kind: 'train' | 'generate', opts: TrainBenchOptions): Pr
             const r = benchTrainStep(dev, c);
             group.push({ bench: kind, config: c.name, backend, precision, threads, kernels, tokens_per_s: r.tokensPerSecond, peak_bytes: r.peakBytes });
           } else {
-            group.push({ bench: kind, config: c.name, backend, precision, threads, kernels, tokens_per_s: benchDecode(dev, c) });
+            const r = benchDecode(dev, c);
+            group.push({
+              bench: kind, config: c.name, backend, precision, threads, kernels, tokens_per_s: r.tokensPerSecond, peak_bytes: r.peakBytes,
+              bytes_per_token: r.bytesPerToken, kv_bytes_per_token: r.kvBytesPerToken,
+            });
           }
         } finally {
           await dev.close();
@@ -227,8 +263,9 @@ async function runBench(kind: 'train' | 'generate', opts: TrainBenchOptions): Pr
         if (opts.json) print(JSON.stringify(row));
         else {
           const mem = row.peak_bytes ? `  peak ${(row.peak_bytes / 2 ** 20).toFixed(0)} MiB` : '';
+          const read = row.bytes_per_token ? `  reads ${(row.bytes_per_token / 1e6).toFixed(1)} MB/token (KV ${(row.kv_bytes_per_token! / 1e6).toFixed(2)})` : '';
           const vs = row.ratio !== undefined ? `  PyTorch ${row.peer_tokens_per_s!.toFixed(0)} tok/s  ratio ${row.ratio.toFixed(2)}×` : '';
-          print(`${kind} ${c.name.padEnd(12)} ${row.kernels} ${row.precision} threads ${threads}  genlab ${row.tokens_per_s.toFixed(0).padStart(6)} tok/s${vs}${mem}`);
+          print(`${kind} ${c.name.padEnd(12)} ${row.kernels} ${row.precision} threads ${threads}  genlab ${row.tokens_per_s.toFixed(0).padStart(6)} tok/s${vs}${read}${mem}`);
         }
       }
     }

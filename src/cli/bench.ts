@@ -2,7 +2,7 @@
 // ratios against a peer (PyTorch, js-tiktoken) run in the same invocation (src/bench/).
 
 import { Command, InvalidArgumentError } from 'commander';
-import { defaultPreset } from '../train/presets.ts';
+import type { Precision } from '../backend/registry.ts';
 import { backendOption, int, intList, names, num, precisionOption } from './options.ts';
 
 export function benchCommand(): Command {
@@ -47,19 +47,25 @@ export function benchCommand(): Command {
   );
   bench.addCommand(
     new Command('generate')
-      .description('greedy decode tokens/s with a KV cache, batch 1; vs PyTorch')
+      .description('greedy decode tokens/s with a KV cache, batch 1; vs PyTorch, or vs llama.cpp on the same weights (--peer llama.cpp)')
       .option('--json', 'one JSON object per line')
       .option('--threads <list>', 'comma-separated thread counts', '1')
-      .option('--configs <list>', 'comma-separated configs (b, gpt2-124M, smollm2-135m)')
-      .option('--precision <list>', 'comma-separated matmul precisions (fp32, bf16: decoding streams bf16 weights)', 'fp32')
+      .option('--configs <list>', 'comma-separated configs (b, gpt2-124M, smollm2-135m; llama3.2-1b only when named: native backend, ~7 GiB)')
+      .option('--precision <list>', 'comma-separated matmul precisions (fp32; bf16, int8: decoding streams bf16 or q8_0 weights; each row prints the bytes a step reads); with --peer llama.cpp the default is fp32,bf16,int8', 'fp32')
       .addOption(backendOption())
-      .option('--no-peer', 'skip the PyTorch peer')
-      .action(async (opts) => {
+      .option('--peer <list>', 'peers run in the same invocation: torch (default), llama.cpp (GGUF f32/f16/bf16/q8_0 through node-llama-cpp), or torch,llama.cpp')
+      .option('--no-peer', 'skip the peers')
+      .action(async (opts, cmd: Command) => {
+        const peers = opts.peer === false ? [] : peerList(String(opts.peer ?? 'torch'));
+        const common = { json: !!opts.json, threads: intList('--threads')(opts.threads), ...(opts.configs ? { configs: opts.configs.split(',') } : {}), ...(opts.backend ? { backend: opts.backend } : {}) };
+        if (peers.includes('llama.cpp')) {
+          const { benchGenerateVsLlamaCpp, parsePeerPrecisions } = await import('../bench/llama-cpp-peer.ts');
+          const explicit = cmd.getOptionValueSource('precision') !== 'default';
+          await benchGenerateVsLlamaCpp({ ...common, torch: peers.includes('torch'), ...(explicit ? { precisions: parsePeerPrecisions(String(opts.precision)) } : {}) });
+          return;
+        }
         const { benchGenerate } = await import('../bench/train.ts');
-        await benchGenerate({
-          json: !!opts.json, threads: intList('--threads')(opts.threads), ...(opts.configs ? { configs: opts.configs.split(',') } : {}), noPeer: opts.peer === false,
-          ...(opts.backend ? { backend: opts.backend } : {}), precisions: precisions(opts.precision),
-        });
+        await benchGenerate({ ...common, noPeer: peers.length === 0, precisions: precisions(opts.precision, ['fp32', 'bf16', 'int8']) });
       }),
   );
   bench.addCommand(
@@ -83,7 +89,7 @@ export function benchCommand(): Command {
     new Command('quality')
       .description('time to quality: genlab and PyTorch train the same model for the same minutes; validation losses')
       .option('--minutes <m>', 'training budget for each (15 is what README reports)', num('--minutes', 0.1), 5)
-      .option('--model <preset>', 'preset to train', defaultPreset)
+      .option('--model <preset>', 'GPT-2 preset to train (the PyTorch peer is GPT-2)', 'base')
       .option('--threads <n>', 'threads for both', int('--threads'), 2)
       .option('--json', 'print JSON')
       .addOption(backendOption())
@@ -109,9 +115,16 @@ export function benchCommand(): Command {
   return bench;
 }
 
-/** `--precision fp32,bf16`: the matmul precisions to measure. */
-function precisions(s: string): ('fp32' | 'bf16')[] {
+/** `--peer torch,llama.cpp`: which peers `bench generate` runs. */
+function peerList(s: string): ('torch' | 'llama.cpp')[] {
   const list = s.split(',').map((x) => x.trim());
-  for (const p of list) if (p !== 'fp32' && p !== 'bf16') throw new InvalidArgumentError(`--precision takes fp32 and/or bf16 (comma-separated), got '${s}'`);
-  return list as ('fp32' | 'bf16')[];
+  for (const p of list) if (p !== 'torch' && p !== 'llama.cpp') throw new InvalidArgumentError(`--peer takes torch and/or llama.cpp (comma-separated), got '${s}'`);
+  return list as ('torch' | 'llama.cpp')[];
+}
+
+/** `--precision fp32,bf16`: the matmul precisions to measure (decoding also int8). */
+function precisions(s: string, allowed: readonly Precision[] = ['fp32', 'bf16']): Precision[] {
+  const list = s.split(',').map((x) => x.trim());
+  for (const p of list) if (!(allowed as readonly string[]).includes(p)) throw new InvalidArgumentError(`--precision takes ${allowed.join(', ')} (comma-separated), got '${s}'`);
+  return list as Precision[];
 }

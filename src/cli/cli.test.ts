@@ -24,7 +24,7 @@ function allCommands(c: Command, prefix = ''): [string, Command][] {
 
 /** Every command path in the order `--help` lists them. */
 const COMMANDS = [
-  'info', 'train', 'finetune', 'merge', 'align', 'reward', 'reward train', 'generate', 'eval', 'serve', 'start', 'tokenizer', 'tokenizer train',
+  'info', 'train', 'finetune', 'merge', 'export', 'import', 'align', 'reward', 'reward train', 'generate', 'eval', 'serve', 'start', 'tokenizer', 'tokenizer train',
   'bench', 'bench kernels', 'bench train', 'bench generate', 'bench finetune', 'bench quality', 'bench tokenizer', 'card', 'detect',
   'data', 'data clean', 'data noisy', 'data experiment', 'data translation-pairs',
   'scaling', 'scaling sweep', 'scaling status', 'scaling fit', 'scaling predict', 'scaling verify',

@@ -30,11 +30,11 @@ export function detectCommand(): Command {
       if (opts.study) {
         if (words.length > 0 || opts.file) throw new Error('--study generates its own text; drop the TEXT argument or --file');
         (await import('../io/hub.ts')).rejectHubSpec('--model', opts.model, '--study records its result in the model folder (run.json or evaluations.json)');
-        const { loadModel } = await import('../io/model-folder.ts');
+        const { loadLanguageModel } = await import('../io/model-folder.ts');
         const { watermarkStudyCommand } = await import('../account/watermark-study.ts');
         const command = `genlab detect --model ${opts.model} --study --gamma ${opts.gamma} --delta ${opts.delta} --prompts ${opts.prompts} --per-prompt ${opts.perPrompt} --lengths ${opts.lengths.join(',')} --temperature ${opts.temperature}`;
         const r = await withDevice(opts, async () => {
-          const lm = await loadModel(opts.model);
+          const lm = await loadLanguageModel(opts.model);
           const bar = opts.json ? null : progressBar(opts.prompts, 'study    ', 'prompts');
           try {
             return await watermarkStudyCommand(lm, opts.model, { ...wm, delta: opts.delta, prompts: opts.prompts, perPrompt: opts.perPrompt, lengths: opts.lengths, temperature: opts.temperature, threshold: opts.threshold, onProgress: (d) => bar?.update(d) }, command);

@@ -25,7 +25,7 @@ export function generateCommand(): Command {
     .option('--json', 'print the result as JSON')
     .addOption(backendOption())
     .addOption(threadsOption())
-    .addOption(precisionOption())
+    .addOption(precisionOption('inference'))
     .action(async (opts) => {
       await initDevice(opts);
       await generateText(opts);

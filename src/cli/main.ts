@@ -8,8 +8,10 @@ import { cardCommand } from './card.ts';
 import { dataCommand } from './data.ts';
 import { detectCommand } from './detect.ts';
 import { evalCommand } from './eval.ts';
+import { exportCommand } from './export.ts';
 import { finetuneCommand } from './finetune.ts';
 import { generateCommand } from './generate.ts';
+import { importCommand } from './import.ts';
 import { infoCommand } from './info.ts';
 import { mergeCommand } from './merge.ts';
 import { rewardCommand } from './reward.ts';
@@ -28,7 +30,7 @@ export function buildCli(): Command {
     // Options after a subcommand belong to it (`genlab reward train --model` vs `genlab reward --model`).
     .enablePositionalOptions();
   const commands = [
-    infoCommand(), trainCommand(), finetuneCommand(), mergeCommand(), alignCommand(), rewardCommand(), generateCommand(), evalCommand(),
+    infoCommand(), trainCommand(), finetuneCommand(), mergeCommand(), exportCommand(), importCommand(), alignCommand(), rewardCommand(), generateCommand(), evalCommand(),
     serveCommand(), startCommand(), tokenizerCommand(), benchCommand(), cardCommand(), detectCommand(), dataCommand(), scalingCommand(),
     translateCommand(),
     // The older spelling of `genlab translate bleu`.

@@ -59,8 +59,14 @@ export const backendOption = (): Option =>
 
 export const threadsOption = (): Option => new Option('--threads <n>', 'threads for the native or wasm kernels (default: all cores)').argParser(int('--threads'));
 
-export const precisionOption = (): Option =>
-  new Option('--precision <p>', 'matmul precision: bf16 operands with fp32 accumulation, fp32 master weights and optimizer state (default fp32, or $GENLAB_PRECISION)').choices(['fp32', 'bf16']);
+/**
+ * `--precision`. Training takes fp32 or bf16; commands that only run a model (generate, serve,
+ * eval) also take int8, weight-only q8_0 blocks that decode faster (backend/registry.ts).
+ */
+export const precisionOption = (use: 'training' | 'inference' = 'training'): Option =>
+  use === 'training'
+    ? new Option('--precision <p>', 'matmul precision: bf16 operands with fp32 accumulation, fp32 master weights and optimizer state (default fp32, or $GENLAB_PRECISION; int8 is for generate, serve and eval)').choices(['fp32', 'bf16'])
+    : new Option('--precision <p>', 'matmul precision: fp32; bf16 (bf16 operands, fp32 accumulation); int8 (weights in q8_0 blocks of 32 int8 values and a scale, fp32 accumulation: about a quarter of the fp32 bytes to read per token; inference only) (default fp32, or $GENLAB_PRECISION)').choices(['fp32', 'bf16', 'int8']);
 
 /** Makes the device the flags ask for the default one (flags not given keep init's defaults). */
 export async function initDevice(opts: DeviceFlags): Promise<Device> {

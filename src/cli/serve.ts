@@ -1,7 +1,7 @@
 // `genlab serve`: the OpenAI-compatible API, the app API and the Write With Transformer web app.
 
 import { Command, InvalidArgumentError } from 'commander';
-import { apiKeyOption, backendOption, hostOption, hubModelHelp, int, portOption, threadsOption } from './options.ts';
+import { apiKeyOption, backendOption, hostOption, hubModelHelp, int, portOption, precisionOption, threadsOption } from './options.ts';
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -22,6 +22,7 @@ export function serveCommand(): Command {
     .option('--log', 'log every request')
     .addOption(backendOption())
     .addOption(threadsOption())
+    .addOption(precisionOption('inference'))
     .action(async (opts) => {
       const { serveCommand: serve } = await import('../serve/index.ts');
       const limits = {
@@ -35,6 +36,7 @@ export function serveCommand(): Command {
         ...(opts.scaling ? { scaling: opts.scaling as string[] } : {}),
         ...(opts.adapter ? { adapters: (opts.adapter as string[]).map(parseAdapterSpec) } : {}), ...(opts.rewardModel ? { rewardModel: opts.rewardModel } : {}),
         ...(opts.apiKey ? { apiKey: opts.apiKey } : {}), ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.threads ? { threads: opts.threads } : {}),
+        ...(opts.precision ? { precision: opts.precision } : {}),
       });
       const ids = server.server.models.list().map((m) => m.id);
       console.log(`genlab is serving ${ids.join(', ')} at ${server.url}  (Ctrl-C stops)`);

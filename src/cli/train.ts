@@ -1,15 +1,16 @@
-// `genlab train`: pre-train a GPT language model. With --task translate it is the older spelling of
+// `genlab train`: pre-train a GPT-2 or Llama-recipe language model. With --task translate it is the older spelling of
 // `genlab translate train`, so it also carries that command's flags (translate.ts).
 
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { defaultPreset, presetNames } from '../train/presets.ts';
 import { backendOption, initDevice, int, num, precisionOption, threadsOption } from './options.ts';
 import { addTranslateTrainFlags, trainTranslateAlias } from './translate.ts';
 
 export function trainCommand(): Command {
   const train = new Command('train')
-    .description('pre-train a GPT on a corpus (default: the State of the Union speeches) into a model folder')
-    .option('--data <sources...>', "text files, folders, .jsonl files, or built-ins 'sotu' / 'moby-dick'", ['sotu'])
-    .option('--model <preset|config.json>', 'a preset (tiny, small, app, base) or an HF GPT-2 config.json', 'base')
+    .description('pre-train a GPT-2 or Llama-recipe model on a corpus (default: the State of the Union speeches) into a model folder')
+    .option('--data <sources...>', "text files, folders, .jsonl files, or built-ins 'sotu' / 'brown' / 'moby-dick'; several train as one corpus", ['sotu', 'brown'])
+    .option('--model <preset|config.json>', `a preset (${presetNames.join(', ')}) or an HF GPT-2 or Llama config.json`, defaultPreset)
     .option('--out <dir>', 'model folder to write (default: models/<preset>, e.g. models/tiny; models/<name> for a config.json)')
     .option('--steps <n>', 'optimizer steps (default: the preset)', int('--steps'))
     .option('--batch <n>', 'sequences per micro-batch (default: the preset)', int('--batch'))
@@ -24,7 +25,10 @@ export function trainCommand(): Command {
     .option('--checkpoint-every <n>', 'checkpoint every n steps', int('--checkpoint-every', 0), 200)
     .option('--val-fraction <f>', 'share of the text held out for validation: whole documents, or the tail of a single one', num('--val-fraction', 0.001, 0.5), 0.05)
     .option('--seed <n>', 'random seed (init, data order, dropout)', int('--seed', 0), 1337)
-    .option('--resume', 'continue from the checkpoint in --out (bit-exact)')
+    .option('--resume', 'continue from the checkpoint in --out, whichever engine wrote it (bit-exact when the same engine continues)')
+    .option('--stop-at <step>', 'pause after this step with a checkpoint (the schedule still runs to --steps); continue with --resume', int('--stop-at'))
+    .addOption(new Option('--engine <name>', 'who trains: genlab, or PyTorch through torchrun (same checkpoint, data order and schedule; GPT-2 models; needs python3-torch or pip torch, or $GENLAB_PYTHON)').choices(['genlab', 'torch']).default('genlab'))
+    .option('--nproc <n>', 'with --engine torch: processes torchrun starts (DDP; each takes batch/n rows of every step)', int('--nproc'))
     .option('--cache <dir>', 'where tokenizers and token shards are cached', '.cache/genlab')
     .addOption(backendOption())
     .addOption(threadsOption())
@@ -33,6 +37,8 @@ export function trainCommand(): Command {
   return train.action(async (opts, cmd: Command) => {
     if (opts.task === 'translate') return trainTranslateAlias(cmd);
     const { trainCommand: trainModel } = await import('../train/run.ts');
+    // --precision cannot say int8 here; $GENLAB_PRECISION can, and is refused before any work.
+    if (!opts.precision && process.env['GENLAB_PRECISION'] === 'int8') throw new Error('GENLAB_PRECISION=int8 is for inference (generate, serve, eval), not training: unset it, or pass --precision fp32 or bf16');
     await initDevice(opts);
     await trainModel(opts);
   });

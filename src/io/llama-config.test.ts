@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { gpt2ConfigFromJson } from './hf-config.ts';
+import { layerWindow } from '../models/llama.ts';
 import { llamaConfigFromJson } from './llama-config.ts';
 
 const base = { model_type: 'llama', vocab_size: 100, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4 };
@@ -20,6 +21,31 @@ it('reads each family with transformers defaults for omitted keys', () => {
   assert.deepEqual([qwen3.qkNorm, qwen3.qkvBias, qwen3.headDim], [true, false, 16]);
   assert.equal(llamaConfigFromJson({ ...base, model_type: 'mistral' }).slidingWindow, 4096);
   assert.equal(llamaConfigFromJson({ ...base, model_type: 'mistral', sliding_window: null }).slidingWindow, null);
+});
+
+it('windows Mistral in every layer, and Qwen2/Qwen3 with use_sliding_window from max_window_layers (or layer_types) on', () => {
+  const windows = (json: Record<string, unknown>): number[] => {
+    const c = llamaConfigFromJson(json);
+    return Array.from({ length: c.numHiddenLayers }, (_, i) => layerWindow(c, i));
+  };
+  const four = { ...base, num_hidden_layers: 4 };
+  assert.deepEqual(windows({ ...four, model_type: 'mistral', sliding_window: 5 }), [5, 5, 5, 5]);
+  assert.deepEqual(windows({ ...four, model_type: 'mistral', sliding_window: null }), [0, 0, 0, 0]);
+  assert.deepEqual(windows({ ...four, model_type: 'qwen2', use_sliding_window: true, sliding_window: 6, max_window_layers: 1 }), [0, 6, 6, 6]);
+  assert.deepEqual(windows({ ...four, model_type: 'qwen3', use_sliding_window: true, sliding_window: 6, max_window_layers: 0 }), [6, 6, 6, 6]);
+  // transformers' default max_window_layers (28) leaves a 4-layer model unwindowed.
+  assert.deepEqual(windows({ ...four, model_type: 'qwen2', use_sliding_window: true, sliding_window: 6 }), [0, 0, 0, 0]);
+  assert.deepEqual(windows({ ...four, model_type: 'qwen2', use_sliding_window: false, sliding_window: 6, max_window_layers: 0 }), [0, 0, 0, 0]);
+  const types = ['full_attention', 'full_attention', 'full_attention', 'sliding_attention'];
+  assert.deepEqual(windows({ ...four, model_type: 'qwen3', use_sliding_window: true, sliding_window: 6, max_window_layers: 0, layer_types: types }), [0, 0, 0, 6]);
+  // Without use_sliding_window transformers drops the window, whatever layer_types says.
+  assert.deepEqual(windows({ ...four, model_type: 'qwen3', sliding_window: 6, layer_types: types }), [0, 0, 0, 0]);
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ max_window_layers: -1 }, /"max_window_layers" must be a non-negative integer; got -1/],
+    [{ layer_types: types.slice(1) }, /"layer_types" must list "full_attention" or "sliding_attention" for each of the 4 layers/],
+    [{ layer_types: ['sliding_attention', 'full_attention', 'sliding_attention', 'full_attention'] }, /"layer_types" mixes full and sliding layers after layer 0; genlab windows every layer from one index on/],
+  ];
+  for (const [extra, re] of bad) assert.throws(() => llamaConfigFromJson({ ...four, model_type: 'qwen2', use_sliding_window: true, sliding_window: 6, ...extra }), re);
 });
 
 it('reads rope_scaling linear, dynamic and llama3, under "rope_type" or the older "type"', () => {

@@ -60,12 +60,13 @@ export function llamaConfigFromJson(json: unknown, file = 'config.json'): LlamaC
     throw new HfConfigError(file, `is not set and hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${heads}); set head_dim`, 'head_dim');
   }
   const maxPositionEmbeddings = posInt('max_position_embeddings', defaults.maxPositionEmbeddings);
+  const numHiddenLayers = posInt('num_hidden_layers');
   const config: LlamaConfig = {
     modelType: type,
     vocabSize: posInt('vocab_size'),
     hiddenSize,
     intermediateSize: posInt('intermediate_size'),
-    numHiddenLayers: posInt('num_hidden_layers'),
+    numHiddenLayers,
     numAttentionHeads: heads,
     numKeyValueHeads: posInt('num_key_value_heads', heads),
     headDim: posInt('head_dim', hiddenSize / heads),
@@ -79,6 +80,7 @@ export function llamaConfigFromJson(json: unknown, file = 'config.json'): LlamaC
     qkNorm: type === 'qwen3',
     tieWordEmbeddings: flag('tie_word_embeddings', false),
     slidingWindow: windowed ? (window as number | null) : null,
+    maxWindowLayers: type === 'mistral' || !windowed ? 0 : firstWindowedLayer(o, numHiddenLayers, file),
     initializerRange: positive('initializer_range', 0.02),
   };
   try {
@@ -87,6 +89,29 @@ export function llamaConfigFromJson(json: unknown, file = 'config.json'): LlamaC
     throw new HfConfigError(file, (err as Error).message.replace(/^Llama config: /, ''));
   }
   return config;
+}
+
+/**
+ * Qwen2/Qwen3 with use_sliding_window: the window applies from layer max_window_layers on (28 when
+ * absent, transformers' default), unless `layer_types` lists each layer's kind, which then decides.
+ */
+function firstWindowedLayer(o: Record<string, unknown>, layers: number, file: string): number {
+  const types = o.layer_types;
+  if (types === undefined || types === null) {
+    const v = o.max_window_layers ?? 28;
+    if (!Number.isSafeInteger(v) || (v as number) < 0) throw new HfConfigError(file, `must be a non-negative integer; got ${JSON.stringify(v)}`, 'max_window_layers');
+    return v as number;
+  }
+  const kinds = ['full_attention', 'sliding_attention'];
+  if (!Array.isArray(types) || types.length !== layers || !types.every((t) => kinds.includes(t as string))) {
+    throw new HfConfigError(file, `must list "full_attention" or "sliding_attention" for each of the ${layers} layers; got ${JSON.stringify(types)}`, 'layer_types');
+  }
+  const first = types.indexOf('sliding_attention');
+  const from = first < 0 ? layers : first;
+  if (types.slice(from).some((t) => t !== 'sliding_attention')) {
+    throw new HfConfigError(file, `mixes full and sliding layers after layer ${from}; genlab windows every layer from one index on (max_window_layers), so it cannot load ${JSON.stringify(types)}`, 'layer_types');
+  }
+  return from;
 }
 
 function ropeScalingFromJson(v: unknown, file: string): RopeScaling | null {
@@ -117,4 +142,49 @@ function ropeScalingFromJson(v: unknown, file: string): RopeScaling | null {
 export function readLlamaConfig(pathOrDir: string): LlamaConfig {
   const file = resolveJsonPath(pathOrDir, 'config.json');
   return llamaConfigFromJson(readJsonFile(file), file);
+}
+
+/**
+ * config.json of a LlamaForCausalLM (what genlab writes after training one): transformers' keys,
+ * so the folder loads in `transformers` and back through llamaConfigFromJson unchanged. Only
+ * model_type "llama" is written; the other families' switches have no Llama key.
+ */
+export function llamaConfigToJson(c: LlamaConfig, tokens: { bosTokenId: number | null; eosTokenId: number | null }): Record<string, unknown> {
+  if (c.modelType !== 'llama') throw new Error(`genlab writes Llama configs only (model_type "llama"); this config is ${JSON.stringify(c.modelType)}`);
+  if (c.qkNorm || c.slidingWindow !== null || c.qkvBias !== c.oBias) {
+    throw new Error('this config has switches LlamaForCausalLM cannot express (q/k norm, a sliding window, or a q/k/v bias without an output bias); it is not a Llama config');
+  }
+  const s = c.ropeScaling;
+  const ropeScaling =
+    s === null
+      ? null
+      : s.type === 'llama3'
+        ? { rope_type: 'llama3', factor: s.factor, low_freq_factor: s.lowFreqFactor, high_freq_factor: s.highFreqFactor, original_max_position_embeddings: s.originalMaxPositionEmbeddings }
+        : { rope_type: s.type, factor: s.factor };
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: c.vocabSize,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numHiddenLayers,
+    num_attention_heads: c.numAttentionHeads,
+    num_key_value_heads: c.numKeyValueHeads,
+    head_dim: c.headDim,
+    hidden_act: 'silu',
+    max_position_embeddings: c.maxPositionEmbeddings,
+    initializer_range: c.initializerRange,
+    rms_norm_eps: c.rmsNormEps,
+    rope_theta: c.ropeTheta,
+    rope_scaling: ropeScaling,
+    attention_bias: c.qkvBias,
+    attention_dropout: 0.0,
+    mlp_bias: c.mlpBias,
+    pretraining_tp: 1,
+    tie_word_embeddings: c.tieWordEmbeddings,
+    use_cache: true,
+    bos_token_id: tokens.bosTokenId,
+    eos_token_id: tokens.eosTokenId,
+    torch_dtype: 'float32',
+  };
 }

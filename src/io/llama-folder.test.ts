@@ -52,7 +52,7 @@ describe('Llama-family model folders', () => {
   });
 
   it('loadModel (GPT-2 only) refuses it, naming what does load it', async () => {
-    await assert.rejects(loadModel(dir), /is a llama model; genlab generate, serve, and finetune and align with LoRA take it, but this command needs a GPT-2 folder/);
+    await assert.rejects(loadModel(dir), /is a llama model; every genlab command but `reward train` takes it, and that one needs a GPT-2 folder/);
   });
 
   it('prompts and scored text start with BOS (add_bos_token)', () => {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Llama } from '../models/llama.ts';
 import { formatShape, markWritten } from '../tensor/tensor.ts';
-import { openSafetensors, SafetensorsError, type SafetensorsReader } from './safetensors.ts';
+import { openSafetensors, SafetensorsError, writeSafetensors, type SafetensorsReader } from './safetensors.ts';
 
 /** Buffers some exporters keep next to the weights; the model recomputes them. */
 const DERIVED = /\.rotary_emb\.inv_freq$/;
@@ -78,4 +78,13 @@ export function loadLlamaWeights(model: Llama, dir: string): void {
   } finally {
     for (const r of readers.values()) r.close();
   }
+}
+
+/**
+ * Writes the parameters as model.safetensors in float32 with HF LlamaForCausalLM names (the
+ * module names already are), without lm_head.weight when it is tied, as transformers saves.
+ */
+export async function saveLlamaWeights(model: Llama, file: string): Promise<void> {
+  const tensors = model.namedParameters().map(([name, t]) => ({ name, dtype: 'F32' as const, shape: [...t.shape], data: t.toArray() as Float32Array }));
+  await writeSafetensors(file, tensors, { format: 'pt' });
 }

@@ -1,7 +1,8 @@
 // A model folder is a Hugging Face GPT-2 folder: config.json, model.safetensors, tokenizer files
 // and generation_config.json, plus genlab's run record (run.json). A GPT-2 folder from the Hub
 // loads as is; what we write loads in `transformers`. Llama-family folders (model_type llama,
-// mistral, qwen2, qwen3) load through loadLanguageModel, for generation, serving, LoRA and DPO.
+// mistral, qwen2, qwen3) load through loadLanguageModel, for generation, serving, LoRA and DPO;
+// a Llama-recipe model genlab trained is written as a LlamaForCausalLM folder.
 
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
@@ -16,8 +17,8 @@ import { writeJsonAtomic } from '../util/atomic.ts';
 import { loadGptWeights, saveGptWeights } from './gpt-weights.ts';
 import { downloadSnapshot, parseHubSpec, type HubOptions, type HubSource } from './hub.ts';
 import { generationConfigFromModel, LLAMA_MODEL_TYPES, makeGpt2Config, readGenerationConfig, readGpt2Config, readJsonFile, resolveJsonPath, writeGenerationConfig, writeGpt2Config, type Gpt2Config } from './hf-config.ts';
-import { readLlamaConfig } from './llama-config.ts';
-import { loadLlamaWeights } from './llama-weights.ts';
+import { llamaConfigToJson, readLlamaConfig } from './llama-config.ts';
+import { loadLlamaWeights, saveLlamaWeights } from './llama-weights.ts';
 
 export interface LoadedModel<M extends CausalLm = Gpt, C = Gpt2Config> extends LanguageModel<M> {
   config: C;
@@ -54,7 +55,7 @@ export async function loadModel(source: string, opts: LoadModelOptions = {}): Pr
   const lm = await loadLanguageModel(source, opts);
   if (lm.model instanceof Gpt) return lm as LoadedModel;
   const config = lm.config as LlamaConfig;
-  throw new Error(`${source} is a ${config.modelType} model; genlab generate, serve, and finetune and align with LoRA take it, but this command needs a GPT-2 folder (model_type "gpt2") for now`);
+  throw new Error(`${source} is a ${config.modelType} model; every genlab command but \`reward train\` takes it, and that one needs a GPT-2 folder (model_type "gpt2") for now`);
 }
 
 /**
@@ -127,9 +128,22 @@ async function folderExtras(dir: string): Promise<Pick<LoadedModel, 'runRecord' 
   return { runRecord, generationConfig };
 }
 
-/** Writes a complete model folder (each file atomically). */
-export async function saveModel(dir: string, lm: LanguageModel, opts: { runRecord?: Record<string, unknown>; config?: Gpt2Config } = {}): Promise<void> {
+/**
+ * Writes a complete model folder (each file atomically): a GPT-2 folder, or for a Llama a
+ * LlamaForCausalLM folder (config.json, model.safetensors, tokenizer, generation_config.json).
+ */
+export async function saveModel(dir: string, lm: LanguageModel<Gpt | Llama>, opts: { runRecord?: Record<string, unknown>; config?: Gpt2Config } = {}): Promise<void> {
   await mkdir(dir, { recursive: true });
+  if (lm.model instanceof Llama) {
+    if (opts.config) throw new Error('saveModel: a GPT-2 config was given for a Llama model');
+    const tokens = { bosTokenId: lm.tokenizer.eotId, eosTokenId: lm.tokenizer.eotId };
+    await saveLlamaWeights(lm.model, path.join(dir, 'model.safetensors'));
+    await saveTokenizer(dir, lm.tokenizer);
+    await writeJsonAtomic(path.join(dir, 'config.json'), llamaConfigToJson(lm.model.config, tokens));
+    await writeGenerationConfig(dir, lm.generationConfig ?? { ...tokens, extra: { _from_model_config: true } });
+    if (opts.runRecord) await writeJsonAtomic(path.join(dir, 'run.json'), opts.runRecord);
+    return;
+  }
   const c = lm.model.config;
   const config =
     opts.config ??
@@ -148,7 +162,7 @@ export async function saveModel(dir: string, lm: LanguageModel, opts: { runRecor
       bosTokenId: lm.tokenizer.eotId,
       eosTokenId: lm.tokenizer.eotId,
     });
-  await saveGptWeights(lm.model, path.join(dir, 'model.safetensors'));
+  await saveGptWeights(lm.model as Gpt, path.join(dir, 'model.safetensors'));
   await saveTokenizer(dir, lm.tokenizer);
   await writeGpt2Config(dir, config);
   await writeGenerationConfig(dir, lm.generationConfig ?? generationConfigFromModel(config));

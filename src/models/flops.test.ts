@@ -72,6 +72,12 @@ describe('FLOP counter', () => {
     // q 2·4·8 = 64, k 32, v 32, o 64, MLP 144, attention 4·8·2 = 64 per layer; head 80.
     assert.equal(forwardFlopsPerToken(wide, 3), 2 * (192 + 144 + 64) + 80);
     assert.equal(forwardFlopsPerToken(wide, 3, { head: false }), 2 * (192 + 144 + 64));
+    // A sliding window of 2 on layer 1 only (Qwen2's max_window_layers 1) at T = 5: layer 0 sees
+    // (5+1)/2 = 3 keys on average, layer 1 (1 + 2·4)/5 = 1.8; attention 4·8·(3 + 1.8) in all.
+    const windowed = { ...wide, slidingWindow: 2, maxWindowLayers: 1 };
+    assert.equal(forwardFlopsPerToken(windowed, 5, { head: false }), 2 * 336 + 4 * 8 * (3 + 1.8));
+    // Up to the window's length it changes nothing.
+    assert.equal(forwardFlopsPerToken({ ...windowed, slidingWindow: 3 }, 3), forwardFlopsPerToken(wide, 3));
   });
 
   it('LoRA: frozen matmuls 2× forward, attention 3×, adapter 3× its 2 FLOPs per parameter; no LM head for a reward backbone', () => {

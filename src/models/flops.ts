@@ -4,7 +4,7 @@
 // as in Kaplan et al. (2020) and Hoffmann et al. (2022).
 
 import type { GptConfig } from './gpt.ts';
-import type { LlamaConfig } from './llama.ts';
+import { layerWindow, type LlamaConfig } from './llama.ts';
 
 /** A GPT-2 or Llama-family configuration: the counts below read its shapes. */
 export type DecoderConfig = GptConfig | LlamaConfig;
@@ -16,6 +16,8 @@ interface FlopShape {
   layerWeightFlops: number;
   /** Width of the query·key and probability·value products summed over heads (C; Llama H·D). */
   attentionWidth: number;
+  /** Each layer's sliding window (0: every earlier position). */
+  windows: number[];
   hidden: number;
   vocabSize: number;
 }
@@ -24,29 +26,33 @@ function flopShape(c: DecoderConfig): FlopShape {
   if ('nEmbd' in c) {
     const C = c.nEmbd;
     const hidden = c.nInner ?? 4 * C;
-    return { layers: c.nLayer, layerWeightFlops: 2 * (C * 3 * C + C * C + C * hidden + hidden * C), attentionWidth: C, hidden: C, vocabSize: c.vocabSize };
+    return { layers: c.nLayer, layerWeightFlops: 2 * (C * 3 * C + C * C + C * hidden + hidden * C), attentionWidth: C, windows: new Array<number>(c.nLayer).fill(0), hidden: C, vocabSize: c.vocabSize };
   }
   // q, k, v (k and v over the kv heads only: GQA), o; then the SwiGLU MLP's gate, up and down.
   const C = c.hiddenSize;
   const q = c.numAttentionHeads * c.headDim;
   const kv = c.numKeyValueHeads * c.headDim;
   const attn = C * q + 2 * C * kv + q * C;
-  return { layers: c.numHiddenLayers, layerWeightFlops: 2 * (attn + 3 * C * c.intermediateSize), attentionWidth: q, hidden: C, vocabSize: c.vocabSize };
+  const windows = Array.from({ length: c.numHiddenLayers }, (_, i) => layerWindow(c, i));
+  return { layers: c.numHiddenLayers, layerWeightFlops: 2 * (attn + 3 * C * c.intermediateSize), attentionWidth: q, windows, hidden: C, vocabSize: c.vocabSize };
 }
 
 /** Forward FLOPs per token at context length seqLen (causal attention averaged over positions). */
 export function forwardFlopsPerToken(c: DecoderConfig, seqLen: number, o: { head?: boolean } = {}): number {
   const s = flopShape(c);
   const head = o.head === false ? 0 : 2 * s.hidden * s.vocabSize;
-  return s.layers * (s.layerWeightFlops + attentionFlopsPerToken(s, seqLen)) + head;
+  return s.layers * s.layerWeightFlops + attentionFlopsPerToken(s, seqLen) + head;
 }
 
 /**
  * Scores QKᵀ and the weighted sum of V: 2·width FLOPs per (query, key) pair each; a causal query
- * at position t sees t+1 keys, (seqLen+1)/2 on average. Per layer and token.
+ * at position t sees t+1 keys, (seqLen+1)/2 on average, or min(t+1, w) through a window of w.
+ * Summed over the layers, per token.
  */
 function attentionFlopsPerToken(s: FlopShape, seqLen: number): number {
-  return 2 * 2 * s.attentionWidth * ((seqLen + 1) / 2);
+  let keys = 0;
+  for (const w of s.windows) keys += w === 0 || seqLen <= w ? (seqLen + 1) / 2 : ((w * (w + 1)) / 2 + (seqLen - w) * w) / seqLen;
+  return 2 * 2 * s.attentionWidth * keys;
 }
 
 /** Training FLOPs (forward + backward) for `tokens` tokens. */
@@ -63,7 +69,7 @@ export function trainingFlops(c: DecoderConfig, tokens: number, seqLen: number, 
  */
 export function loraTrainingFlops(c: DecoderConfig, tokens: number, seqLen: number, adapterParameters: number): number {
   const s = flopShape(c);
-  const attention = s.layers * attentionFlopsPerToken(s, seqLen);
+  const attention = attentionFlopsPerToken(s, seqLen);
   const weights = forwardFlopsPerToken(c, seqLen) - attention;
   return tokens * (2 * weights + 3 * attention + 3 * 2 * adapterParameters);
 }

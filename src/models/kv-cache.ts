@@ -31,6 +31,11 @@ export class KvCache {
   readonly values: Tensor[] = [];
   /** Positions filled by every layer so far. */
   length = 0;
+  /**
+   * Bytes of keys and values the attention of every step so far was handed to read (all the
+   * positions up to its own, per layer): with the weights, what a decoding step streams.
+   */
+  bytesRead = 0;
   private freed = false;
 
   constructor(shape: KvCacheShape, device: Device) {
@@ -69,6 +74,7 @@ export class KvCache {
     this.expectRoom('KvCache.append', this.batch, T);
     writeSlice(keys, 2, this.length, k);
     writeSlice(values, 2, this.length, v);
+    this.bytesRead += 2 * 4 * this.batch * this.heads * (this.length + T) * this.headDim;
     return [slice(keys, 2, 0, this.length + T), slice(values, 2, 0, this.length + T)];
   }
 

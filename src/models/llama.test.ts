@@ -1,7 +1,8 @@
 // genlab's Llama-family model against the PyTorch oracle (scripts/make-llama-fixture.py wrote one
 // fixture per family and rope_scaling type, each with a real checkpoint's flags, from the weights
-// stored beside it in bf16, f16 or f32, one of them sharded): logits, loss, every gradient, and
-// KV-cache decoding against full recomputation, on every backend. Where torch is installed the
+// stored beside it in bf16, f16 or f32, one of them sharded, two with sliding windows shorter than
+// the test sequence): logits, loss, every gradient, and KV-cache decoding against full
+// recomputation, on every backend. Where torch is installed the
 // script runs again and must reproduce the committed fixtures.
 
 import assert from 'node:assert/strict';
@@ -21,7 +22,7 @@ import { loadLlamaWeights } from '../io/llama-weights.ts';
 import { openSafetensors, type SafetensorsReader } from '../io/safetensors.ts';
 import { packsMade, withoutWeightPacking } from '../nn/packed-weights.ts';
 import { empty, type Tensor } from '../tensor/tensor.ts';
-import { Llama, type LlamaConfig } from './llama.ts';
+import { layerWindow, Llama, type LlamaConfig } from './llama.ts';
 import { assertClose } from './testing/assert-close.ts';
 import { assertCachedDecodingMatches } from './testing/cached-decoding.ts';
 
@@ -57,7 +58,10 @@ it('the fixtures cover every family, rope_scaling type, stored dtype and a shard
   assert.ok(fixtures.some((f) => readdirSync(f.dir).includes('model.safetensors.index.json')), 'no sharded fixture');
   assert.ok(fixtures.some((f) => f.config.qkvBias && !f.config.oBias), 'no Qwen2-style biases');
   assert.ok(fixtures.some((f) => f.config.qkNorm && f.config.headDim * f.config.numAttentionHeads !== f.config.hiddenSize), 'no Qwen3 q/k norm with a wide head_dim');
-  assert.ok(fixtures.some((f) => f.config.slidingWindow !== null), 'no sliding-window config');
+  // Windows the 12 test positions run past: in every layer (Mistral), and from max_window_layers on (Qwen2).
+  const windows = (f: Fixture): number[] => Array.from({ length: f.config.numHiddenLayers }, (_, i) => layerWindow(f.config, i));
+  assert.ok(fixtures.some((f) => f.config.modelType === 'mistral' && windows(f).every((w) => w > 0 && w < T)), 'no Mistral window shorter than the test sequence');
+  assert.ok(fixtures.some((f) => f.config.modelType === 'qwen2' && windows(f)[0] === 0 && windows(f).some((w) => w > 0 && w < T)), 'no Qwen2 model with full and windowed layers');
   assert.ok(fixtures.some((f) => !f.config.tieWordEmbeddings) && fixtures.some((f) => f.config.tieWordEmbeddings));
 });
 
@@ -123,15 +127,28 @@ for (const td of testDevices) {
       // Dynamic NTK scaling changes every angle once the sequence passes max_position_embeddings,
       // so cached keys (rotated at the shorter length) only match a full pass up to that length.
       const decodeLength = f.config.ropeScaling?.type === 'dynamic' ? f.config.maxPositionEmbeddings : T;
-      it(`${f.name}: KV-cache decoding of ${decodeLength} positions equals full recomputation`, () => {
+      const past = f.config.slidingWindow !== null && f.config.slidingWindow < decodeLength ? ` (past the window of ${f.config.slidingWindow})` : '';
+      it(`${f.name}: KV-cache decoding of ${decodeLength} positions${past} equals full recomputation`, () => {
         assertCachedDecodingMatches(load(f).eval(), dev, f.expected.readI32('ids'), B, T, decodeLength, f.config.vocabSize);
       });
     }
 
-    it('a sequence longer than the sliding window is refused, naming the config key', () => {
-      const f = fixtures.find((x) => x.config.slidingWindow !== null)!;
-      const model = new Llama({ ...f.config, slidingWindow: 4 }, { device: dev });
-      assert.throws(() => noGrad(() => model.forward(empty(dev, [1, 5], 'int32').set([1, 2, 3, 4, 5]))), /5 positions exceed the model's sliding window of 4 \(sliding_window in config.json\)/);
+    it('the sliding window masks only past it: the first `window` positions equal an unwindowed model, later ones differ', () => {
+      const f = fixtures.find((x) => x.config.modelType === 'mistral')!;
+      const w = f.config.slidingWindow!;
+      const model = load(f);
+      assert.equal(model.contextLength, f.config.maxPositionEmbeddings, 'the window does not cap the context');
+      const full = new Llama({ ...f.config, slidingWindow: null }, { device: dev });
+      loadLlamaWeights(full, f.dir);
+      const ids = idsOf(f, 'ids');
+      const [a, b] = noGrad(() => [model.forward(ids).logits.toArray(), full.forward(ids).logits.toArray()]);
+      const V = f.config.vocabSize;
+      for (let t = 0; t < T; t++) {
+        let diff = 0;
+        for (let i = t * V; i < (t + 1) * V; i++) diff = Math.max(diff, Math.abs(a![i]! - b![i]!));
+        if (t < w) assert.ok(diff < 1e-5, `position ${t} sees its whole past through a window of ${w}, yet differs by ${diff}`);
+        else assert.ok(diff > 1e-3, `position ${t} is past the window of ${w}, yet equals full attention (max diff ${diff})`);
+      }
     });
   });
 }

@@ -67,10 +67,15 @@ export interface LlamaConfig {
   /** LM head shares the token embedding (HF `tie_word_embeddings`). */
   tieWordEmbeddings: boolean;
   /**
-   * Attention span in positions (HF `sliding_window`, when the family uses it), or null. The fused
-   * attention kernel has no window mask, so longer sequences are refused rather than mis-computed.
+   * Attention span in positions (HF `sliding_window`, when the family uses it), or null: a query at
+   * position p sees keys p − slidingWindow < j <= p in the layers maxWindowLayers and above.
    */
   slidingWindow: number | null;
+  /**
+   * Index of the first layer that uses the sliding window (HF `max_window_layers`, Qwen2/Qwen3);
+   * the layers below it attend over every position. 0 for Mistral, whose every layer windows.
+   */
+  maxWindowLayers: number;
   /** Std of the normal weight init (HF `initializer_range`). */
   initializerRange: number;
 }
@@ -96,6 +101,7 @@ export function defaultLlamaConfig(overrides: Partial<LlamaConfig> = {}): LlamaC
     qkNorm: false,
     tieWordEmbeddings: true,
     slidingWindow: null,
+    maxWindowLayers: 0,
     initializerRange: 0.02,
     ...overrides,
   };
@@ -155,10 +161,13 @@ class LlamaAttention extends Module {
   readonly qNorm: RmsNorm | null = null;
   readonly kNorm: RmsNorm | null = null;
   private readonly c: LlamaConfig;
+  /** Sliding window of this layer, 0 for none. */
+  private readonly window: number;
 
-  constructor(c: LlamaConfig, rng: Rng, device: Device) {
+  constructor(c: LlamaConfig, rng: Rng, device: Device, window: number) {
     super();
     this.c = c;
+    this.window = window;
     const H = c.numAttentionHeads;
     const Hkv = c.numKeyValueHeads;
     const D = c.headDim;
@@ -189,7 +198,8 @@ class LlamaAttention extends Module {
     let kh = permute(k, [0, 2, 1, 3]); // (B, Hkv, T, D)
     let vh = permute(v, [0, 2, 1, 3]);
     if (cache) [kh, vh] = cache.append(layer, kh, vh); // (B, Hkv, start+T, D)
-    const y = attention(qh, kh, vh); // (B, H, T, D), GQA inside; stored (B, T, H, D)
+    // The cache keeps every position; the window masks the ones behind it.
+    const y = attention(qh, kh, vh, { window: this.window }); // (B, H, T, D), GQA inside; stored (B, T, H, D)
     return this.oProj.forward(mergeHeads(y)); // (B, T, C)
   }
 }
@@ -219,10 +229,10 @@ class LlamaDecoderLayer extends Module {
   readonly postAttentionLayernorm: RmsNorm;
   readonly mlp: LlamaMlp;
 
-  constructor(c: LlamaConfig, rng: Rng, device: Device) {
+  constructor(c: LlamaConfig, rng: Rng, device: Device, window: number) {
     super();
     this.inputLayernorm = this.module('input_layernorm', new RmsNorm(c.hiddenSize, c.rmsNormEps, device));
-    this.selfAttn = this.module('self_attn', new LlamaAttention(c, rng, device));
+    this.selfAttn = this.module('self_attn', new LlamaAttention(c, rng, device, window));
     this.postAttentionLayernorm = this.module('post_attention_layernorm', new RmsNorm(c.hiddenSize, c.rmsNormEps, device));
     this.mlp = this.module('mlp', new LlamaMlp(c, rng, device));
   }
@@ -242,7 +252,7 @@ class LlamaModel extends Module {
   constructor(c: LlamaConfig, rng: Rng, device: Device) {
     super();
     this.embedTokens = this.module('embed_tokens', new Embedding(c.vocabSize, c.hiddenSize, { rng, std: c.initializerRange, device }));
-    for (let i = 0; i < c.numHiddenLayers; i++) this.layers.push(this.module(`layers.${i}`, new LlamaDecoderLayer(c, rng, device)));
+    for (let i = 0; i < c.numHiddenLayers; i++) this.layers.push(this.module(`layers.${i}`, new LlamaDecoderLayer(c, rng, device, layerWindow(c, i))));
     this.norm = this.module('norm', new RmsNorm(c.hiddenSize, c.rmsNormEps, device));
   }
 }
@@ -291,10 +301,6 @@ export class Llama extends Module {
     if (ids.ndim !== 2 || ids.dtype !== 'int32') throw new Error(`Llama.forward: ids must be int32 (batch, time), got ${ids.dtype} ${formatShape(ids.shape)}`);
     const [B, T] = ids.shape as [number, number];
     const start = cache ? cache.length : 0;
-    const window = this.config.slidingWindow;
-    if (window !== null && start + T > window) {
-      throw new Error(`Llama.forward: ${start + T} positions exceed the model's sliding window of ${window} (sliding_window in config.json); genlab's attention has no window mask yet, so shorten the input to at most ${window} tokens`);
-    }
     cache?.expectRoom('Llama.forward', B, T);
     const tables = ropeTables(this.config, start + T, this.device);
     let x = this.model.embedTokens.forward(ids); // (B, T, C)
@@ -306,13 +312,9 @@ export class Llama extends Module {
     return { logits, loss };
   }
 
-  /**
-   * Positions generation may use: max_position_embeddings, capped by the sliding window, which
-   * genlab's attention cannot mask yet.
-   */
+  /** Positions generation may use: max_position_embeddings (a sliding window only masks, it does not cap). */
   get contextLength(): number {
-    const c = this.config;
-    return c.slidingWindow === null ? c.maxPositionEmbeddings : Math.min(c.slidingWindow, c.maxPositionEmbeddings);
+    return this.config.maxPositionEmbeddings;
   }
 
   /** A KV cache (kv heads only) for decoding `batch` sequences of up to maxLength positions. */
@@ -325,6 +327,11 @@ export class Llama extends Module {
   logits(ids: Tensor): Tensor {
     return noGrad(() => this.forward(ids).logits);
   }
+}
+
+/** The sliding window of layer i (0 for none): slidingWindow from layer maxWindowLayers on. */
+export function layerWindow(c: LlamaConfig, i: number): number {
+  return c.slidingWindow !== null && i >= c.maxWindowLayers ? c.slidingWindow : 0;
 }
 
 export function validateLlamaConfig(c: LlamaConfig): void {
@@ -341,5 +348,8 @@ export function validateLlamaConfig(c: LlamaConfig): void {
   if (c.ropeScaling && !(c.ropeScaling.factor >= 1)) throw new Error(`Llama config: ropeScaling.factor must be at least 1, got ${c.ropeScaling.factor}`);
   if (c.slidingWindow !== null && (!Number.isInteger(c.slidingWindow) || c.slidingWindow <= 0)) {
     throw new Error(`Llama config: slidingWindow must be a positive integer or null, got ${c.slidingWindow}`);
+  }
+  if (!Number.isInteger(c.maxWindowLayers) || c.maxWindowLayers < 0) {
+    throw new Error(`Llama config: maxWindowLayers must be a non-negative integer, got ${c.maxWindowLayers}`);
   }
 }

@@ -1,12 +1,13 @@
 // Basic layers. Linear stores its weight as (in, out) — GPT-2's Conv1D layout — so Hugging Face
-// checkpoints load without transposing. Linear and Embedding.attend pick the bf16-packed weight
-// for decoding-sized products themselves (packed-weights.ts), so models never pass packs around.
+// checkpoints load without transposing. Linear and Embedding.attend pick the packed weight (bf16,
+// or int8 q8_0 blocks) for inference products themselves (packed-weights.ts), so models never pass
+// packs around.
 
 import type { Device } from '../backend/device.ts';
 import { mix32, type Rng } from '../backend/rng.ts';
 import { add, dropout, scale } from '../ops/elementwise.ts';
 import { embedding, layerNorm, rmsNorm } from '../ops/layers.ts';
-import { linear, linearBf16, linearOutIn, matmul } from '../ops/matmul.ts';
+import { linear, linearOutIn, linearPacked, matmul } from '../ops/matmul.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { createParameter, Module } from './module.ts';
 import { packFor } from './packed-weights.ts';
@@ -52,7 +53,7 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     const packed = packFor(x, this.weight, this.bias, this.outIn);
-    const y = packed ? linearBf16(x, packed, this.bias) : this.outIn ? linearOutIn(x, this.weight, this.bias) : linear(x, this.weight, this.bias);
+    const y = packed ? linearPacked(x, packed, this.bias) : this.outIn ? linearOutIn(x, this.weight, this.bias) : linear(x, this.weight, this.bias);
     const l = this.lora;
     if (!l) return y;
     // Scale the rank-r intermediate, not the (..., out) update: one less full-size activation.
@@ -80,7 +81,7 @@ export class Embedding extends Module {
   /** x (..., dim) · weightᵀ → (..., count): scores against every row, the LM head tied to a token embedding. */
   attend(x: Tensor): Tensor {
     const packed = packFor(x, this.weight, null, true);
-    return packed ? linearBf16(x, packed) : matmul(x, this.weight, { transB: true });
+    return packed ? linearPacked(x, packed) : matmul(x, this.weight, { transB: true });
   }
 }
 

@@ -1,7 +1,8 @@
-// Fused causal self-attention: softmax(scale · Q Kᵀ) V with the causal mask applied by index
-// arithmetic, never materialised. q/k/v are read through their strides, so heads split out of a
-// packed qkv projection (a slice + reshape + permute view) are consumed in place without copies;
-// with grouped-query attention the kernel maps each query head to its kv head the same way.
+// Fused causal self-attention: softmax(scale · Q Kᵀ) V with the causal mask (and an optional
+// sliding window) applied by index arithmetic, never materialised. q/k/v are read through their
+// strides, so heads split out of a packed qkv projection (a slice + reshape + permute view) are
+// consumed in place without copies; with grouped-query attention the kernel maps each query head
+// to its kv head the same way.
 
 import { gradOf, record, type Node } from '../autograd/tape.ts';
 import type { Device } from '../backend/device.ts';
@@ -18,6 +19,12 @@ export interface AttentionOptions {
    * key — encoder self-attention and encoder–decoder cross-attention.
    */
   causal?: boolean;
+  /**
+   * Sliding window (causal only; 0 or absent: none): the query at position p sees keys
+   * p − window < j <= p, as Mistral's and Qwen2's `sliding_window`. Works with a KV cache holding
+   * every position: the positions behind the window are masked, not dropped.
+   */
+  window?: number;
 }
 
 /**
@@ -40,7 +47,7 @@ function headContiguous(t: Tensor): Tensor {
   return t.strides[3] === 1 ? t : contiguous(t);
 }
 
-function argsOf(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean, into: AttentionArgs): AttentionArgs {
+function argsOf(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean, window: number, into: AttentionArgs): AttentionArgs {
   into.q = q.ptr;
   into.k = k.ptr;
   into.v = v.ptr;
@@ -56,6 +63,7 @@ function argsOf(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean,
   // Query i sees keys j <= i + causalOffset; an offset of tk makes every key visible.
   into.causalOffset = causal ? into.tk - into.tq : into.tk;
   into.kvGroup = into.heads / k.shape[1]!;
+  into.window = window;
   return into;
 }
 
@@ -82,6 +90,9 @@ export function attention(qIn: Tensor, kIn: Tensor, vIn: Tensor, opts: Attention
   }
   const causal = opts.causal ?? true;
   if (causal && tq > tk) throw new Error(`attention: more queries (${tq}) than keys (${tk}); causal attention needs Tq <= Tk`);
+  const window = opts.window ?? 0;
+  if (!Number.isSafeInteger(window) || window < 0) throw new Error(`attention: window ${window} must be a non-negative integer (0 for no window)`);
+  if (window > 0 && !causal) throw new Error(`attention: a sliding window (${window}) needs causal attention; drop causal: false or the window`);
   const q = headContiguous(qIn);
   const k = headContiguous(kIn);
   const v = headContiguous(vIn);
@@ -89,13 +100,14 @@ export function attention(qIn: Tensor, kIn: Tensor, vIn: Tensor, opts: Attention
   const stored = empty(dev, [b, tq, h, d]);
   const out = viewOf(stored, [b, h, tq, d], [tq * h * d, d, h * d, 1], stored.offset);
   const lse = empty(dev, [b, h, tq]);
-  const args = argsOf(q, k, v, scale, causal, {} as AttentionArgs);
+  const args = argsOf(q, k, v, scale, causal, window, {} as AttentionArgs);
   dev.kernels.attentionForward(args, out.ptr, out.strides.slice(0, 3), lse.ptr);
   const node = record(attentionBackward, out, q, k, v);
   if (node) {
     node.s0 = lse;
     node.n0 = scale;
     node.n1 = causal ? 1 : 0;
+    node.n2 = window;
   }
   return out;
 }
@@ -109,7 +121,7 @@ function attentionBackward(node: Node): void {
   const dev = out.device;
   // The kernel produces all three gradients (contiguous); map them onto strided inputs if needed.
   const gq = contiguousGrad(q);
-  const args = argsOf(q, k, v, node.n0, node.n1 === 1, {} as AttentionArgs);
+  const args = argsOf(q, k, v, node.n0, node.n1 === 1, node.n2, {} as AttentionArgs);
   const group = args.kvGroup!;
   // With grouped-query attention the kernel writes gradK/gradV per query head; the group's rows
   // are summed into the kv head's gradient afterwards.

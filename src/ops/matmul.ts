@@ -3,7 +3,8 @@
 // large GEMM (rows = batch·M), which keeps both cores busy and needs no reduction over the batch.
 
 import { gradOf, isGradEnabled, record, type Node } from '../autograd/tape.ts';
-import { empty, formatShape, type Tensor } from '../tensor/tensor.ts';
+import { q8RowBytes, quantizeQ8Block, Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from '../backend/q8-0.ts';
+import { empty, formatShape, markWritten, type Tensor } from '../tensor/tensor.ts';
 import { expectDtype, sameDevice } from './check.ts';
 import { contiguous } from './views.ts';
 
@@ -60,6 +61,7 @@ export function linearOutIn(x: Tensor, w: Tensor, bias: Tensor | null = null): T
  * and exactly the values a bf16-precision matmul multiplies. (k, n) as linearBf16 reads it.
  */
 export interface PackedBf16 {
+  readonly format: 'bf16';
   /** ceil(k·n / 2) float32-sized elements holding the 16-bit values. */
   readonly data: Tensor;
   readonly k: number;
@@ -79,7 +81,7 @@ export function packBf16(w: Tensor, opts: { transpose?: boolean } = {}): PackedB
   const src = contiguous(w);
   const data = dev.heapScope(() => empty(dev, [Math.max(1, Math.ceil((rows * cols) / 2))]));
   dev.kernels.packBf16(src.ptr, data.ptr, rows, cols, transpose);
-  return transpose ? { data, k: cols, n: rows } : { data, k: rows, n: cols };
+  return transpose ? { format: 'bf16', data, k: cols, n: rows } : { format: 'bf16', data, k: rows, n: cols };
 }
 
 /**
@@ -99,6 +101,88 @@ export function linearBf16(x: Tensor, w: PackedBf16, bias: Tensor | null = null)
   const out = empty(dev, shapeOut);
   dev.kernels.matmulBf16(a.ptr, w.data.ptr, out.ptr, bias ? contiguous(bias).ptr : 0, x.size / w.k, w.n, w.k);
   return out;
+}
+
+/**
+ * A weight matrix in q8_0 blocks for int8 decoding (backend/q8-0.ts): output j's k weights are row
+ * j, ceil(k / 32) blocks of 34 bytes, so the pack of a matrix whose k is a multiple of 32 is byte
+ * for byte the Q8_0 tensor a GGUF file holds for it (rows along the input dimension, as ggml's).
+ */
+export interface PackedQ8 {
+  readonly format: 'q8_0';
+  /** ceil(n · rowBytes / 4) float32-sized elements holding the blocks. */
+  readonly data: Tensor;
+  readonly k: number;
+  readonly n: number;
+}
+
+/** A weight matrix packed for decoding (see nn/packed-weights.ts). */
+export type PackedWeight = PackedBf16 | PackedQ8;
+
+/**
+ * Quantizes w (k, n), or w (n, k) read transposed (the tied LM head; torch.nn.Linear weights), to
+ * q8_0 blocks along k with the shared quantizer (bit-identical to llama.cpp's). Runs on the host,
+ * once per weight: the blocks are written straight into a device buffer.
+ */
+export function packQ8(w: Tensor, opts: { transpose?: boolean } = {}): PackedQ8 {
+  expectDtype('packQ8', w, 'float32', 'the weight');
+  if (w.ndim !== 2) throw new Error(`packQ8: weight must be 2-D, got ${formatShape(w.shape)}`);
+  const transpose = opts.transpose ?? false;
+  const [rows, cols] = w.shape as [number, number];
+  const k = transpose ? cols : rows;
+  const n = transpose ? rows : cols;
+  const dev = w.device;
+  const src = contiguous(w);
+  const rowBytes = q8RowBytes(k);
+  const data = dev.heapScope(() => empty(dev, [Math.max(1, Math.ceil((n * rowBytes) / 4))]));
+  dev.refreshViews();
+  const f = dev.f32;
+  const out = new Uint8Array(f.buffer, f.byteOffset + data.ptr * 4, n * rowBytes);
+  if (transpose) {
+    // Row j of the pack is row j of w: quantized in place from the device memory.
+    for (let j = 0; j < n; j++) {
+      const from = src.ptr + j * k;
+      for (let p = 0, at = j * rowBytes; p < k; p += Q8_0_BLOCK, at += Q8_0_BLOCK_BYTES) quantizeQ8Block(f, from + p, Math.min(Q8_0_BLOCK, k - p), out, at);
+    }
+  } else {
+    // Row j of the pack is column j of w: 32 rows of w at a time (a few hundred KiB, in cache)
+    // are gathered a block at a time.
+    const block = new Float32Array(Q8_0_BLOCK);
+    for (let p = 0, b = 0; p < k; p += Q8_0_BLOCK, b++) {
+      const count = Math.min(Q8_0_BLOCK, k - p);
+      for (let j = 0; j < n; j++) {
+        for (let t = 0, at = src.ptr + p * n + j; t < count; t++, at += n) block[t] = f[at]!;
+        quantizeQ8Block(block, 0, count, out, j * rowBytes + b * Q8_0_BLOCK_BYTES);
+      }
+    }
+  }
+  markWritten(data.storage);
+  return { format: 'q8_0', data, k, n };
+}
+
+/**
+ * x (..., k) · packed (k, n) + bias computed from the int8 blocks, accumulated in fp32 (the
+ * matmulQ8 kernel; wasm rounds x to int16 per block for its integer dot products). Inference
+ * only: it records no gradient, so it refuses inputs that would need one.
+ */
+export function linearQ8(x: Tensor, w: PackedQ8, bias: Tensor | null = null): Tensor {
+  const dev = sameDevice('linearQ8', x, w.data);
+  expectDtype('linearQ8', x, 'float32', 'the input');
+  if (isGradEnabled() && x.requiresGrad) throw new Error('linearQ8: int8 weights are for inference; call it inside noGrad()');
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== w.k) throw new Error(`linearQ8: input ${formatShape(x.shape)} does not end in the packed weight's ${w.k} inputs`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== w.n)) throw new Error(`linearQ8: bias shape ${formatShape(bias.shape)} does not match the packed weight's ${w.n} outputs`);
+  const a = contiguous(x);
+  shapeOut.length = x.ndim;
+  for (let i = 0; i < x.ndim - 1; i++) shapeOut[i] = x.shape[i]!;
+  shapeOut[x.ndim - 1] = w.n;
+  const out = empty(dev, shapeOut);
+  dev.kernels.matmulQ8(a.ptr, w.data.ptr, out.ptr, bias ? contiguous(bias).ptr : 0, x.size / w.k, w.n, w.k);
+  return out;
+}
+
+/** x · the packed weight (+ bias), whichever its format. */
+export function linearPacked(x: Tensor, w: PackedWeight, bias: Tensor | null = null): Tensor {
+  return w.format === 'q8_0' ? linearQ8(x, w, bias) : linearBf16(x, w, bias);
 }
 
 function gemm(op: string, aIn: Tensor, bIn: Tensor, bias: Tensor | null, transA: boolean, transB: boolean): Tensor {

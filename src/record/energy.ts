@@ -212,26 +212,39 @@ export class EnergyMeter {
         ram: { method: dram.length > 0 ? 'rapl-dram' : 'estimate', peakRssBytes, wattsPerGB: RAM_WATTS_PER_GB },
       };
     } else {
-      const envW = process.env.GENLAB_WATTS_PER_CORE;
-      const override = this.opts.wattsPerCore ?? (envW !== undefined && envW.trim() !== '' ? Number(envW) : undefined);
-      const cpu = cpuPowerModel(this.opts.cpu ?? readCpuIdentity(), override);
-      const cpuJoules = cpuSeconds * cpu.wattsPerCore;
-      const joules = cpuJoules + ramEstimateJ;
-      report = {
-        method: 'cpu-time-estimate',
-        description: `estimated as CodeCarbon does without RAPL: ${cpuSeconds.toFixed(cpuSeconds < 10 ? 1 : 0)} CPU-seconds of this process × ${cpu.wattsPerCore.toFixed(2)} W per busy core (${cpu.note}) + memory at 3 W per 8 GB of peak resident memory (${(peakRssBytes / 1e9).toFixed(2)} GB) for ${wallSeconds.toFixed(0)} s`,
-        raplUnavailable: unknownWrap ?? this.raplReason ?? 'unknown',
-        wallSeconds,
-        cpuSeconds,
-        cpuJoules,
-        ramJoules: ramEstimateJ,
-        joules,
-        kWh: joules / 3.6e6,
-        cpu,
-        rapl: null,
-        ram: { method: 'estimate', peakRssBytes, wattsPerGB: RAM_WATTS_PER_GB },
-      };
+      report = estimateEnergy({ who: 'this process', wallSeconds, cpuSeconds, peakRssBytes, raplUnavailable: unknownWrap ?? this.raplReason ?? 'unknown' }, this.opts);
     }
     return report;
   }
+}
+
+/**
+ * The CPU-time estimate (CodeCarbon's method without RAPL) for processes whose CPU time and peak
+ * memory are known: this process, or others it ran (PyTorch's training workers report theirs).
+ */
+export function estimateEnergy(
+  f: { who: string; wallSeconds: number; cpuSeconds: number; peakRssBytes: number; raplUnavailable: string },
+  opts: Pick<EnergyMeterOptions, 'wattsPerCore' | 'cpu'> = {},
+): EnergyReport {
+  const envW = process.env.GENLAB_WATTS_PER_CORE;
+  const override = opts.wattsPerCore ?? (envW !== undefined && envW.trim() !== '' ? Number(envW) : undefined);
+  const cpu = cpuPowerModel(opts.cpu ?? readCpuIdentity(), override);
+  const { wallSeconds, cpuSeconds, peakRssBytes } = f;
+  const cpuJoules = cpuSeconds * cpu.wattsPerCore;
+  const ramJoules = RAM_WATTS_PER_GB * (peakRssBytes / 1e9) * wallSeconds;
+  const joules = cpuJoules + ramJoules;
+  return {
+    method: 'cpu-time-estimate',
+    description: `estimated as CodeCarbon does without RAPL: ${cpuSeconds.toFixed(cpuSeconds < 10 ? 1 : 0)} CPU-seconds of ${f.who} × ${cpu.wattsPerCore.toFixed(2)} W per busy core (${cpu.note}) + memory at 3 W per 8 GB of peak resident memory (${(peakRssBytes / 1e9).toFixed(2)} GB) for ${wallSeconds.toFixed(0)} s`,
+    raplUnavailable: f.raplUnavailable,
+    wallSeconds,
+    cpuSeconds,
+    cpuJoules,
+    ramJoules,
+    joules,
+    kWh: joules / 3.6e6,
+    cpu,
+    rapl: null,
+    ram: { method: 'estimate', peakRssBytes, wattsPerGB: RAM_WATTS_PER_GB },
+  };
 }

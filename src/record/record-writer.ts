@@ -12,8 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { DatasetManifest } from '../data/prepare.ts';
 import type { HubSource } from '../io/hub.ts';
-import { forwardFlopsPerToken, trainingFlops } from '../models/flops.ts';
-import type { GptConfig } from '../models/gpt.ts';
+import { forwardFlopsPerToken, trainingFlops, type DecoderConfig } from '../models/flops.ts';
 import { writeJsonAtomic } from '../util/atomic.ts';
 import { readCpuIdentity } from './cpu-power.ts';
 import { carbonIntensityFromEnv, emissionsFor } from './emissions.ts';
@@ -31,6 +30,7 @@ import {
   type PretrainingRecord,
   type RunKind,
   type RunRecord,
+  type TrainingSegment,
 } from './run-record.ts';
 
 export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -153,7 +153,7 @@ function combineEnergy(current: EnergyReport, segments: EnergyReport[], resumedF
   const all = [...segments, current];
   const sum = (f: (r: EnergyReport) => number): number => all.reduce((a, r) => a + f(r), 0);
   const joules = sum((r) => r.joules);
-  let note = segments.length > 0 ? `sum of ${all.length} processes (the run was interrupted and resumed)` : 'one process';
+  let note = segments.length > 0 ? `sum of ${all.length} processes (the run was paused or interrupted and resumed, or trained partly in PyTorch's processes)` : 'one process';
   if (resumedFromStep > 0 && segments.length === 0) {
     note = `this process only: the run resumed from step ${resumedFromStep} and the energy of the process(es) before it was not recorded (it stopped without Ctrl-C), so the total is a lower bound`;
   }
@@ -250,12 +250,15 @@ export class RunRecorder {
 /** What `genlab train` knows at the end of a run. */
 export interface RunFacts {
   preset: string;
-  config: GptConfig;
+  /** GPT-2's config, or the Llama recipe's (it carries modelType). */
+  config: DecoderConfig;
   parameters: { total: number; nonEmbedding: number };
   tokenizer: { vocabSize: number; sha256: string };
   dataset: { dir: string; manifest: DatasetManifest; reused?: boolean };
   hyperparameters: { steps: number; batch: number; seqLen: number; gradAccum: number; lr: number; weightDecay: number; warmup?: number; dropout: number; seed: number; valFraction: number };
-  result: { steps: number; tokens: number; finalLoss: number; valLoss: number; seconds: number; spikes: number; resumedFrom: number };
+  result: { steps: number; tokens: number; finalLoss: number; valLoss: number; seconds: number; spikes: number; resumedFrom: number; segments?: TrainingSegment[] };
+  /** The engine of this command (`--engine torch --nproc N`), when not genlab's own. */
+  engine?: { engine: 'genlab' | 'torch'; nproc?: number };
   wallSeconds: number;
   energy: EnergyReport;
   device: { name: string; threads: number };
@@ -277,8 +280,9 @@ export async function buildRunRecord(f: RunFacts): Promise<PretrainingRecord> {
   const command = [
     `genlab train --model ${f.preset} --data ${m.sources.map(sourceSpec).join(' ')}`,
     `--steps ${h.steps} --batch ${h.batch} --seq-len ${h.seqLen}${h.gradAccum !== 1 ? ` --grad-accum ${h.gradAccum}` : ''} --lr ${h.lr} --weight-decay ${h.weightDecay}${h.warmup !== undefined ? ` --warmup ${h.warmup}` : ''}${h.dropout ? ` --dropout ${h.dropout}` : ''}`,
-    `--vocab-size ${f.tokenizer.vocabSize} --val-fraction ${h.valFraction} --seed ${h.seed} --out ${f.outDir}`,
+    `--vocab-size ${f.tokenizer.vocabSize} --val-fraction ${h.valFraction} --seed ${h.seed} --out ${f.outDir}${f.engine?.engine === 'torch' ? ` --engine torch --nproc ${f.engine.nproc ?? 1}` : ''}`,
   ].join(' ');
+  const segments = f.result.segments ?? [];
   const record = await assembleRunRecord(
     {
       kind: 'pretraining',
@@ -302,6 +306,8 @@ export async function buildRunRecord(f: RunFacts): Promise<PretrainingRecord> {
         lossSpikesSkipped: f.result.spikes,
         resumedFromStep: f.result.resumedFrom,
         stoppedEarly: f.result.steps < h.steps,
+        // Which engine took which steps (genlab's loop, or PyTorch's DDP processes), oldest first.
+        ...(segments.length > 0 ? { segments } : {}),
       },
       compute: {
         method: 'counted from the model shapes (src/models/flops.ts): 2·m·n·k per matmul including causal attention, backward = 2× forward; elementwise ops (<1%) not counted, as in Kaplan et al. 2020',

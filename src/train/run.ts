@@ -1,27 +1,31 @@
-// `genlab train`: corpus → BPE tokenizer (cached) → token shards (cached) → GPT → training loop →
-// Hugging Face model folder with genlab's run record. Every step reports progress.
+// `genlab train`: corpus → BPE tokenizer (cached) → token shards (cached) → GPT-2 or Llama-recipe
+// model → training loop → Hugging Face model folder (GPT2LMHeadModel or LlamaForCausalLM) with
+// genlab's run record. Every step reports progress.
 
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { devicePrecision } from '../backend/registry.ts';
 import { resolveSource, type CorpusSource } from '../data/corpus.ts';
 import { BatchLoader, maxBatchSize } from '../data/loader.ts';
 import { describeSplit, prepareDataset, type PreparedDataset } from '../data/prepare.ts';
-import { gpt2ConfigFromJson } from '../io/hf-config.ts';
+import { gpt2ConfigFromJson, LLAMA_MODEL_TYPES } from '../io/hf-config.ts';
+import { llamaConfigFromJson } from '../io/llama-config.ts';
 import { saveModel } from '../io/model-folder.ts';
 import { Gpt, type GptConfig } from '../models/gpt.ts';
-import { EnergyMeter } from '../record/energy.ts';
+import { Llama, type LlamaConfig } from '../models/llama.ts';
+import { EnergyMeter, estimateEnergy } from '../record/energy.ts';
 import { buildRunRecord } from '../record/record-writer.ts';
-import { saveEnergySegment } from '../record/run-record.ts';
+import { ENERGY_SEGMENTS_FILE, saveEnergySegment } from '../record/run-record.ts';
 import { loadTokenizer, saveTokenizer } from '../tokenizer/files.ts';
 import { tokenizerJsonString } from '../tokenizer/formats.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { trainBpe } from '../tokenizer/train.ts';
 import { progressBar } from '../util/progress.ts';
-import { presetNames, presets, type PresetName } from './presets.ts';
-import { trainLoop, type TrainResult } from './trainer.ts';
+import { presetNames, presets, type Preset, type PresetName } from './presets.ts';
+import { findTorchPython, trainWithTorch } from './torch-engine.ts';
+import { trainLoop, type TrainLoopOptions, type TrainResult } from './trainer.ts';
 
 export interface TrainCommandOptions {
   data: string[];
@@ -42,13 +46,57 @@ export interface TrainCommandOptions {
   valFraction?: number;
   seed?: number;
   resume?: boolean;
+  /** Pause after this step with a checkpoint (the schedule still runs to `steps`); continue with resume. */
+  stopAt?: number;
+  /** Who takes the steps: genlab's own loop, or PyTorch through torchrun (torch-engine.ts). */
+  engine?: 'genlab' | 'torch';
+  /** PyTorch processes (DDP ranks) with engine 'torch' (default 1). */
+  nproc?: number;
   cache?: string;
   /** No progress output (tests). */
   quiet?: boolean;
 }
 
+/** What to build: a GPT-2 or a Llama-recipe model, its shape without the vocabulary (the tokenizer decides it). */
+export type ModelSpec = { architecture: 'gpt2'; config: Omit<GptConfig, 'vocabSize'> } | { architecture: 'llama'; config: Omit<LlamaConfig, 'vocabSize'> };
+
+/** A freshly initialised model of the spec with `vocabSize` tokens. */
+export function createModel(spec: ModelSpec, vocabSize: number, opts: { seed: number }): Gpt | Llama {
+  return spec.architecture === 'llama' ? new Llama({ ...spec.config, vocabSize }, opts) : new Gpt({ ...spec.config, vocabSize }, opts);
+}
+
+/** Parameters outside the token (and GPT-2's position) embeddings: the count scaling laws use. */
+export function nonEmbeddingParameters(model: Gpt | Llama): number {
+  if (model instanceof Gpt) return model.numNonEmbeddingParameters();
+  return model.numParameters() - model.model.embedTokens.weight.size - (model.lmHead?.weight.size ?? 0);
+}
+
+/** Positions the spec's model attends over. */
+function contextOf(spec: ModelSpec): number {
+  return spec.architecture === 'llama' ? spec.config.maxPositionEmbeddings : spec.config.nPositions;
+}
+
+function specOfPreset(p: Preset): ModelSpec {
+  return p.architecture === 'llama' ? { architecture: 'llama', config: p.model } : { architecture: 'gpt2', config: p.model };
+}
+
+/** A config.json to train from: GPT-2's keys, or a LlamaForCausalLM's (model_type "llama"). */
+function specOfConfigFile(json: unknown, file: string): ModelSpec & { vocabSize: number } {
+  const type = typeof json === 'object' && json !== null ? (json as Record<string, unknown>).model_type : undefined;
+  if (type === 'llama') {
+    const c = llamaConfigFromJson(json, file);
+    if (c.slidingWindow !== null) throw new Error(`${file}: sliding_window is set; genlab trains Llama configs with full causal attention`);
+    return { architecture: 'llama', config: c, vocabSize: c.vocabSize };
+  }
+  if ((LLAMA_MODEL_TYPES as readonly unknown[]).includes(type)) {
+    throw new Error(`${file}: model_type ${JSON.stringify(type)}; genlab pre-trains GPT-2 configs and Llama ones (model_type "llama"), so write it as a Llama config`);
+  }
+  const c = gpt2ConfigFromJson(json, file);
+  return { architecture: 'gpt2', config: c, vocabSize: c.vocabSize };
+}
+
 interface Plan {
-  config: Omit<GptConfig, 'vocabSize'>;
+  model: ModelSpec;
   vocabSize: number;
   batch: number;
   seqLen: number;
@@ -60,22 +108,25 @@ interface Plan {
 async function planFrom(o: TrainCommandOptions): Promise<Plan> {
   let plan: Plan;
   if ((presetNames as string[]).includes(o.model)) {
-    const p = presets[o.model as PresetName];
-    plan = { config: p.model, vocabSize: p.vocabSize, batch: p.batch, seqLen: p.seqLen, steps: p.steps, lr: p.lr, preset: o.model };
+    const p: Preset = presets[o.model as PresetName];
+    plan = { model: specOfPreset(p), vocabSize: p.vocabSize, batch: p.batch, seqLen: p.seqLen, steps: p.steps, lr: p.lr, preset: o.model };
   } else if (o.model.endsWith('.json') && existsSync(o.model)) {
-    const c = gpt2ConfigFromJson(JSON.parse(await readFile(o.model, 'utf8')), o.model);
-    plan = { config: c, vocabSize: c.vocabSize, batch: 8, seqLen: Math.min(256, c.nPositions), steps: 1000, lr: 1e-3, preset: o.model };
+    const { vocabSize, ...model } = specOfConfigFile(JSON.parse(await readFile(o.model, 'utf8')), o.model);
+    plan = { model, vocabSize, batch: 8, seqLen: Math.min(256, contextOf(model)), steps: 1000, lr: 1e-3, preset: o.model };
   } else {
     throw new Error(`--model '${o.model}' is neither a preset (${presetNames.join(', ')}) nor an existing config.json file`);
   }
-  if (o.dropout) plan.config = { ...plan.config, embdPdrop: o.dropout, residPdrop: o.dropout };
+  if (o.dropout) {
+    if (plan.model.architecture === 'llama') throw new Error(`--dropout ${o.dropout}: the Llama recipe (--model ${o.model}) has no dropout layers; leave --dropout at 0, or train a GPT-2 preset`);
+    plan.model = { architecture: 'gpt2', config: { ...plan.model.config, embdPdrop: o.dropout, residPdrop: o.dropout } };
+  }
   plan.vocabSize = o.vocabSize ?? plan.vocabSize;
   plan.batch = o.batch ?? plan.batch;
   plan.steps = o.steps ?? plan.steps;
   plan.lr = o.lr ?? plan.lr;
   plan.seqLen = o.seqLen ?? plan.seqLen;
-  if (plan.seqLen > plan.config.nPositions) {
-    throw new Error(`--seq-len ${plan.seqLen} exceeds the model's context of ${plan.config.nPositions} positions`);
+  if (plan.seqLen > contextOf(plan.model)) {
+    throw new Error(`--seq-len ${plan.seqLen} exceeds the model's context of ${contextOf(plan.model)} positions`);
   }
   return plan;
 }
@@ -210,6 +261,15 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<TrainResu
     if (!quiet) process.stderr.write(s + '\n');
   };
   const plan = await planFrom(o);
+  const engine = o.engine ?? 'genlab';
+  if (engine !== 'genlab' && engine !== 'torch') throw new Error(`--engine '${String(engine)}' is not an engine; choose genlab or torch`);
+  if (o.nproc !== undefined && engine !== 'torch') throw new Error(`--nproc ${o.nproc} sets PyTorch's process count; add --engine torch, or leave --nproc out`);
+  if (o.stopAt !== undefined && !(Number.isInteger(o.stopAt) && o.stopAt >= 1)) throw new Error(`--stop-at must be a step number >= 1, got ${o.stopAt}`);
+  if (engine === 'torch') {
+    if (plan.model.architecture !== 'gpt2') throw new Error(`--engine torch trains GPT-2 models, and --model ${o.model} is a Llama-recipe one; train it with --engine genlab`);
+    // Before tokenizing: a missing PyTorch is known in a second.
+    findTorchPython();
+  }
   const seed = o.seed ?? 1337;
   const cacheDir = o.cache ?? '.cache/genlab';
   const sources = o.data.map((d) => resolveSource(d));
@@ -227,12 +287,16 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<TrainResu
     ...(o.resume ? { resumeDir: o.out } : {}),
   });
   await mkdir(path.join(o.out, 'checkpoint'), { recursive: true });
+  // A fresh run does not inherit the energy of an earlier run's paused or interrupted processes.
+  if (!o.resume) await rm(path.join(o.out, ENERGY_SEGMENTS_FILE), { force: true });
   await saveTokenizer(path.join(o.out, 'checkpoint'), tokenizer, { formats: ['tokenizer.json'] });
   say(`data: ${describeSplit(data.manifest)}`);
 
-  const config: GptConfig = { ...plan.config, vocabSize: tokenizer.vocabSize };
-  const model = new Gpt(config, { seed });
-  say(`model: ${plan.preset}, ${(model.numParameters() / 1e6).toFixed(2)}M parameters (${(model.numNonEmbeddingParameters() / 1e6).toFixed(2)}M non-embedding), ${config.nLayer} layers × ${config.nEmbd} wide, context ${config.nPositions}; backend ${model.device.name} × ${model.device.threads} threads, ${devicePrecision(model.device)} matmuls`);
+  const model = createModel(plan.model, tokenizer.vocabSize, { seed });
+  const config = model.config;
+  const nonEmbedding = nonEmbeddingParameters(model);
+  const shape = model instanceof Llama ? `Llama recipe, ${model.config.numHiddenLayers} layers × ${model.config.hiddenSize} wide, ${model.config.numAttentionHeads} heads (${model.config.numKeyValueHeads} key/value)` : `GPT-2, ${model.config.nLayer} layers × ${model.config.nEmbd} wide`;
+  say(`model: ${plan.preset}, ${(model.numParameters() / 1e6).toFixed(2)}M parameters (${(nonEmbedding / 1e6).toFixed(2)}M non-embedding), ${shape}, context ${model.contextLength}; backend ${model.device.name} × ${model.device.threads} threads, ${devicePrecision(model.device)} matmuls`);
   const flags = { batch: plan.batch, seqLen: plan.seqLen, seed, vocabSize: tokenizer.vocabSize, valFraction: o.valFraction ?? 0.05 };
   const val = openValLoader(data, flags);
   const train = openTrainLoader(data, flags);
@@ -245,22 +309,36 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<TrainResu
     stop.abort();
   };
   process.once('SIGINT', onSigint);
+  const loopOptions: TrainLoopOptions = {
+    steps: plan.steps,
+    lr: plan.lr,
+    ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
+    weightDecay: o.weightDecay ?? 0.1,
+    gradAccum: o.gradAccum ?? 1,
+    evalEvery: o.evalEvery ?? 100,
+    checkpointEvery: o.checkpointEvery ?? 200,
+    seed,
+    outDir: o.out,
+    resume: o.resume ?? false,
+    ...(o.stopAt !== undefined ? { stopAt: o.stopAt } : {}),
+    signal: stop.signal,
+    ...(quiet ? {} : { progress: { label: 'train    ', format: 'loss {loss} | val {val} | {tps} tok/s', fields: (m, e) => ({ loss: m.loss.toFixed(3), val: e ? Number(e['valLoss']).toFixed(3) : '—', tps: Math.round(m.tokensPerSecond) }) } }),
+    onEvent: (e) => say(`\nstep ${e.step}: ${e.reason}; ${e.action}`),
+  };
   try {
-    result = await trainLoop(model, train, val, {
-      steps: plan.steps,
-      lr: plan.lr,
-      ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
-      weightDecay: o.weightDecay ?? 0.1,
-      gradAccum: o.gradAccum ?? 1,
-      evalEvery: o.evalEvery ?? 100,
-      checkpointEvery: o.checkpointEvery ?? 200,
-      seed,
-      outDir: o.out,
-      resume: o.resume ?? false,
-      signal: stop.signal,
-      ...(quiet ? {} : { progress: { label: 'train    ', format: 'loss {loss} | val {val} | {tps} tok/s', fields: (m, e) => ({ loss: m.loss.toFixed(3), val: e ? Number(e['valLoss']).toFixed(3) : '—', tps: Math.round(m.tokensPerSecond) }) } }),
-      onEvent: (e) => say(`\nstep ${e.step}: ${e.reason}; ${e.action}`),
-    });
+    if (engine === 'torch') {
+      const r = await trainWithTorch(model, train, val, { ...loopOptions, nproc: o.nproc ?? 1, data, quiet });
+      result = r;
+      // RAPL counts every process on the package, PyTorch's too; the CPU-time estimate counts this
+      // process only, so PyTorch's processes join the run's energy as a segment of their own.
+      const mine = meter.snapshot();
+      const seg = r.torchSegment;
+      if (seg && mine.method !== 'rapl' && seg.cpuSeconds !== undefined && seg.peakRssBytes !== undefined) {
+        await saveEnergySegment(o.out, estimateEnergy({ who: `PyTorch's ${seg.processes} training process(es)`, wallSeconds: seg.wallSeconds ?? seg.seconds, cpuSeconds: seg.cpuSeconds, peakRssBytes: seg.peakRssBytes, raplUnavailable: mine.raplUnavailable ?? 'unknown' }));
+      }
+    } else {
+      result = await trainLoop(model, train, val, loopOptions);
+    }
   } finally {
     process.off('SIGINT', onSigint);
     train.close();
@@ -272,18 +350,25 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<TrainResu
     await saveEnergySegment(o.out, meter.stop());
     process.exit(130);
   }
+  if (result.stopped !== 'steps') {
+    say(`\npaused at step ${result.steps} of ${plan.steps}; checkpoint saved in ${path.join(o.out, 'checkpoint')}; continue (with either --engine) with: genlab train ... --out ${o.out} --resume`);
+    await saveEnergySegment(o.out, meter.stop());
+    return result;
+  }
+  const last = result.segments.at(-1);
   // The run record (run.json): schema and contents live in src/record/run-record.ts.
   const runRecord = await buildRunRecord({
     preset: plan.preset,
     config,
-    parameters: { total: model.numParameters(), nonEmbedding: model.numNonEmbeddingParameters() },
+    parameters: { total: model.numParameters(), nonEmbedding },
     tokenizer: { vocabSize: tokenizer.vocabSize, sha256: tokenizerHash },
     dataset: data,
     hyperparameters: { steps: plan.steps, batch: plan.batch, seqLen: plan.seqLen, gradAccum: o.gradAccum ?? 1, lr: plan.lr, weightDecay: o.weightDecay ?? 0.1, ...(o.warmup !== undefined ? { warmup: o.warmup } : {}), dropout: o.dropout ?? 0, seed, valFraction: o.valFraction ?? 0.05 },
     result,
     wallSeconds: (performance.now() - t0) / 1000,
     energy: meter.stop(),
-    device: { name: model.device.name, threads: model.device.threads },
+    device: last?.engine === 'torch' ? { name: `pytorch ${last.backend}`, threads: last.processes * last.threadsPerProcess } : { name: model.device.name, threads: model.device.threads },
+    engine: engine === 'torch' ? { engine, nproc: o.nproc ?? 1 } : { engine },
     outDir: o.out,
   });
   await saveModel(o.out, { model, tokenizer }, { runRecord: { ...runRecord } });

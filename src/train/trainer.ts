@@ -7,7 +7,8 @@ import { noGrad } from '../autograd/tape.ts';
 import type { BatchLoader, LoaderState } from '../data/loader.ts';
 import type { CausalLm } from '../generate/generate.ts';
 import { empty, type Tensor } from '../tensor/tensor.ts';
-import { runTraining, type EvalRecord, type GuardEvent, type LoopOptions, type StepRecord } from './loop.ts';
+import type { TrainingSegment } from '../record/run-record.ts';
+import { runTraining, type EvalRecord, type GuardEvent, type LoopOptions, type LoopResult, type LoopSchedule, type StepRecord } from './loop.ts';
 
 export interface TrainLoopOptions {
   steps: number;
@@ -49,6 +50,8 @@ export interface TrainLoopOptions {
   signal?: AbortSignal;
   /** Stops (with a checkpoint) once training has run this long; steps still sets the LR schedule. */
   maxSeconds?: number;
+  /** Pauses (with a checkpoint, no final evaluation) once this many steps are done; steps still sets the LR schedule. */
+  stopAt?: number;
   /** Called after backward and before clipping/the update with the step's number (from 1); tests inject faults here. */
   afterBackward?: (step: number, model: CausalLm) => void;
 }
@@ -70,6 +73,33 @@ export interface TrainResult {
   seconds: number;
   spikes: number;
   resumedFrom: number;
+  stopped: LoopResult['stopped'];
+  /** Which engine took which steps (from the checkpoint, this process's last). */
+  segments: TrainingSegment[];
+}
+
+/**
+ * The schedule, optimizer and guard settings trainLoop gives the shared loop, with their defaults
+ * resolved: PyTorch's engine (torch-engine.ts) hands the same values to its script.
+ */
+export function trainSettings(o: TrainLoopOptions): {
+  schedule: Required<Pick<LoopSchedule, 'lr' | 'minLr' | 'warmup'>>;
+  optimizer: { beta1: number; beta2: number; eps: number; weightDecay: number };
+  gradClip: number;
+  gradAccum: number;
+  evalBatches: number;
+  spikeFactor: number;
+  seed: number;
+} {
+  return {
+    schedule: { lr: o.lr, minLr: o.minLr ?? o.lr / 10, warmup: o.warmup ?? Math.min(100, Math.floor(o.steps / 10)) },
+    optimizer: { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: 1e-8, weightDecay: o.weightDecay ?? 0.1 },
+    gradClip: o.gradClip ?? 1,
+    gradAccum: o.gradAccum ?? 1,
+    evalBatches: o.evalBatches ?? 8,
+    spikeFactor: o.spikeFactor ?? 3,
+    seed: o.seed ?? 0,
+  };
 }
 
 /** Mean loss of `batches` sequential batches from `loader` (which is rewound first). */
@@ -102,7 +132,7 @@ export async function trainLoop(model: CausalLm, train: BatchLoader, val: BatchL
   const ids = dev.heapScope(() => empty(dev, [B, T], 'int32'));
   const targets = dev.heapScope(() => empty(dev, [B, T], 'int32'));
   const batch = { inputs: new Int32Array(B * T), targets: new Int32Array(B * T) };
-  const evalBatches = o.evalBatches ?? 8;
+  const s = trainSettings(o);
   const r = await runTraining({
     model,
     parameters: o.parameters ?? model.parameters(),
@@ -114,13 +144,14 @@ export async function trainLoop(model: CausalLm, train: BatchLoader, val: BatchL
     },
     steps: o.steps,
     ...(o.maxSeconds !== undefined ? { maxSeconds: o.maxSeconds } : {}),
-    schedule: { lr: o.lr, minLr: o.minLr ?? o.lr / 10, warmup: o.warmup ?? Math.min(100, Math.floor(o.steps / 10)) },
-    optimizer: { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, weightDecay: o.weightDecay ?? 0.1 },
-    gradClip: o.gradClip ?? 1,
-    gradAccum: o.gradAccum ?? 1,
-    seed: o.seed ?? 0,
-    guard: { spikeFactor: o.spikeFactor ?? 3, rollback: true },
-    evaluate: () => ({ valLoss: evaluate(model, val, evalBatches) }),
+    ...(o.stopAt !== undefined ? { stopAt: o.stopAt } : {}),
+    schedule: s.schedule,
+    optimizer: s.optimizer,
+    gradClip: s.gradClip,
+    gradAccum: s.gradAccum,
+    seed: s.seed,
+    guard: { spikeFactor: s.spikeFactor, rollback: true },
+    evaluate: () => ({ valLoss: evaluate(model, val, s.evalBatches) }),
     evalEvery: o.evalEvery ?? 0,
     logFile: path.join(o.outDir, 'metrics.jsonl'),
     checkpoint: { dir: o.outDir, every: o.checkpointEvery ?? 0, resume: o.resume ?? false, state: () => ({ loader: train.state() }), restore: (meta) => train.restore(meta['loader'] as LoaderState) },
@@ -132,5 +163,5 @@ export async function trainLoop(model: CausalLm, train: BatchLoader, val: BatchL
     ...(o.onEvent ? { onEvent: (e) => o.onEvent!(e as GuardEvent) } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });
-  return { steps: r.steps, tokens: r.tokens, finalLoss: r.finalLoss, valLoss: r.eval?.['valLoss'] ?? NaN, seconds: r.seconds, spikes: r.skipped, resumedFrom: r.resumedFrom };
+  return { steps: r.steps, tokens: r.tokens, finalLoss: r.finalLoss, valLoss: r.eval?.['valLoss'] ?? NaN, seconds: r.seconds, spikes: r.skipped, resumedFrom: r.resumedFrom, stopped: r.stopped, segments: r.segments };
 }

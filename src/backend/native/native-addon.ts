@@ -32,13 +32,18 @@ export interface NativeAddon {
   kernelNames(): string[];
   /** KERNEL_SPEC_HASH of the spec the addon was built from. */
   specHash(): number;
-  create(isa: number, threads: number, bf16: number, splitAll: boolean, initialBytes: number): {
+  /**
+   * A device computing on `memory` (allocated by JavaScript at the device's full reserved size; it
+   * never moves). Element 0 lies baseOffset bytes into it, the args block argsOffset bytes after that.
+   */
+  create(isa: number, threads: number, bf16: number, splitAll: boolean, memory: ArrayBuffer): {
     id: number;
     handle: object;
-    buffer: ArrayBuffer;
+    baseOffset: number;
     argsOffset: number;
   };
-  grow(id: number, deltaPages: number): ArrayBuffer;
+  /** Faults the pages of bytes [from, to) after element 0 in at once; false where the OS cannot. */
+  prefault(id: number, fromByte: number, toByte: number): boolean;
   run(id: number, kernel: number): number;
   configure(id: number, threads: number, bf16: number): void;
 }

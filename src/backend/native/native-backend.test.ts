@@ -59,13 +59,15 @@ if (status.available) {
       return Float32Array.from({ length: n }, () => rng.normal());
     };
 
-    it('memory grows in place: earlier views stay valid and see the same bytes', () => {
-      const first = dev.memory.buffer;
+    it('memory grows in place: the buffer never moves, earlier views stay valid and see the same bytes', () => {
+      const buffer = dev.memory.buffer;
+      const before = dev.memoryBytes();
       const early = upload(dev, [1, 2, 3]);
-      const view = new Float32Array(first, early * 4, 3);
+      const view = dev.f32.subarray(early, early + 3);
       // 64 MiB more than the memory had: forces several grow() calls.
-      const big = dev.allocStorage(first.byteLength / 4 + (16 << 20));
-      assert.ok(dev.memory.buffer.byteLength > first.byteLength);
+      const big = dev.allocStorage(before / 4 + (16 << 20));
+      assert.ok(dev.memoryBytes() > before);
+      assert.equal(dev.memory.buffer, buffer, 'growing must not replace the buffer the kernels compute on');
       dev.refreshViews();
       dev.kernels.fill(early, 3, 7);
       assert.deepEqual([...view], [7, 7, 7], 'a view made before growing must see kernel writes');
@@ -75,7 +77,7 @@ if (status.available) {
     });
 
     it('rejects pointers outside the memory instead of faulting', () => {
-      const end = dev.memory.buffer.byteLength / 4;
+      const end = dev.memoryBytes() / 4;
       assert.throws(() => dev.kernels.fill(end - 2, 4, 0), /fill: out reaches outside the device memory/);
       assert.throws(() => dev.kernels.matmul(16, 16, end - 10, 0, 1, 4, 4, 4, false, false, 0, 0, 0, false), /matmul: C reaches outside/);
     });

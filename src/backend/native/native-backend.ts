@@ -1,7 +1,19 @@
 // The native backend (Node-only): C++ kernels with runtime dispatch on the CPU's instruction sets
-// (AMX-BF16, AVX-512, AVX2+FMA, portable), a native thread pool, and a device memory the addon
-// maps itself: a 4 GiB reservation committed as it grows, so the kernels keep one base pointer
-// and JavaScript sees the same bytes through external ArrayBuffers, without copies.
+// (AMX-BF16, AVX-512, AVX2+FMA, portable), a native thread pool, and one device memory that the
+// kernels and JavaScript share without copies.
+//
+// The memory is one ArrayBuffer allocated at the most the device may use: min(16 GiB, the
+// machine's RAM). An allocation that large is a reservation, not RAM: its pages stay untouched
+// zero pages until written. It never moves, so the kernels keep one base pointer. The allocator
+// "grows" the memory by moving a committed mark through it and faulting those pages in at once
+// (prefault); a grow the free RAM cannot back fails with the sizes instead of waking the OOM
+// killer. Why 16 GiB: the Device reads tensors through one Float32Array over the whole memory,
+// and V8 (Node 20) makes typed arrays of at most 2^32 elements. (An external ArrayBuffer over
+// memory the addon maps itself stops at 4 GiB in Node 20: Node-API makes it as a Buffer.)
+//
+// Decoding in bf16 keeps the fp32 weights and a bf16 copy of every matrix (6 bytes per
+// parameter) plus an fp32 KV cache: Llama-3.2-1B takes ≈ 7 GiB, Llama-3.2-3B ≈ 19 GiB, over the
+// limit; docs/native-backend.md (Known limits) has the arithmetic and what 3B needs.
 //
 // Precision: 'fp32' runs every matmul in fp32. 'bf16' rounds matmul operands to bfloat16 and
 // accumulates in fp32 (mixed precision: weights, gradients, optimizer state and every other
@@ -9,7 +21,7 @@
 // them, else on AVX512-BF16 (vdpbf16ps), else emulated (operands rounded, fp32 FMA: the same
 // products, on any CPU).
 
-import { availableParallelism } from 'node:os';
+import { availableParallelism, freemem, totalmem } from 'node:os';
 import type { BackendParts, DeviceMemory } from '../device.ts';
 import { KERNEL_NAMES } from '../kernels.gen.ts';
 import { checkSpecHash } from '../kernels.ts';
@@ -34,6 +46,14 @@ export interface NativeBackendOptions {
   bf16Kernel?: Bf16Kernel;
   /** Split every call across the threads, however small (tests of the threaded paths). */
   splitAll?: boolean;
+  /** Most bytes the device memory may grow to (default: min(MAX_NATIVE_MEMORY_BYTES, the machine's RAM)). */
+  maxMemoryBytes?: number;
+  /**
+   * Fault newly grown memory in at once (default true: the allocator grows only what it is about
+   * to use, and one call is cheaper than a page fault per page). false leaves pages uncommitted
+   * until first touched, e.g. for tests that place tensors past gigabytes they never write.
+   */
+  prefault?: boolean;
 }
 
 export type NativeBackendParts = BackendParts & {
@@ -47,6 +67,12 @@ export type NativeBackendParts = BackendParts & {
 };
 
 const PAGE = 65536;
+/** 2^32 float32 elements: the longest typed array V8 makes, so the Device's views cover all of it. */
+export const MAX_NATIVE_MEMORY_BYTES = 2 ** 34;
+/** Committed at creation. */
+const INITIAL_BYTES = 16 * PAGE;
+/** Room for the addon to put element 0 on a page boundary of the buffer. */
+const ALIGN_SLACK = 4096;
 /** Elements below the heap: element 0 (never handed out) and the args block (bytes 64..576). */
 const HEAP_BASE = 256;
 
@@ -54,6 +80,10 @@ function loadAddon(): { addon: NativeAddon; features: NativeFeatures } {
   const st = nativeStatus();
   if (!st.addon || !st.features) throw new Error(`the native backend is unavailable: ${st.reason}`);
   checkAddonSpec(st.path, st.addon);
+  // An addon from before the memory moved into a JavaScript ArrayBuffer would compute on memory of its own.
+  if (typeof (st.addon as Partial<NativeAddon>).prefault !== 'function') {
+    throw new Error(`the native addon at ${st.path} predates this version's device memory (it has no prefault()); run \`npm run build:native\``);
+  }
   return { addon: st.addon, features: st.features };
 }
 
@@ -98,6 +128,53 @@ export function defaultBf16Kernel(isa: NativeIsa, features: NativeFeatures): Bf1
   return 'emulated';
 }
 
+const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+
+/**
+ * Refuses a grow the memory's limit or the machine cannot serve, naming the sizes. Prefaulting
+ * commits every new page at once, and on Linux a commit beyond the free RAM (there is no swap on
+ * many servers) ends in the OOM killer rather than an error, so the free RAM is checked first.
+ */
+export function checkGrow(oldBytes: number, deltaBytes: number, maxBytes: number, why: string, prefault: boolean, freeBytes = freemem(), totalBytes = totalmem()): void {
+  if (oldBytes + deltaBytes > maxBytes) throw new RangeError(`the native device memory stops at ${gib(maxBytes)} (${why})`);
+  if (prefault && deltaBytes > freeBytes) {
+    throw new RangeError(
+      `growing it by ${gib(deltaBytes)} needs that much free RAM and this machine has ${gib(freeBytes)} available ` +
+        `(of ${gib(totalBytes)}); stop programs that hold memory`,
+    );
+  }
+}
+
+/**
+ * The device memory's ArrayBuffer, sized min(16 GiB, RAM) unless `requested`, with the slack
+ * that lets the addon page-align element 0. When the OS refuses the default size (a strict
+ * overcommit policy, a small address-space limit), halves it down to 256 MiB.
+ */
+function reserveMemory(requested: number | undefined): { buffer: ArrayBuffer; maxBytes: number; why: string } {
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < INITIAL_BYTES || requested > MAX_NATIVE_MEMORY_BYTES || requested % PAGE !== 0)) {
+    throw new Error(`createNativeBackend: maxMemoryBytes must be a multiple of 64 KiB in [1 MiB, 16 GiB], got ${requested}`);
+  }
+  const ram = Math.floor(totalmem() / PAGE) * PAGE;
+  let maxBytes = requested ?? Math.min(MAX_NATIVE_MEMORY_BYTES, ram);
+  let why = requested !== undefined
+    ? 'the maxMemoryBytes the device was created with'
+    : maxBytes === MAX_NATIVE_MEMORY_BYTES
+      ? 'the most one Float32Array views, 2^32 elements'
+      : `this machine's RAM`;
+  for (;;) {
+    try {
+      return { buffer: new ArrayBuffer(maxBytes + ALIGN_SLACK), maxBytes, why };
+    } catch (err) {
+      const smaller = Math.floor(maxBytes / 2 / PAGE) * PAGE;
+      if (requested !== undefined || smaller < 256 * 2 ** 20) {
+        throw new Error(`createNativeBackend: cannot reserve ${gib(maxBytes)} of address space for the device memory (${(err as Error).message}); pass a smaller maxMemoryBytes`);
+      }
+      maxBytes = smaller;
+      why = `the largest reservation the OS granted`;
+    }
+  }
+}
+
 export function createNativeBackend(opts: NativeBackendOptions = {}): NativeBackendParts {
   const { addon, features } = loadAddon();
   const threads = opts.threads ?? availableParallelism();
@@ -114,22 +191,34 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): NativeBack
   }
   const bf16Id = (p: Precision): number => (p === 'bf16' ? BF16_IDS[bf16Kernel] : 0);
 
-  const ctx = addon.create(ISA_IDS[isa], threads, bf16Id(precision), opts.splitAll ?? false, 16 * PAGE);
-  // The handle keeps the native context alive as long as this backend (and its kernels) are.
+  const { buffer, maxBytes, why } = reserveMemory(opts.maxMemoryBytes);
+  const prefault = opts.prefault ?? true;
+  const ctx = addon.create(ISA_IDS[isa], threads, bf16Id(precision), opts.splitAll ?? false, buffer);
+  // The handle keeps the native context (and the buffer) alive as long as this backend's kernels are.
   const handle = ctx.handle;
+  let committed = INITIAL_BYTES;
+  if (prefault) addon.prefault(ctx.id, 0, committed);
   const memory: DeviceMemory & { buffer: ArrayBuffer } = {
-    buffer: ctx.buffer,
+    buffer,
+    byteOffset: ctx.baseOffset,
+    get byteLength() {
+      return committed;
+    },
     grow(deltaPages: number): number {
-      const old = this.buffer.byteLength / PAGE;
-      this.buffer = addon.grow(ctx.id, deltaPages);
-      return old;
+      if (!Number.isInteger(deltaPages) || deltaPages < 0) throw new RangeError(`grow: expected a whole number of pages, got ${deltaPages}`);
+      const old = committed;
+      checkGrow(old, deltaPages * PAGE, maxBytes, why, prefault);
+      committed = old + deltaPages * PAGE;
+      // The allocator grows the memory only when it is about to use it.
+      if (prefault) addon.prefault(ctx.id, old, committed);
+      return old / PAGE;
     },
   };
   const kernels = createNativeKernels({
     addon,
     id: ctx.id,
-    args: new Float64Array(ctx.buffer, ctx.argsOffset, 64),
-    size: () => memory.buffer.byteLength / 4,
+    args: new Float64Array(buffer, ctx.baseOffset + ctx.argsOffset, 64),
+    size: () => committed / 4,
     handle,
   });
 
@@ -156,7 +245,7 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): NativeBack
     },
     async close(): Promise<void> {
       // Nothing to stop: the thread pool is shared by every native device, and the memory is
-      // unmapped once the kernels, the device and every view of it are garbage-collected.
+      // freed once the kernels, the device and every view of it are garbage-collected.
     },
   };
   return parts;

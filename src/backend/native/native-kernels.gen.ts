@@ -170,6 +170,22 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[6] = k;
       run(id, 12);
     },
+    matmulQ8(a, bPacked, c, bias, m, n, k) {
+      if (!(k <= 262144)) throw new Error(`matmulQ8: packed rows of at most 262144 inputs are supported, got ${k}; split the product along k`);
+      if (m <= 0 || n <= 0) return;
+      inside('matmulQ8', a, m * k, 'A');
+      inside('matmulQ8', bPacked, Math.ceil((n * Math.ceil(k / 32) * 34) / 4), 'packed W');
+      inside('matmulQ8', c, m * n, 'C');
+      if (bias !== 0) inside('matmulQ8', bias, n, 'bias');
+      A[0] = a;
+      A[1] = bPacked;
+      A[2] = c;
+      A[3] = bias;
+      A[4] = m;
+      A[5] = n;
+      A[6] = k;
+      run(id, 13);
+    },
     embeddingForward(table, ids, out, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
       inside('embeddingForward', ids, rows, 'ids');
@@ -179,7 +195,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[2] = out;
       A[3] = rows;
       A[4] = dim;
-      run(id, 13);
+      run(id, 14);
     },
     embeddingBackward(ids, gradOut, gradTable, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
@@ -190,7 +206,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[2] = gradTable;
       A[3] = rows;
       A[4] = dim;
-      run(id, 14);
+      run(id, 15);
     },
     layerNormForward(x, gamma, beta, out, mean, rstd, rows, dim, eps) {
       if (rows <= 0 || dim <= 0) return;
@@ -209,7 +225,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[6] = rows;
       A[7] = dim;
       A[8] = eps;
-      run(id, 15);
+      run(id, 16);
     },
     layerNormBackward(x, gamma, mean, rstd, gradOut, gradX, gradGamma, gradBeta, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
@@ -231,7 +247,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[7] = gradBeta;
       A[8] = rows;
       A[9] = dim;
-      run(id, 16);
+      run(id, 17);
     },
     rmsNormForward(x, gamma, out, rstd, rows, dim, eps) {
       if (rows <= 0 || dim <= 0) return;
@@ -246,7 +262,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[4] = rows;
       A[5] = dim;
       A[6] = eps;
-      run(id, 17);
+      run(id, 18);
     },
     rmsNormBackward(x, gamma, rstd, gradOut, gradX, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
@@ -262,7 +278,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[4] = gradX;
       A[5] = rows;
       A[6] = dim;
-      run(id, 18);
+      run(id, 19);
     },
     rmsNormGammaBackward(x, rstd, gradOut, gradGamma, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
@@ -276,7 +292,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[3] = gradGamma;
       A[4] = rows;
       A[5] = dim;
-      run(id, 19);
+      run(id, 20);
     },
     ropeForward(x, cos, sin, out, rows, seq, heads, dim, offset) {
       if (!(dim % 2 === 0)) throw new Error(`ropeForward: rope needs an even head dimension, got ${dim}`);
@@ -295,7 +311,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[6] = heads;
       A[7] = dim;
       A[8] = offset;
-      run(id, 20);
+      run(id, 21);
     },
     ropeBackward(gradOut, cos, sin, gradX, rows, seq, heads, dim, offset) {
       if (!(dim % 2 === 0)) throw new Error(`ropeBackward: rope needs an even head dimension, got ${dim}`);
@@ -314,7 +330,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[6] = heads;
       A[7] = dim;
       A[8] = offset;
-      run(id, 21);
+      run(id, 22);
     },
     softmaxForward(x, out, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
@@ -324,7 +340,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[1] = out;
       A[2] = rows;
       A[3] = dim;
-      run(id, 22);
+      run(id, 23);
     },
     softmaxBackward(y, gradOut, gradX, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
@@ -336,7 +352,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[2] = gradX;
       A[3] = rows;
       A[4] = dim;
-      run(id, 23);
+      run(id, 24);
     },
     attentionForward: manual.attentionForward,
     attentionBackward: manual.attentionBackward,
@@ -353,7 +369,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[4] = rows;
       A[5] = vocab;
       A[6] = ignoreIndex;
-      run(id, 26);
+      run(id, 27);
     },
     crossEntropyBackward(logits, targets, lse, gradLogits, rows, vocab, ignoreIndex, scale) {
       if (rows <= 0) return;
@@ -369,7 +385,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[5] = vocab;
       A[6] = ignoreIndex;
       A[7] = scale;
-      run(id, 27);
+      run(id, 28);
     },
     dropoutForward(x, out, n, p, seed, offset) {
       if (!(p >= 0 && p <= 1)) throw new Error(`dropoutForward: p must be in [0, 1], got ${p}`);
@@ -382,7 +398,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[3] = p;
       A[4] = seed >>> 0;
       A[5] = offset >>> 0;
-      run(id, 28);
+      run(id, 29);
     },
     dropoutBackward(gradOut, gradX, n, p, seed, offset) {
       if (!(p >= 0 && p <= 1)) throw new Error(`dropoutBackward: p must be in [0, 1], got ${p}`);
@@ -395,7 +411,7 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[3] = p;
       A[4] = seed >>> 0;
       A[5] = offset >>> 0;
-      run(id, 29);
+      run(id, 30);
     },
     adamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2) {
       if (n <= 0) return;
@@ -415,14 +431,14 @@ export function nativeKernelTable(env: NativeTableEnv, manual: NativeManualKerne
       A[9] = weightDecay;
       A[10] = bc1;
       A[11] = bc2;
-      run(id, 30);
+      run(id, 31);
     },
     sumSquares(x, n) {
       if (n <= 0) return 0;
       inside('sumSquares', x, n, 'x');
       A[0] = x;
       A[1] = n;
-      return run(id, 31);
+      return run(id, 32);
     },
   };
 }

@@ -8,7 +8,7 @@
 // native kernel fault the whole process, where the wasm backend only traps.
 
 import { checkBinaryOp, KERNEL_ID as K } from '../kernels.gen.ts';
-import { kvGroupOf, MAX_DIMS, type AttentionArgs, type Kernels, type Ptr } from '../kernels.ts';
+import { kvGroupOf, MAX_DIMS, windowOf, type AttentionArgs, type Kernels, type Ptr } from '../kernels.ts';
 import type { NativeAddon } from './native-addon.ts';
 import { nativeKernelTable, type NativeManualKernels } from './native-kernels.gen.ts';
 
@@ -107,6 +107,7 @@ export function createNativeKernels(env: NativeKernelEnv): Kernels {
     A[19] = out;
     A[23] = lse;
     A[31] = group; // after the backward-only slots 24..30
+    A[32] = windowOf(kernel, p);
   }
 
   const manual: NativeManualKernels = {

@@ -7,6 +7,8 @@ import {
   BinaryOp,
   MAX_DIMS,
   kvGroupOf,
+  visibleKeys,
+  windowOf,
   ReduceOp,
   UnaryOp,
   type AttentionArgs,
@@ -15,6 +17,7 @@ import {
 } from '../kernels.ts';
 import { ACTIVATIONS, type Activation } from '../kernel-spec.ts';
 import { checkBinaryOp, checkReduceOp, enumError } from '../kernels.gen.ts';
+import { q8RowBytes, q8Value, Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from '../q8-0.ts';
 import { dropoutUniform } from '../rng.ts';
 
 /** A float64 scratch array that grows on demand, so steady-state calls allocate nothing. */
@@ -347,6 +350,25 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
       }
     },
 
+    matmulQ8(a, bPacked, c, bias, m, n, k): void {
+      syncViews();
+      const bytes = new Uint8Array(f.buffer);
+      const rowBytes = q8RowBytes(k);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          const row = 4 * bPacked + j * rowBytes;
+          let acc = 0;
+          for (let p0 = 0; p0 < k; p0 += Q8_0_BLOCK) {
+            const at = row + (p0 / Q8_0_BLOCK) * Q8_0_BLOCK_BYTES;
+            const end = Math.min(k, p0 + Q8_0_BLOCK);
+            for (let p = p0; p < end; p++) acc += f[a + i * k + p]! * q8Value(bytes, at, p - p0);
+          }
+          if (bias !== 0) acc += f[bias + j]!;
+          f[c + i * n + j] = acc;
+        }
+      }
+    },
+
     embeddingForward(table, ids, out, rows, dim): void {
       syncViews();
       for (let r = 0; r < rows; r++) {
@@ -487,8 +509,9 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
 
     attentionForward(p: AttentionArgs, out, outStrides, lse): void {
       syncViews();
-      const { q, k, v, qStrides: qs, kStrides: ks, vStrides: vs, batch, heads, tq, tk, headDim: d, scale } = p;
+      const { q, k, v, qStrides: qs, kStrides: ks, vStrides: vs, batch, heads, tq, headDim: d, scale } = p;
       const kvGroup = kvGroupOf('attentionForward', p);
+      const window = windowOf('attentionForward', p);
       const os = outStrides;
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
@@ -496,8 +519,8 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
             const qRow = q + b * qs[0]! + h * qs[1]! + i * qs[2]!;
             const oRow = out + b * os[0]! + h * os[1]! + i * os[2]!;
             const lseAt = lse + (b * heads + h) * tq + i;
-            const last = Math.min(tk - 1, i + p.causalOffset);
-            if (last < 0) {
+            const [first, last] = visibleKeys(p, window, i);
+            if (last < first) {
               // No visible key: an empty softmax.
               for (let c = 0; c < d; c++) f[oRow + c] = 0;
               f[lseAt] = -Infinity;
@@ -505,7 +528,7 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
             }
             const scores = rowScratch.zeros(last + 1);
             let max = -Infinity;
-            for (let j = 0; j <= last; j++) {
+            for (let j = first; j <= last; j++) {
               const kRow = k + b * ks[0]! + Math.floor(h / kvGroup) * ks[1]! + j * ks[2]!;
               let dot = 0;
               for (let c = 0; c < d; c++) dot += f[qRow + c]! * f[kRow + c]!;
@@ -513,12 +536,12 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
               max = Math.max(max, scores[j]!);
             }
             let sum = 0;
-            for (let j = 0; j <= last; j++) {
+            for (let j = first; j <= last; j++) {
               scores[j] = Math.exp(scores[j]! - max);
               sum += scores[j]!;
             }
             const acc = accScratch.zeros(d);
-            for (let j = 0; j <= last; j++) {
+            for (let j = first; j <= last; j++) {
               const vRow = v + b * vs[0]! + Math.floor(h / kvGroup) * vs[1]! + j * vs[2]!;
               const w = scores[j]! / sum;
               for (let c = 0; c < d; c++) acc[c] = acc[c]! + w * f[vRow + c]!;
@@ -534,6 +557,7 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
       syncViews();
       const { q, k, v, qStrides: qs, kStrides: ks, vStrides: vs, batch, heads, tq, tk, headDim: d, scale } = p;
       const kvGroup = kvGroupOf('attentionBackward', p);
+      const window = windowOf('attentionBackward', p);
       const os = outStrides;
       const gs = gradOutStrides;
       for (let b = 0; b < batch; b++) {
@@ -542,8 +566,8 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
           const dK = gradKScratch.zeros(tk * d);
           const dV = gradVScratch.zeros(tk * d);
           for (let i = 0; i < tq; i++) {
-            const last = Math.min(tk - 1, i + p.causalOffset);
-            if (last < 0) continue;
+            const [first, last] = visibleKeys(p, window, i);
+            if (last < first) continue;
             const qRow = q + b * qs[0]! + h * qs[1]! + i * qs[2]!;
             const oRow = out + b * os[0]! + h * os[1]! + i * os[2]!;
             const goRow = gradOut + b * gs[0]! + h * gs[1]! + i * gs[2]!;
@@ -552,7 +576,7 @@ export function createRefKernels(memory: WebAssembly.Memory): Kernels {
             let delta = 0;
             for (let c = 0; c < d; c++) delta += f[goRow + c]! * f[oRow + c]!;
             const dQ = accScratch.zeros(d);
-            for (let j = 0; j <= last; j++) {
+            for (let j = first; j <= last; j++) {
               const kRow = k + b * ks[0]! + Math.floor(h / kvGroup) * ks[1]! + j * ks[2]!;
               const vRow = v + b * vs[0]! + Math.floor(h / kvGroup) * vs[1]! + j * vs[2]!;
               let dot = 0;

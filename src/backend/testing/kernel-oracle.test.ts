@@ -86,15 +86,15 @@ describe('kernel oracle gradients agree with finite differences', () => {
     for (let i = 0; i < logits.length; i++) expectNear(`gradLogits[${i}]`, g[i]!, numericGrad(logits, i, loss));
   });
 
-  for (const packed of [false, true]) {
-    it(`attention (${packed ? 'packed qkv, square' : 'separate, causalOffset 2'})`, () => {
-      const rng = new Rng(packed ? 5 : 6);
+  for (const [packed, window] of [[false, 0], [true, 0], [false, 2]] as const) {
+    it(`attention (${packed ? 'packed qkv, square' : 'separate, causalOffset 2'}${window ? `, window ${window}` : ''})`, () => {
+      const rng = new Rng(packed ? 5 : 6 + window);
       const B = 2;
       const Hh = 2;
       const D = 3;
       const tq = packed ? 4 : 3;
       const tk = packed ? 4 : 5;
-      const ac: oracle.AttentionCase = { batch: B, heads: Hh, tq, tk, headDim: D, scale: 0.7, causalOffset: tk - tq };
+      const ac: oracle.AttentionCase = { batch: B, heads: Hh, tq, tk, headDim: D, scale: 0.7, causalOffset: tk - tq, window };
       let q: oracle.StridedOperand;
       let k: oracle.StridedOperand;
       let v: oracle.StridedOperand;
@@ -127,6 +127,19 @@ describe('kernel oracle gradients agree with finite differences', () => {
       check('gradV', v, g.gradV, tk);
     });
   }
+
+  it('a sliding window hides the keys at or before position − window', () => {
+    // Query 2 (causalOffset 0) with window 2 sees keys 1 and 2 only: key 0, however large its
+    // score, contributes nothing, and key 3 is in the future.
+    const q = { data: Float64Array.from([1, 1, 1]), offset: 0, strides: [3, 3, 1] };
+    const k = { data: Float64Array.from([50, 1, 2, 9]), offset: 0, strides: [4, 4, 1] };
+    const v = { data: Float64Array.from([100, 3, 5, 7]), offset: 0, strides: [4, 4, 1] };
+    const ac = { batch: 1, heads: 1, tq: 3, tk: 4, headDim: 1, scale: 1, causalOffset: 0, window: 2 };
+    const { out, lse } = oracle.oracleAttention(q, k, v, ac);
+    expectNear('out[0] (sees key 0 only)', out[0]!, 100, 1e-12);
+    expectNear('out[2]', out[2]!, (Math.exp(1) * 3 + Math.exp(2) * 5) / (Math.exp(1) + Math.exp(2)), 1e-12);
+    expectNear('lse[2]', lse[2]!, Math.log(Math.exp(1) + Math.exp(2)), 1e-12);
+  });
 
   it('attention lse is the log-sum-exp of the visible scaled scores', () => {
     // One query, two visible keys: lse = log(e^{s0} + e^{s1}) by hand.

@@ -3,6 +3,7 @@
 // Jacobians), not the tricks a fast kernel uses. Arrays are Float64Array "memories" addressed like
 // the device memory (an element offset plus strides), so strided layouts are checked too.
 
+import { f16BitsToF32 } from '../../util/half.ts';
 import { BinaryOp, ReduceOp, UnaryOp } from '../kernels.ts';
 import { dropoutUniform } from '../rng.ts';
 
@@ -220,6 +221,28 @@ export function oracleMatmulBf16(a: Float64Array, b: Float64Array, bias: Float64
   return out;
 }
 
+/**
+ * C (m×n) = A · Wᵀ (+ bias) from q8_0 blocks: row j of W is ceil(k / 32) blocks of 34 bytes
+ * (little-endian half d, then 32 int8 q), and W[j, p] = q[p mod 32] · d of block floor(p / 32).
+ */
+export function oracleMatmulQ8(a: Float64Array, packed: Uint8Array, bias: Float64Array | null, m: number, n: number, k: number): Float64Array {
+  const rowBytes = Math.ceil(k / 32) * 34;
+  const w = (j: number, p: number): number => {
+    const blk = j * rowBytes + Math.floor(p / 32) * 34;
+    const d = f16BitsToF32(packed[blk]! | (packed[blk + 1]! << 8));
+    const q = packed[blk + 2 + (p % 32)]!;
+    return (q >= 128 ? q - 256 : q) * d;
+  };
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = bias ? bias[j]! : 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p]! * w(j, p);
+      out[i * n + j] = s;
+    }
+  return out;
+}
+
 export function oracleEmbedding(table: Float64Array, ids: Int32Array, dim: number): Float64Array {
   const out = new Float64Array(ids.length * dim);
   ids.forEach((id, r) => out.set(table.subarray(id * dim, (id + 1) * dim), r * dim));
@@ -409,6 +432,8 @@ export interface AttentionCase {
   causalOffset: number;
   /** Query heads per kv head (default 1): k and v hold heads / kvGroup heads. */
   kvGroup?: number;
+  /** Sliding window (default 0, none): key j is visible to query i only if j > i + causalOffset − window. */
+  window?: number;
 }
 
 function gatherHead(t: StridedOperand, b: number, h: number, rows: number, d: number): number[][] {
@@ -420,11 +445,11 @@ function gatherHead(t: StridedOperand, b: number, h: number, rows: number, d: nu
   return m;
 }
 
-/** Scaled scores with the causal mask written out as -Infinity entries. */
+/** Scaled scores with the causal (and window) mask written out as -Infinity entries. */
 function maskedScores(q: number[][], k: number[][], ac: AttentionCase): number[][] {
-  return q.map((qi, i) =>
-    k.map((kj, j) => (j <= i + ac.causalOffset ? ac.scale * qi.reduce((s, v, c) => s + v * kj[c]!, 0) : -Infinity)),
-  );
+  const w = ac.window ?? 0;
+  const visible = (i: number, j: number): boolean => j <= i + ac.causalOffset && (w === 0 || j > i + ac.causalOffset - w);
+  return q.map((qi, i) => k.map((kj, j) => (visible(i, j) ? ac.scale * qi.reduce((s, v, c) => s + v * kj[c]!, 0) : -Infinity)));
 }
 
 /** out (b,h,tq,d) and lse (b,h,tq), both contiguous. */

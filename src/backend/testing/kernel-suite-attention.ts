@@ -1,5 +1,6 @@
 // Attention cases of the kernel suite: square causal, KV-cache (tq < tk with causalOffset), packed
-// qkv and (B,T,H,D) strided layouts, and scores large enough to overflow without max subtraction.
+// qkv and (B,T,H,D) strided layouts, scores large enough to overflow without max subtraction,
+// grouped-query attention and sliding windows.
 
 import type { Rng } from '../rng.ts';
 import {
@@ -39,6 +40,8 @@ interface Case {
   qScale?: number;
   /** Grouped-query attention: query heads per kv head (k and v have heads / kvGroup). */
   kvGroup?: number;
+  /** Sliding window: query at position p sees keys p − window < j <= p. */
+  window?: number;
 }
 
 const CASES: Case[] = [
@@ -75,6 +78,17 @@ const CASES: Case[] = [
   { title: 'T130 d64', batch: 1, heads: 1, tq: 130, tk: 130, headDim: 64, layout: 'separate', outBTHD: true, gradOutBTHD: false },
   { title: 'GQA: 6 query heads on 2 kv heads, T9 d8', batch: 2, heads: 6, tq: 9, tk: 9, headDim: 8, layout: 'separate', outBTHD: true, gradOutBTHD: false, kvGroup: 3 },
   { title: 'GQA KV cache: one query, 4 heads on 1 kv head, d 64 over 37 keys', batch: 2, heads: 4, tq: 1, tk: 37, headDim: 64, layout: 'kvBTHD', outBTHD: true, gradOutBTHD: false, kvGroup: 4 },
+  // Sliding windows: smaller than the key blocks (whole blocks skipped), straddling block edges,
+  // of one key, wider than the sequence, with a KV cache, one query, and GQA.
+  { title: 'window 5, B2 H2 T40 d8', batch: 2, heads: 2, tq: 40, tk: 40, headDim: 8, layout: 'separate', outBTHD: false, gradOutBTHD: true, window: 5 },
+  { title: 'window 1 sees only its own key, T9 d5', batch: 1, heads: 2, tq: 9, tk: 9, headDim: 5, layout: 'separate', outBTHD: false, gradOutBTHD: false, window: 1 },
+  { title: 'window 20 wider than T9', batch: 1, heads: 2, tq: 9, tk: 9, headDim: 4, layout: 'packed', outBTHD: true, gradOutBTHD: false, window: 20 },
+  { title: 'window 55, packed qkv T150 d16', batch: 1, heads: 2, tq: 150, tk: 150, headDim: 16, layout: 'packed', outBTHD: true, gradOutBTHD: false, window: 55 },
+  { title: 'window 17, T100 d32 large scores', batch: 1, heads: 1, tq: 100, tk: 100, headDim: 32, layout: 'separate', outBTHD: false, gradOutBTHD: false, qScale: 30, window: 17 },
+  { title: 'window 4, KV cache: last 5 of 23 positions, k/v (B,T,H,D)', batch: 2, heads: 2, tq: 5, tk: 23, headDim: 8, layout: 'kvBTHD', outBTHD: true, gradOutBTHD: true, window: 4 },
+  { title: 'window 9, KV cache: one query, d 64 over 80 keys', batch: 1, heads: 3, tq: 1, tk: 80, headDim: 64, layout: 'separate', outBTHD: false, gradOutBTHD: false, window: 9 },
+  { title: 'window 6, GQA: 6 query heads on 2 kv heads, T30 d8', batch: 2, heads: 6, tq: 30, tk: 30, headDim: 8, layout: 'separate', outBTHD: true, gradOutBTHD: false, kvGroup: 3, window: 6 },
+  { title: 'window 11, GQA KV cache: 3 of 70 positions, 4 heads on 1 kv head', batch: 1, heads: 4, tq: 3, tk: 70, headDim: 16, layout: 'kvBTHD', outBTHD: true, gradOutBTHD: false, kvGroup: 4, window: 11 },
 ];
 
 function bhtd(heads: number, t: number, d: number): number[] {
@@ -123,7 +137,7 @@ function runCase(c: Case, h: Harness, rng: Rng): void {
   const { batch: B, heads: H, tq, tk, headDim: D } = c;
   const kernels = h.device.kernels;
   const ops = makeOperands(c, rng);
-  const ac: oracle.AttentionCase = { batch: B, heads: H, tq, tk, headDim: D, scale: 1 / Math.sqrt(D), causalOffset: tk - tq, kvGroup: c.kvGroup ?? 1 };
+  const ac: oracle.AttentionCase = { batch: B, heads: H, tq, tk, headDim: D, scale: 1 / Math.sqrt(D), causalOffset: tk - tq, kvGroup: c.kvGroup ?? 1, window: c.window ?? 0 };
 
   // Device copies: one buffer when q, k, v share it.
   const qp = h.input(ops.q.data, 'q');
@@ -175,6 +189,6 @@ function runCase(c: Case, h: Harness, rng: Rng): void {
 
 export function attentionCases(test: CaseFn): void {
   for (const c of CASES) {
-    test(`${c.title} (causalOffset ${c.tk - c.tq})`, (h, rng) => runCase(c, h, rng));
+    test(`${c.title} (causalOffset ${c.tk - c.tq}${c.window ? `, window ${c.window}` : ''})`, (h, rng) => runCase(c, h, rng));
   }
 }

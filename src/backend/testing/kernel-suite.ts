@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Device } from '../device.ts';
 import { attentionCases } from './kernel-suite-attention.ts';
 import { llamaCases } from './kernel-suite-llama.ts';
+import { q8Cases } from './kernel-suite-q8.ts';
 import {
   add,
   type CaseFn,
@@ -56,6 +57,7 @@ export function kernelSuite(name: string, makeDevice: () => Promise<Device>): vo
     describe('reduce', () => reduceCases(test));
     describe('matmul', () => matmulCases(test));
     describe('bf16 packed weights', () => bf16PackedCases(test));
+    describe('int8 (q8_0) packed weights', () => q8Cases(test));
     describe('embedding, layerNorm, softmax', () => rowCases(test));
     describe('attention', () => attentionCases(test));
     describe('rmsNorm, rope, swiglu (Llama family)', () => llamaCases(test));
@@ -731,11 +733,11 @@ function edgeCases(test: CaseFn): void {
   });
 
   test('kernels see memory grown after they were created', (h, rng, device) => {
-    const before = device.memory.buffer.byteLength;
+    const before = device.memoryBytes();
     // Big enough to force growth on any backend's starting memory.
     const n = Math.max(1 << 20, before / 4);
     const big = h.output(n, 'big');
-    assert.ok(device.memory.buffer.byteLength > before, 'the allocation should have grown the memory');
+    assert.ok(device.memoryBytes() > before, 'the allocation should have grown the memory');
     const value = Math.fround(rng.normal());
     h.run(() => device.kernels.fill(big, n, value));
     const tail = h.read(big + n - 1000, 1000);

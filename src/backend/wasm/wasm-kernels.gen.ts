@@ -35,6 +35,7 @@ export const WASM_ARITY: { readonly [name: string]: number } = {
   matmul: 14,
   packBf16: 5,
   matmulBf16: 7,
+  matmulQ8: 7,
   embeddingForward: 5,
   embeddingBackward: 5,
   layerNormForward: 9,
@@ -172,6 +173,18 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[6] = k;
       pool.run(12, partsFor(m * n * Math.max(k, 1), MACS, Math.ceil(n / 16)));
     },
+    matmulQ8(a, bPacked, c, bias, m, n, k) {
+      if (!(k <= 262144)) throw new Error(`matmulQ8: packed rows of at most 262144 inputs are supported, got ${k}; split the product along k`);
+      if (m <= 0 || n <= 0) return;
+      slots[0] = a * 4;
+      slots[1] = bPacked * 4;
+      slots[2] = c * 4;
+      slots[3] = bias * 4;
+      slots[4] = m;
+      slots[5] = n;
+      slots[6] = k;
+      pool.run(13, partsFor(m * n * Math.max(k, 1), MACS, Math.ceil(n / 16)));
+    },
     embeddingForward(table, ids, out, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
       slots[0] = table * 4;
@@ -179,7 +192,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[2] = out * 4;
       slots[3] = rows;
       slots[4] = dim;
-      pool.run(13, partsFor(rows * dim, STREAM, rows));
+      pool.run(14, partsFor(rows * dim, STREAM, rows));
     },
     embeddingBackward(ids, gradOut, gradTable, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
@@ -188,7 +201,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[2] = gradTable * 4;
       slots[3] = rows;
       slots[4] = dim;
-      pool.run(14, partsFor(rows * dim, STREAM, dim >> 2));
+      pool.run(15, partsFor(rows * dim, STREAM, dim >> 2));
     },
     layerNormForward(x, gamma, beta, out, mean, rstd, rows, dim, eps) {
       if (rows <= 0 || dim <= 0) return;
@@ -201,7 +214,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[6] = rows;
       slots[7] = dim;
       slots[8] = eps;
-      pool.run(15, partsFor(rows * dim, HEAVY, rows));
+      pool.run(16, partsFor(rows * dim, HEAVY, rows));
     },
     layerNormBackward: manual.layerNormBackward,
     rmsNormForward(x, gamma, out, rstd, rows, dim, eps) {
@@ -213,7 +226,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[4] = rows;
       slots[5] = dim;
       slots[6] = eps;
-      pool.run(17, partsFor(rows * dim, HEAVY, rows));
+      pool.run(18, partsFor(rows * dim, HEAVY, rows));
     },
     rmsNormBackward(x, gamma, rstd, gradOut, gradX, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
@@ -224,7 +237,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[4] = gradX * 4;
       slots[5] = rows;
       slots[6] = dim;
-      pool.run(18, partsFor(rows * dim, HEAVY, rows));
+      pool.run(19, partsFor(rows * dim, HEAVY, rows));
     },
     rmsNormGammaBackward(x, rstd, gradOut, gradGamma, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
@@ -234,7 +247,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[3] = gradGamma * 4;
       slots[4] = rows;
       slots[5] = dim;
-      pool.run(19, partsFor(rows * dim, STREAM, dim >> 2));
+      pool.run(20, partsFor(rows * dim, STREAM, dim >> 2));
     },
     ropeForward(x, cos, sin, out, rows, seq, heads, dim, offset) {
       if (!(dim % 2 === 0)) throw new Error(`ropeForward: rope needs an even head dimension, got ${dim}`);
@@ -249,7 +262,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[6] = heads;
       slots[7] = dim;
       slots[8] = offset;
-      pool.run(20, partsFor(rows * heads * dim, STREAM, rows));
+      pool.run(21, partsFor(rows * heads * dim, STREAM, rows));
     },
     ropeBackward(gradOut, cos, sin, gradX, rows, seq, heads, dim, offset) {
       if (!(dim % 2 === 0)) throw new Error(`ropeBackward: rope needs an even head dimension, got ${dim}`);
@@ -264,7 +277,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[6] = heads;
       slots[7] = dim;
       slots[8] = offset;
-      pool.run(21, partsFor(rows * heads * dim, STREAM, rows));
+      pool.run(22, partsFor(rows * heads * dim, STREAM, rows));
     },
     softmaxForward(x, out, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
@@ -272,7 +285,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[1] = out * 4;
       slots[2] = rows;
       slots[3] = dim;
-      pool.run(22, partsFor(rows * dim, HEAVY, rows));
+      pool.run(23, partsFor(rows * dim, HEAVY, rows));
     },
     softmaxBackward(y, gradOut, gradX, rows, dim) {
       if (rows <= 0 || dim <= 0) return;
@@ -281,7 +294,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[2] = gradX * 4;
       slots[3] = rows;
       slots[4] = dim;
-      pool.run(23, partsFor(rows * dim, STREAM, rows));
+      pool.run(24, partsFor(rows * dim, STREAM, rows));
     },
     attentionForward: manual.attentionForward,
     attentionBackward: manual.attentionBackward,
@@ -294,7 +307,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[4] = rows;
       slots[5] = vocab;
       slots[6] = ignoreIndex;
-      pool.run(26, partsFor(rows * vocab, HEAVY, rows));
+      pool.run(27, partsFor(rows * vocab, HEAVY, rows));
     },
     crossEntropyBackward(logits, targets, lse, gradLogits, rows, vocab, ignoreIndex, scale) {
       if (rows <= 0) return;
@@ -306,7 +319,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[5] = vocab;
       slots[6] = ignoreIndex;
       slots[7] = scale;
-      pool.run(27, partsFor(rows * vocab, HEAVY, rows));
+      pool.run(28, partsFor(rows * vocab, HEAVY, rows));
     },
     dropoutForward(x, out, n, p, seed, offset) {
       if (!(p >= 0 && p <= 1)) throw new Error(`dropoutForward: p must be in [0, 1], got ${p}`);
@@ -317,7 +330,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[3] = p;
       slots[4] = seed >>> 0;
       slots[5] = offset >>> 0;
-      pool.run(28, partsFor(n, STREAM, n >> 4));
+      pool.run(29, partsFor(n, STREAM, n >> 4));
     },
     dropoutBackward(gradOut, gradX, n, p, seed, offset) {
       if (!(p >= 0 && p <= 1)) throw new Error(`dropoutBackward: p must be in [0, 1], got ${p}`);
@@ -328,7 +341,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[3] = p;
       slots[4] = seed >>> 0;
       slots[5] = offset >>> 0;
-      pool.run(29, partsFor(n, STREAM, n >> 4));
+      pool.run(30, partsFor(n, STREAM, n >> 4));
     },
     adamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2) {
       if (n <= 0) return;
@@ -344,7 +357,7 @@ export function wasmKernelTable(env: WasmTableEnv, manual: WasmManualKernels): K
       slots[9] = weightDecay;
       slots[10] = bc1;
       slots[11] = bc2;
-      pool.run(30, partsFor(n, HEAVY, n >> 4));
+      pool.run(31, partsFor(n, HEAVY, n >> 4));
     },
     sumSquares: manual.sumSquares,
   };

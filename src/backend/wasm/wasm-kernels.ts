@@ -5,11 +5,11 @@
 // partial sums added up after the call.
 
 import { checkBinaryOp, KERNEL_ID as K } from '../kernels.gen.ts';
-import { kvGroupOf, MAX_DIMS, type AttentionArgs, type Kernels } from '../kernels.ts';
+import { kvGroupOf, MAX_DIMS, windowOf, type AttentionArgs, type Kernels } from '../kernels.ts';
 import { MAX_PARTS, type ThreadPool } from './pool-protocol.ts';
 import { wasmKernelTable, type WasmManualKernels } from './wasm-kernels.gen.ts';
 
-/** Bytes of the shape/stride region: 5 arrays of MAX_DIMS i32 (attention needs 15 strides and its kv group). */
+/** Bytes of the shape/stride region: 5 arrays of MAX_DIMS i32 (attention needs 15 strides, its kv group and window). */
 export const ARGS_REGION_BYTES = 256;
 
 export interface WasmKernelEnv {
@@ -218,7 +218,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[11] = p.scale;
       a[12] = p.causalOffset;
       const pairs = p.batch * p.heads;
-      const work = pairs * p.tq * Math.min(p.tk, p.tq + Math.max(p.causalOffset, 0)) * p.headDim;
+      const work = pairs * p.tq * keysPerQuery(p) * p.headDim;
       pool.run(K.attentionForward, partsFor(work, MIN_MACS, pairs * Math.ceil(p.tq / 4)));
     },
 
@@ -242,7 +242,7 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
       a[15] = p.scale;
       a[16] = p.causalOffset;
       const pairs = p.batch * p.heads;
-      const work = 2 * pairs * p.tq * Math.min(p.tk, p.tq + Math.max(p.causalOffset, 0)) * p.headDim;
+      const work = 2 * pairs * p.tq * keysPerQuery(p) * p.headDim;
       // Parts own whole (batch, head) pairs: their gradK/gradV rows never overlap.
       pool.run(K.attentionBackward, partsFor(work, MIN_MACS, pairs));
     },
@@ -266,7 +266,13 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
     dims[which * 3 + 2] = st[2]!;
   }
 
-  /** Writes the 15 attention strides and the kv group; false when there is nothing to compute. */
+  /** At most how many keys one query sees (for the split decision). */
+  function keysPerQuery(p: AttentionArgs): number {
+    const keys = Math.min(p.tk, p.tq + Math.max(p.causalOffset, 0));
+    return p.window ? Math.min(keys, p.window) : keys;
+  }
+
+  /** Writes the 15 attention strides, the kv group and the window; false when there is nothing to compute. */
   function prepareAttention(kernel: string, p: AttentionArgs, outStrides: readonly number[], goStrides: readonly number[]): boolean {
     if (p.batch <= 0 || p.heads <= 0 || p.tq <= 0) return false;
     putStrides(kernel, 0, p.qStrides);
@@ -274,8 +280,9 @@ export function createWasmKernels(env: WasmKernelEnv): Kernels {
     putStrides(kernel, 2, p.vStrides);
     putStrides(kernel, 3, outStrides);
     putStrides(kernel, 4, goStrides);
-    // The slot after the 15 strides carries the GQA group (kernels/attention.ts kvRow).
+    // The slots after the 15 strides carry the GQA group (kernels/attention.ts kvRow) and the window.
     dims[15] = kvGroupOf(kernel, p);
+    dims[16] = windowOf(kernel, p);
     const need = env.exports.attentionScratchBytes(p.headDim);
     if (need > env.scratchBytes) {
       throw new Error(`${kernel}: head dimension ${p.headDim} needs ${need} scratch bytes per thread, the wasm backend has ${env.scratchBytes}; use smaller heads`);

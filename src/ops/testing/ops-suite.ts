@@ -293,6 +293,59 @@ export function opsSuite(name: string, makeDevice: () => Promise<Device>): void 
       check('attention tq<tk', (qq, kk, vv) => ops.attention(qq!, kk!, vv!), [randT([1, 2, 2, 4]), randT([1, 2, 5, 4]), randT([1, 2, 5, 4])]);
     });
 
+    it('sliding-window attention: gradients (prefill, KV cache, GQA), the masked unfused form, and cached rows', () => {
+      const [B, H, Hkv, T, D, W] = [2, 4, 2, 9, 3, 3];
+      check('windowed attention', (q, k, v) => ops.attention(q!, k!, v!, { window: W }), [randT([B, H, T, D]), randT([B, H, T, D]), randT([B, H, T, D])]);
+      check('windowed gqa tq<tk', (q, k, v) => ops.attention(q!, k!, v!, { window: W }), [randT([B, H, 4, D]), randT([B, Hkv, T, D]), randT([B, Hkv, T, D])]);
+      check('windowed decode step', (q, k, v) => ops.attention(q!, k!, v!, { window: W }), [randT([1, H, 1, D]), randT([1, Hkv, T, D]), randT([1, Hkv, T, D])]);
+      // softmax(QKᵀ/√D + mask) V with the band mask written out: query i sees keys i−W < j <= i.
+      const q = randT([1, H, T, D], false);
+      const k = randT([1, Hkv, T, D], false);
+      const v = randT([1, Hkv, T, D], false);
+      const fused = ops.contiguous(ops.attention(q, k, v, { window: W })).toArray();
+      const [qa, ka, va] = [q.toArray(), k.toArray(), v.toArray()];
+      for (let h = 0; h < H; h++) {
+        const kvh = Math.floor(h / (H / Hkv));
+        for (let i = 0; i < T; i++) {
+          const js: number[] = [];
+          for (let j = Math.max(0, i - W + 1); j <= i; j++) js.push(j);
+          const s = js.map((j) => {
+            let dot = 0;
+            for (let d = 0; d < D; d++) dot += qa[(h * T + i) * D + d]! * ka[(kvh * T + j) * D + d]!;
+            return dot / Math.sqrt(D);
+          });
+          const m = Math.max(...s);
+          const e = s.map((x) => Math.exp(x - m));
+          const z = e.reduce((x, y) => x + y, 0);
+          for (let d = 0; d < D; d++) {
+            const want = js.reduce((acc, j, n) => acc + (e[n]! / z) * va[(kvh * T + j) * D + d]!, 0);
+            const got = fused[(h * T + i) * D + d]!;
+            assert.ok(Math.abs(got - want) < 1e-5, `h${h} out[${i},${d}] = ${got}, expected ${want}`);
+          }
+        }
+      }
+      // The last rows over the full (cached) keys equal the full pass: the window, not the cache, masks.
+      for (const tq of [1, 4]) {
+        const last = ops.contiguous(ops.attention(ops.slice(q, 2, T - tq, T), k, v, { window: W })).toArray();
+        for (let h = 0; h < H; h++) {
+          for (let t = 0; t < tq; t++) {
+            for (let d = 0; d < D; d++) {
+              const a = last[(h * tq + t) * D + d]!;
+              const b = fused[(h * T + T - tq + t) * D + d]!;
+              assert.ok(Math.abs(a - b) < 1e-6, `tq ${tq} h${h} t${t} d${d}: ${a} vs ${b}`);
+            }
+          }
+        }
+      }
+      // A window as wide as the sequence changes nothing.
+      const plain = ops.contiguous(ops.attention(q, k, v)).toArray();
+      const wide = ops.contiguous(ops.attention(q, k, v, { window: T })).toArray();
+      for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(plain[i]! - wide[i]!) < 1e-6, `window ${T} [${i}]: ${wide[i]} vs ${plain[i]}`);
+      assert.throws(() => ops.attention(q, k, v, { window: -1 }), /attention: window -1 must be a non-negative integer \(0 for no window\)/);
+      assert.throws(() => ops.attention(q, k, v, { window: 2.5 }), /attention: window 2.5 must be a non-negative integer/);
+      assert.throws(() => ops.attention(q, k, v, { window: 2, causal: false }), /a sliding window \(2\) needs causal attention/);
+    });
+
     it('writeSlice writes a strided source into positions of a buffer in place (the KV cache write)', () => {
       const dst = randT([2, 3, 6, 4], false); // (B, H, maxT, D)
       const was = dst.toArray();
