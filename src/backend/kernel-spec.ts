@@ -170,6 +170,11 @@ function ropeLayout(input: string, output: string): Pick<KernelSpec, 'args' | 's
   };
 }
 
+/** A (m×k) float32 times a packed weight (bf16 or q8_0 words at bPacked), optional bias, into C (m×n). */
+function packedMatmulArgs(packedLabel: string, packedWords: string): KernelSpec['args'] {
+  return [ptr('a', 'm * k', { label: 'A' }), ptr('bPacked', packedWords, { label: packedLabel }), ptr('c', 'm * n', { label: 'C' }), ptr('bias', 'n', { optional: true }), int('m'), int('n'), int('k')];
+}
+
 export const KERNELS: readonly KernelSpec[] = [
   {
     name: 'fill',
@@ -315,15 +320,7 @@ cols × rows). dst holds ceil(rows·cols / 2) elements.`,
     doc: `C (M×N) = bf16(A) · Bp (+ bias broadcast over rows when bias != 0), fp32 accumulation, with A
 M×K float32 and Bp a K×N matrix packBf16 wrote: the numerics of a bf16-precision matmul with
 the matrix Bp was packed from.`,
-    args: [
-      ptr('a', 'm * k', { label: 'A' }),
-      ptr('bPacked', 'Math.ceil((k * n) / 2)', { label: 'packed B' }),
-      ptr('c', 'm * n', { label: 'C' }),
-      ptr('bias', 'n', { optional: true }),
-      int('m'),
-      int('n'),
-      int('k'),
-    ],
+    args: packedMatmulArgs('packed B', 'Math.ceil((k * n) / 2)'),
     skipIf: 'm <= 0 || n <= 0',
     // Parts own 16-column slices of C (see kernels/bf16.ts), so any m splits, even m = 1.
     split: { work: 'm * n * Math.max(k, 1)', cost: 'macs', units: 'Math.ceil(n / 16)' },
@@ -338,15 +335,7 @@ last block of a row holds K mod 32 values when K is not a multiple of 32 (its ot
 Weight-only int8, computed from the blocks with fp32 accumulation; ref and native multiply the
 fp32 activations, wasm rounds each 32-value block of a row of A to int16 first (an error of at
 most 2^-16 of the block's largest |a|) to use integer dot products.`,
-    args: [
-      ptr('a', 'm * k', { label: 'A' }),
-      ptr('bPacked', 'Math.ceil((n * Math.ceil(k / 32) * 34) / 4)', { label: 'packed W' }),
-      ptr('c', 'm * n', { label: 'C' }),
-      ptr('bias', 'n', { optional: true }),
-      int('m'),
-      int('n'),
-      int('k'),
-    ],
+    args: packedMatmulArgs('packed W', 'Math.ceil((n * Math.ceil(k / 32) * 34) / 4)'),
     skipIf: 'm <= 0 || n <= 0',
     // wasm rounds a row of A into its thread's scratch (68 bytes per block).
     require: [['k <= 262144', 'packed rows of at most 262144 inputs are supported, got ${k}; split the product along k']],
